@@ -1,0 +1,257 @@
+/* The cowvm guest's ring-0 code: the PVH note and 32-bit entry for QEMU, the
+ * 64-bit cowvm entry, the common init that drops to ring 3, the GDT, TSS and
+ * IDT, and the exception stubs. Every ring-0 instruction is emulated on our
+ * KVM (about 1 us each), so the path from entry to ring 3 is kept short. */
+
+#define KERNEL_CS 0x08
+#define KERNEL_DS 0x10
+#define USER_CS (0x18 | 3)
+#define USER_DS (0x20 | 3)
+#define TSS_SEL 0x28
+#define GUEST_HALT_VECTOR 32
+#define NR_GATES 33 /* vectors 0-31 and the halt gate */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+/*
+ * PVH note: "Xen" owner, type XEN_ELFNOTE_PHYS32_ENTRY, descriptor = the
+ * 32-bit physical entry. QEMU reads the descriptor of an ELF64 note as 8
+ * bytes and pads the name to the PT_NOTE segment's alignment, so the note
+ * is 4-byte aligned with an 8-byte descriptor.
+ */
+	.section .note.pvh, "a", @note
+	.balign 4
+	.long 2f - 1f                  /* namesz */
+	.long 4f - 3f                  /* descsz */
+	.long XEN_ELFNOTE_PHYS32_ENTRY /* type */
+1:	.asciz "Xen"
+2:	.balign 4
+3:	.quad guest_pvh_entry
+4:	.balign 4
+
+	.section .text.entry, "ax", @progbits
+
+/* cowvm entry (ELF e_entry): 64-bit mode, identity map, rdi = start info. */
+	.code64
+	.globl guest_entry64
+	.type guest_entry64, @function
+guest_entry64:
+	mov %rdi, %rbx
+	jmp guest_common64
+	.size guest_entry64, . - guest_entry64
+
+/*
+ * QEMU PVH entry: 32-bit protected mode, paging off, ebx = start info.
+ * Builds an identity map of the first 4 GiB from 2 MiB pages in BSS (the
+ * loader zeroed it), enables SSE, PAE, long mode and paging, and far-jumps
+ * to 64-bit code.
+ */
+	.code32
+	.globl guest_pvh_entry
+	.type guest_pvh_entry, @function
+guest_pvh_entry:
+	cli
+	mov $pvh_pd, %edi
+	mov $0x87, %eax /* P | RW | US | PS */
+	xor %ecx, %ecx
+1:	mov %eax, (%edi,%ecx,8)
+	add $0x200000, %eax
+	inc %ecx
+	cmp $2048, %ecx
+	jb 1b
+	movl $(pvh_pdpt + 7), pvh_pml4
+	movl $(pvh_pd + 0x0000 + 7), pvh_pdpt + 0
+	movl $(pvh_pd + 0x1000 + 7), pvh_pdpt + 8
+	movl $(pvh_pd + 0x2000 + 7), pvh_pdpt + 16
+	movl $(pvh_pd + 0x3000 + 7), pvh_pdpt + 24
+	mov $pvh_pml4, %eax
+	mov %eax, %cr3
+	mov %cr4, %eax
+	or $((1 << 5) | (1 << 9) | (1 << 10)), %eax /* PAE|OSFXSR|OSXMMEXCPT */
+	mov %eax, %cr4
+	mov $0xc0000080, %ecx /* EFER */
+	rdmsr
+	or $(1 << 8), %eax /* LME */
+	wrmsr
+	mov %cr0, %eax
+	and $~(1 << 2), %eax /* clear EM */
+	or $((1 << 31) | (1 << 5) | (1 << 1) | 1), %eax /* PG|NE|MP|PE */
+	mov %eax, %cr0
+	lgdt guest_gdt_ptr
+	ljmp $KERNEL_CS, $pvh_entry64
+	.size guest_pvh_entry, . - guest_pvh_entry
+
+	.code64
+pvh_entry64:
+	mov $KERNEL_DS, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	mov %ebx, %ebx /* zero-extend the start info address */
+	mov %rbx, %rdi
+	/* fall through */
+
+/*
+ * Common 64-bit init at CPL 0, rbx = start info: kernel stack, GDT with TSS,
+ * IDT, then iretq to guest_main in ring 3 with IOPL 3 and interrupts off.
+ */
+	.globl guest_common64
+guest_common64:
+	lea guest_kstack_top(%rip), %rsp
+	/* Patch the TSS base into its descriptor (bits 0-31; the image is
+	 * below 4 GiB, so the upper half stays 0). */
+	lea guest_tss(%rip), %rax
+	lea guest_gdt_tss(%rip), %rdx
+	mov %ax, 2(%rdx)
+	shr $16, %eax
+	mov %al, 4(%rdx)
+	mov %ah, 7(%rdx)
+	lgdt guest_gdt_ptr(%rip)
+	mov $KERNEL_DS, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	mov $TSS_SEL, %eax
+	ltr %ax
+	/* Gates: selector, IST and type are static; fill in the offsets of
+	 * the 16-byte stubs (all below 4 GiB). */
+	lea guest_isr_stubs(%rip), %rax
+	lea guest_idt(%rip), %rdx
+	mov $NR_GATES, %ecx
+2:	mov %ax, (%rdx)
+	mov %eax, %esi
+	shr $16, %esi
+	mov %si, 6(%rdx)
+	add $16, %rax
+	add $16, %rdx
+	dec %ecx
+	jnz 2b
+	lidt guest_idt_ptr(%rip)
+	/* iretq frame: ss, rsp, rflags (IOPL 3, IF 0), cs, rip. The user
+	 * stack is entered as if by a call (rsp + 8 16-byte aligned). */
+	pushq $USER_DS
+	lea guest_ustack_top - 8(%rip), %rax
+	push %rax
+	pushq $0x3002
+	pushq $USER_CS
+	lea guest_main(%rip), %rax
+	push %rax
+	mov %rbx, %rdi
+	iretq
+
+/*
+ * Exception stubs, 16 bytes apart: push a 0 error code for vectors that
+ * push none, push the vector, join guest_isr_common. Stub 32 is the halt
+ * gate that ring 3 uses to stop for good.
+ */
+.macro ISR v
+	.org guest_isr_stubs + 16 * \v
+	.if (\v == 8) || (\v == 10) || (\v == 11) || (\v == 12) || (\v == 13) || (\v == 14) || (\v == 17) || (\v == 21) || (\v == 29) || (\v == 30)
+	.else
+	pushq $0
+	.endif
+	pushq $\v
+	jmp guest_isr_common
+.endm
+
+	.balign 16
+	.globl guest_isr_stubs
+guest_isr_stubs:
+	.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+	ISR \v
+	.endr
+	.org guest_isr_stubs + 16 * GUEST_HALT_VECTOR
+guest_halt_stub:
+	cli
+3:	hlt
+	jmp 3b
+	.org guest_isr_stubs + 16 * NR_GATES
+
+/* Frame on the kernel stack: vector, error, rip, cs, rflags, rsp, ss. */
+guest_isr_common:
+	mov %rsp, %rdi
+	mov %cr2, %rsi
+	and $-16, %rsp
+	call guest_fault_report
+4:	cli
+	hlt
+	jmp 4b
+
+	.section .data, "aw", @progbits
+	.balign 16
+	.globl guest_gdt
+guest_gdt:
+	.quad 0
+	.quad 0x00af9a000000ffff /* 0x08 kernel code, 64-bit */
+	.quad 0x00cf92000000ffff /* 0x10 kernel data */
+	.quad 0x00affa000000ffff /* 0x18 user code, 64-bit, DPL 3 */
+	.quad 0x00cff2000000ffff /* 0x20 user data, DPL 3 */
+guest_gdt_tss:                   /* 0x28 64-bit TSS, base patched at boot */
+	.word 103, 0
+	.byte 0, 0x89, 0, 0
+	.long 0, 0
+guest_gdt_end:
+
+	.balign 8
+	.word 0, 0, 0
+guest_gdt_ptr:
+	.word guest_gdt_end - guest_gdt - 1
+	.quad guest_gdt
+
+	.word 0, 0, 0
+guest_idt_ptr:
+	.word NR_GATES * 16 - 1
+	.quad guest_idt
+
+/* 64-bit TSS: RSP0 is the kernel stack, IST1 (double fault) its own. */
+	.balign 16
+	.globl guest_tss
+guest_tss:
+	.long 0
+	.quad guest_kstack_top /* rsp0 */
+	.quad 0, 0             /* rsp1, rsp2 */
+	.quad 0
+	.quad guest_ist_top    /* ist1 */
+	.quad 0, 0, 0, 0, 0, 0 /* ist2-7 */
+	.quad 0
+	.word 0
+	.word 104              /* I/O bitmap beyond the limit: none */
+
+/* Interrupt gates to KERNEL_CS, DPL 0, IST 1 for the double fault; the
+ * halt gate has DPL 3. Offsets are filled in at boot. */
+	.balign 16
+guest_idt:
+	.set vec, 0
+	.rept NR_GATES
+	.word 0, KERNEL_CS
+	.if vec == 8
+	.byte 1, 0x8e
+	.elseif vec == GUEST_HALT_VECTOR
+	.byte 0, 0xee
+	.else
+	.byte 0, 0x8e
+	.endif
+	.word 0
+	.long 0, 0
+	.set vec, vec + 1
+	.endr
+
+	.section .bss, "aw", @nobits
+	.balign 4096
+pvh_pml4:
+	.skip 4096
+pvh_pdpt:
+	.skip 4096
+pvh_pd:
+	.skip 4 * 4096
+guest_kstack:
+	.skip 16384
+	.globl guest_kstack_top
+guest_kstack_top:
+	.skip 8192
+guest_ist_top:
+	.globl guest_ustack, guest_ustack_top
+guest_ustack:
+	.skip 65536
+guest_ustack_top:
+
+	.section .note.GNU-stack, "", @progbits
