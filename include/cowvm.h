@@ -56,8 +56,19 @@ struct cowvm_exit {
 
 /* Run the VM until the guest exits, faults, times out, requests a snapshot,
  * or cannot continue; describe why in *exit. Returns 0 when *exit is filled,
- * -errno when the VMM itself failed. */
+ * -errno when the VMM itself failed. After a TIMEOUT or SNAPSHOT exit the
+ * next run resumes the guest; after any other exit the VM is stopped and
+ * every later run reports the same exit again.
+ * With a timeout, the calling thread receives signal SIGRTMIN + 2 (cowvm
+ * installs a handler for it once per process and unblocks it during runs). */
 int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit);
+
+/* Change the wall-clock limit of later cowvm_run calls (0 = none). */
+int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms);
+
+/* One line describing the last failed call on vm, or, with vm NULL, the
+ * last failed cowvm_create of this thread; "" if none was recorded. */
+const char *cowvm_error(const struct cowvm *vm);
 
 /* Host access to guest-physical memory [gpa, gpa + len); -EFAULT when the
  * range is not all guest RAM. */

@@ -1,0 +1,176 @@
+/* The public lifecycle API: create, load, memory access, errors, destroy. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+/* Failure of the last cowvm_create on this thread (no VM to hold it). */
+static _Thread_local char vmm_create_err[256];
+
+int vmm_fail(struct cowvm *vm, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vm->err, sizeof(vm->err), fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len)
+{
+	return vmm_mem_gpa(vm->mem, gpa, len);
+}
+
+void cowvm_config_init(struct cowvm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = 64ull << 20;
+	cfg->vcpus = 1;
+	cfg->timeout_ms = 0;
+	cfg->console_fd = STDOUT_FILENO;
+}
+
+/* Check a configuration; 0 or -EINVAL with vm->err. */
+static int vmm_check_config(struct cowvm *vm, const struct cowvm_config *cfg)
+{
+	if (cfg->mem_size < COWVM_MEM_MIN || cfg->mem_size > COWVM_MEM_MAX)
+		return vmm_fail(vm, EINVAL,
+				"memory size %llu is outside %llu..%llu bytes",
+				(unsigned long long)cfg->mem_size,
+				COWVM_MEM_MIN, COWVM_MEM_MAX);
+	if (cfg->mem_size % 4096)
+		return vmm_fail(vm, EINVAL,
+				"memory size %llu is not a multiple of 4 KiB",
+				(unsigned long long)cfg->mem_size);
+	if (cfg->vcpus != 1)
+		return vmm_fail(vm, EINVAL, "%u vCPUs requested, only 1 works",
+				cfg->vcpus);
+	return 0;
+}
+
+/* Bring up KVM, the VM, its RAM and its vCPU. */
+static int vmm_create(struct cowvm *vm)
+{
+	int err = vmm_check_config(vm, &vm->cfg);
+
+	if (!err)
+		err = vmm_kvm_open(vm);
+	if (!err)
+		err = vmm_kvm_create_vm(vm);
+	if (!err) {
+		err = vmm_mem_create(vm->vm_fd, vm->cfg.mem_size, &vm->mem);
+		if (err)
+			vmm_fail(vm, -err,
+				 "cannot create %llu bytes of RAM: %s",
+				 (unsigned long long)vm->cfg.mem_size,
+				 strerror(-err));
+	}
+	if (!err)
+		err = vcpu_create(vm);
+	return err;
+}
+
+struct cowvm *cowvm_create(const struct cowvm_config *cfg)
+{
+	struct cowvm *vm = calloc(1, sizeof(*vm));
+	int err;
+
+	if (!vm) {
+		snprintf(vmm_create_err, sizeof(vmm_create_err),
+			 "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	vm->kvm_fd = vm->vm_fd = vm->vcpu.fd = -1;
+	if (cfg)
+		vm->cfg = *cfg;
+	else
+		cowvm_config_init(&vm->cfg);
+	err = vmm_create(vm);
+	if (err) {
+		snprintf(vmm_create_err, sizeof(vmm_create_err), "%s", vm->err);
+		cowvm_destroy(vm);
+		errno = -err;
+		return NULL;
+	}
+	vmm_create_err[0] = 0;
+	return vm;
+}
+
+int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
+{
+	uint64_t entry;
+	int err;
+
+	if (vm->state != VMM_CREATED)
+		return vmm_fail(vm, EBUSY, "a guest is already loaded");
+	if (cmdline && strlen(cmdline) >= COWVM_CMDLINE_MAX)
+		return vmm_fail(vm, E2BIG,
+				"command line of %zu bytes exceeds %u",
+				strlen(cmdline), COWVM_CMDLINE_MAX - 1);
+	err = vmm_elf_load(vm, path, &entry);
+	if (!err)
+		err = vmm_boot_memory(vm, cmdline);
+	if (!err)
+		err = vmm_boot_vcpu(vm, entry);
+	if (!err && cmdline) {
+		vm->cmdline = strdup(cmdline);
+		if (!vm->cmdline)
+			err = vmm_fail(vm, ENOMEM, "out of memory");
+		vm->cmdline_len = cmdline ? strlen(cmdline) : 0;
+	}
+	if (!err)
+		vm->state = VMM_READY;
+	return err;
+}
+
+int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms)
+{
+	vm->cfg.timeout_ms = timeout_ms;
+	return 0;
+}
+
+int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
+{
+	const void *p = vmm_gpa(vm, gpa, len);
+
+	if (!p)
+		return vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
+				(unsigned long long)gpa, len);
+	memcpy(buf, p, len);
+	return 0;
+}
+
+int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
+{
+	void *p = vmm_gpa(vm, gpa, len);
+
+	if (!p)
+		return vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
+				(unsigned long long)gpa, len);
+	memcpy(p, buf, len);
+	return 0;
+}
+
+const char *cowvm_error(const struct cowvm *vm)
+{
+	return vm ? vm->err : vmm_create_err;
+}
+
+void cowvm_destroy(struct cowvm *vm)
+{
+	if (!vm)
+		return;
+	vcpu_destroy(&vm->vcpu);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vmm_mem_destroy(vm->mem);
+	free(vm->cmdline);
+	free(vm);
+}

@@ -1,0 +1,284 @@
+/* The cowvm command: boot a guest ELF and map its outcome to an exit status. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cowvm.h"
+#include "cowvm_abi.h"
+
+#ifndef COWVM_VERSION
+#define COWVM_VERSION "unknown"
+#endif
+
+enum {
+	EXIT_GUEST_MAX = 119,	/* 0..119: the guest's own status */
+	EXIT_USAGE = 120,	/* bad command line or --mem/--timeout */
+	EXIT_LOAD = 121,	/* cannot create the VM or load the guest */
+	EXIT_FAULT = 122,	/* the guest took an unhandled exception */
+	EXIT_TIMEOUT = 123,	/* --timeout elapsed */
+	EXIT_VMM = 124,		/* VMM error, triple fault, bad hypercall */
+	EXIT_GUEST_RANGE = 125, /* guest status above 119 */
+};
+
+static const char usage_text[] =
+	"usage: cowvm run [--mem SIZE] [--timeout SECONDS] GUEST.elf "
+	"[-- GUEST_CMDLINE...]\n"
+	"       cowvm --help | --version\n"
+	"\n"
+	"Boot GUEST.elf (an x86-64 ELF kernel following the cowvm boot\n"
+	"protocol) in a KVM virtual machine; its console goes to stdout.\n"
+	"\n"
+	"  --mem SIZE         guest RAM, bytes or with a K/M/G suffix, from "
+	"4M\n"
+	"                     to 64G, a multiple of 4K (default 64M)\n"
+	"  --timeout SECONDS  wall-clock limit for the whole run (default "
+	"none)\n"
+	"  -- WORDS...        the guest command line, words joined by spaces\n"
+	"\n"
+	"exit status:\n"
+	"  0-119  the guest's own exit status\n"
+	"  120    usage error (bad option, --mem or --timeout value)\n"
+	"  121    cannot boot: KVM unavailable, bad or unreadable guest ELF\n"
+	"  122    guest fault: an unhandled CPU exception in the guest\n"
+	"  123    timeout\n"
+	"  124    VMM error: bad hypercall, access outside RAM, triple fault,\n"
+	"         unexpected exit\n"
+	"  125    the guest exited with a status outside 0-119\n";
+
+struct options {
+	uint64_t mem;
+	double timeout_s; /* 0: none */
+	const char *elf;
+	char *cmdline; /* NULL when no -- */
+};
+
+/* Print one usage error line and return EXIT_USAGE. */
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "cowvm: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try cowvm --help)\n");
+	return EXIT_USAGE;
+}
+
+/* Parse SIZE with an optional K/M/G suffix; 0 on success. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Parse and check --mem; 0 or EXIT_USAGE after one line on stderr. */
+static int parse_mem(const char *s, uint64_t *mem)
+{
+	if (parse_size(s, mem))
+		return usage_error("--mem '%s' is not a size (N, NK, NM, NG)",
+				   s);
+	if (*mem < COWVM_MEM_MIN || *mem > COWVM_MEM_MAX)
+		return usage_error("--mem %s is outside 4M..64G", s);
+	if (*mem % 4096)
+		return usage_error("--mem %s is not a multiple of 4K", s);
+	return 0;
+}
+
+/* Parse and check --timeout; 0 or EXIT_USAGE after one line on stderr. */
+static int parse_timeout(const char *s, double *t)
+{
+	char *end;
+
+	errno = 0;
+	*t = strtod(s, &end);
+	if (end == s || *end || errno || !isfinite(*t) || *t < 0 || *t > 1e7)
+		return usage_error("--timeout '%s' is not a number of seconds "
+				   "in 0..10000000",
+				   s);
+	return 0;
+}
+
+/* Join words with single spaces into a new string. */
+static char *join_words(char **words, int n)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < n; i++)
+		len += strlen(words[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, words[i]);
+	}
+	return s;
+}
+
+/* Parse `run` arguments (argv[0] is "run"); 0 or an exit status. */
+static int parse_run(int argc, char **argv, struct options *o)
+{
+	int i = 1, r = 0;
+
+	for (; i < argc && !r && !o->elf; i++) {
+		const char *a = argv[i];
+
+		if ((!strcmp(a, "--mem") || !strcmp(a, "--timeout")) &&
+		    i + 1 >= argc)
+			return usage_error("%s needs a value", a);
+		if (!strcmp(a, "--mem"))
+			r = parse_mem(argv[++i], &o->mem);
+		else if (!strcmp(a, "--timeout"))
+			r = parse_timeout(argv[++i], &o->timeout_s);
+		else if (a[0] == '-' && a[1])
+			return usage_error("unknown option '%s'", a);
+		else
+			o->elf = a;
+	}
+	if (r)
+		return r;
+	if (!o->elf)
+		return usage_error("%s", "missing GUEST.elf");
+	if (i < argc && strcmp(argv[i], "--"))
+		return usage_error(
+			"unexpected argument '%s' (the guest command "
+			"line goes after --)",
+			argv[i]);
+	if (i < argc) {
+		o->cmdline = join_words(argv + i + 1, argc - i - 1);
+		if (!o->cmdline)
+			return usage_error("%s", "out of memory");
+	}
+	return 0;
+}
+
+/* Milliseconds from now until deadline, at least 1. */
+static uint64_t ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(deadline->tv_sec - now.tv_sec) * 1e3 +
+	     (double)(deadline->tv_nsec - now.tv_nsec) / 1e6;
+	return ms < 1 ? 1 : (uint64_t)ms;
+}
+
+/* Map a final exit to the command's status, printing one line if not 0. */
+static int report_exit(const struct options *o, const struct cowvm_exit *e)
+{
+	switch (e->reason) {
+	case COWVM_EXIT_GUEST:
+		if (e->status <= EXIT_GUEST_MAX)
+			return e->status;
+		fprintf(stderr,
+			"cowvm: guest exit status %d is outside 0..%d\n",
+			e->status, EXIT_GUEST_MAX);
+		return EXIT_GUEST_RANGE;
+	case COWVM_EXIT_FAULT:
+		fprintf(stderr, "cowvm: %s\n", e->detail);
+		return EXIT_FAULT;
+	case COWVM_EXIT_TIMEOUT:
+		fprintf(stderr, "cowvm: timeout after %g s (rip 0x%llx)\n",
+			o->timeout_s, (unsigned long long)e->rip);
+		return EXIT_TIMEOUT;
+	default:
+		fprintf(stderr, "cowvm: %s\n", e->detail);
+		return EXIT_VMM;
+	}
+}
+
+/* Run the loaded VM to its end, resuming across snapshot requests. */
+static int run_vm(struct cowvm *vm, const struct options *o)
+{
+	struct timespec deadline;
+	struct cowvm_exit e;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)o->timeout_s;
+	deadline.tv_nsec += (long)((o->timeout_s - floor(o->timeout_s)) * 1e9);
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	do {
+		if (o->timeout_s > 0)
+			cowvm_set_timeout(vm, ms_until(&deadline));
+		err = cowvm_run(vm, &e);
+		if (err) {
+			fprintf(stderr, "cowvm: %s\n", cowvm_error(vm));
+			return EXIT_VMM;
+		}
+	} while (e.reason == COWVM_EXIT_SNAPSHOT);
+	return report_exit(o, &e);
+}
+
+/* `cowvm run ...`. */
+static int cmd_run(int argc, char **argv)
+{
+	struct options o = {.mem = 64ull << 20};
+	struct cowvm_config cfg;
+	struct cowvm *vm;
+	int r = parse_run(argc, argv, &o);
+
+	if (r)
+		return r;
+	cowvm_config_init(&cfg);
+	cfg.mem_size = o.mem;
+	vm = cowvm_create(&cfg);
+	if (!vm) {
+		fprintf(stderr, "cowvm: cannot create the VM: %s\n",
+			cowvm_error(NULL));
+		free(o.cmdline);
+		return EXIT_LOAD;
+	}
+	if (cowvm_load_elf(vm, o.elf, o.cmdline) < 0) {
+		fprintf(stderr, "cowvm: %s\n", cowvm_error(vm));
+		r = EXIT_LOAD;
+	} else {
+		r = run_vm(vm, &o);
+	}
+	cowvm_destroy(vm);
+	free(o.cmdline);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("%s", "missing command");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("cowvm %s\n", COWVM_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	return usage_error("unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,93 @@
+/* Creation of the single vCPU: kvm_run mapping and CPUID. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+#define VCPU_CPUID_MAX_ENTRIES 256u
+#define VCPU_CPUID_HYPERVISOR  (1u << 31) /* leaf 1 ecx */
+
+/* Minimal fixups of the supported CPUID for vCPU 0. */
+static void vcpu_fix_cpuid(struct kvm_cpuid2 *cpuid)
+{
+	for (unsigned i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		if (e->function == 1) {
+			e->ebx &= 0x00ffffffu; /* initial APIC id 0 */
+			e->ecx |= VCPU_CPUID_HYPERVISOR;
+		}
+	}
+}
+
+/* Set the vCPU's CPUID to what KVM supports (fixed up); 0 or -errno. */
+static int vcpu_set_cpuid(struct cowvm *vm)
+{
+	struct kvm_cpuid2 *cpuid;
+	int err = 0;
+
+	cpuid = calloc(1, sizeof(*cpuid) + VCPU_CPUID_MAX_ENTRIES *
+						   sizeof(cpuid->entries[0]));
+	if (!cpuid)
+		return -ENOMEM;
+	cpuid->nent = VCPU_CPUID_MAX_ENTRIES;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+		err = vmm_fail(vm, errno, "KVM_GET_SUPPORTED_CPUID failed: %m");
+	if (!err) {
+		vcpu_fix_cpuid(cpuid);
+		if (ioctl(vm->vcpu.fd, KVM_SET_CPUID2, cpuid) < 0)
+			err = vmm_fail(vm, errno, "KVM_SET_CPUID2 failed: %m");
+	}
+	free(cpuid);
+	return err;
+}
+
+int vcpu_create(struct cowvm *vm)
+{
+	struct vmm_vcpu *vcpu = &vm->vcpu;
+	int size;
+	void *p;
+
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu->fd < 0)
+		return vmm_fail(vm, errno, "KVM_CREATE_VCPU failed: %m");
+	size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size < (int)sizeof(struct kvm_run))
+		return vmm_fail(vm, size < 0 ? errno : EINVAL,
+				"KVM_GET_VCPU_MMAP_SIZE failed");
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 vcpu->fd, 0);
+	if (p == MAP_FAILED)
+		return vmm_fail(vm, errno, "mmap of kvm_run failed: %m");
+	vcpu->run = p;
+	vcpu->run_size = (size_t)size;
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) > 0) {
+		vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+		vcpu->sync_regs = true;
+	}
+	return vcpu_set_cpuid(vm);
+}
+
+void vcpu_destroy(struct vmm_vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, vcpu->run_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+uint64_t vcpu_rip(struct cowvm *vm)
+{
+	struct kvm_regs regs;
+
+	if (vm->vcpu.sync_regs)
+		return vm->vcpu.run->s.regs.regs.rip;
+	if (ioctl(vm->vcpu.fd, KVM_GET_REGS, &regs) < 0)
+		return 0;
+	return regs.rip;
+}

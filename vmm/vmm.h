@@ -1,0 +1,125 @@
+/* Internal state of a cowvm VM and the interfaces between the vmm/ files. */
+#ifndef VMM_H
+#define VMM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <time.h>
+
+#include <linux/kvm.h>
+
+#include "cowvm.h"
+#include "cowvm_abi.h"
+#include "mem.h"
+
+/* The single vCPU: its fd and its mmap'ed kvm_run page. */
+struct vmm_vcpu {
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	bool sync_regs; /* run->s.regs holds the registers after each exit */
+};
+
+/* The 16550 UART at COWVM_SERIAL_BASE: latched registers, THR -> console. */
+struct vmm_serial {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, msr;
+};
+
+/* Lifecycle of a VM as seen by cowvm_run. */
+enum vmm_state {
+	VMM_CREATED, /* no guest loaded */
+	VMM_READY,   /* guest loaded, can run */
+	VMM_STOPPED, /* terminal exit recorded in stop_exit */
+};
+
+struct cowvm {
+	int kvm_fd;
+	int vm_fd;
+	struct vmm_mem *mem; /* guest RAM realization (vmm/mem.h) */
+	struct vmm_vcpu vcpu;
+	struct cowvm_config cfg;
+	enum vmm_state state;
+	char *cmdline; /* host copy served by COWVM_HC_CMDLINE; NULL if none */
+	size_t cmdline_len;
+	struct vmm_serial serial;
+	bool snap_pending; /* resume writes snap_ret into the struct at snap_gpa
+			    */
+	uint64_t snap_gpa;
+	int64_t snap_ret;
+	struct cowvm_exit stop_exit; /* repeated by cowvm_run once stopped */
+	char err[256];		     /* last failure, cowvm_error() */
+};
+
+/* Result of handling one KVM exit: keep running, or stop (exit filled). */
+enum vmm_verdict {
+	VMM_CONTINUE = 0,
+	VMM_STOP = 1,
+};
+
+/* Delivered to the vCPU thread when a run's timeout expires. */
+#define COWVM_TIMER_SIGNAL (SIGRTMIN + 2)
+
+#define COWVM_SERIAL_BASE  0x3f8u
+#define COWVM_SERIAL_PORTS 8u
+
+/* Record a failure description in vm->err; returns -err for tail calls. */
+int vmm_fail(struct cowvm *vm, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Fill exit as COWVM_EXIT_ERROR with a formatted detail; returns VMM_STOP. */
+int vmm_stop_error(struct cowvm_exit *exit, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* THE translation of guest-physical [gpa, gpa + len) to a host pointer;
+ * NULL unless the whole range is guest RAM (len 0: gpa itself must be). */
+void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len);
+
+/* kvm.c: open /dev/kvm and check the API version and capabilities. */
+int vmm_kvm_open(struct cowvm *vm);
+/* kvm.c: create the VM with its irqchip, PIT and system regions. */
+int vmm_kvm_create_vm(struct cowvm *vm);
+
+/* vcpu.c: create vCPU 0, map its kvm_run and set its CPUID. */
+int vcpu_create(struct cowvm *vm);
+/* vcpu.c: unmap and close the vCPU; safe on a partially created one. */
+void vcpu_destroy(struct vmm_vcpu *vcpu);
+/* vcpu.c: the vCPU's current rip (0 if it cannot be read). */
+uint64_t vcpu_rip(struct cowvm *vm);
+
+/* elf.c: load the ELF's PT_LOAD segments into RAM; *entry = e_entry. */
+int vmm_elf_load(struct cowvm *vm, const char *path, uint64_t *entry);
+
+/* boot.c: write start info, memmap, cmdline, GDT and page tables. */
+int vmm_boot_memory(struct cowvm *vm, const char *cmdline);
+/* boot.c: set sregs, regs and FPU so the vCPU enters entry in long mode. */
+int vmm_boot_vcpu(struct cowvm *vm, uint64_t entry);
+
+/* run.c: translate one KVM exit; VMM_CONTINUE, VMM_STOP or -errno. */
+int vmm_handle_exit(struct cowvm *vm, struct cowvm_exit *exit);
+
+/* timer.c: make KVM_RUN on the calling thread return EINTR once the
+ * monotonic clock reaches deadline; *handle is for vmm_timer_disarm. */
+int vmm_timer_arm(struct cowvm *vm, const struct timespec *deadline,
+		  void **handle);
+/* timer.c: disarm and free what vmm_timer_arm set up; restore the mask. */
+void vmm_timer_disarm(struct cowvm *vm, void *handle);
+
+/* io.c: dispatch one KVM_EXIT_IO to the port handlers. */
+int vmm_io(struct cowvm *vm, struct cowvm_exit *exit);
+
+/* serial.c: access one 16550 register (port - COWVM_SERIAL_BASE = reg). */
+int vmm_serial_io(struct cowvm *vm, unsigned reg, bool out, uint8_t *val);
+
+/* hypercall.c: perform hypercall nr with its argument struct at gpa. */
+int vmm_hypercall(struct cowvm *vm, unsigned nr, uint64_t gpa,
+		  struct cowvm_exit *exit);
+/* hypercall.c: write the pending snapshot's ret before the guest resumes. */
+int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit);
+
+/* console.c: write all of buf to the console fd (dropped when -1). */
+void vmm_console_write(struct cowvm *vm, const void *buf, size_t len);
+
+#endif
