@@ -1,0 +1,145 @@
+/* The copy-on-write guest-physical page table engine: frame store and trees. */
+#ifndef COW_H
+#define COW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A cow_store owns a frame store (4 KiB pages in one memfd) and a pool of
+ * 4 KiB tables. A cow_tree maps a 48-bit guest-physical space onto frames
+ * through 4 levels of 512-entry tables. Forking a tree shares every table
+ * below the root; a write through a shared table copies the path first.
+ *
+ * Functions returning int return 0 (or a count) on success and -errno on
+ * failure; functions returning pointers return NULL and set errno. Nothing
+ * here prints or exits. A store and its trees are not thread-safe: one thread
+ * at a time.
+ */
+
+#define COW_PAGE_SIZE  4096u
+#define COW_PAGE_SHIFT 12
+#define COW_GPA_BITS   48
+#define COW_GPA_LIMIT  (1ull << COW_GPA_BITS)
+
+struct cow_store;
+struct cow_tree;
+
+struct cow_store_config {
+	uint32_t max_frames; /* frame limit; 0 = default (16M = 64 GiB) */
+	uint32_t max_tables; /* table limit; 0 = default (1M = 4 GiB) */
+	uint32_t
+		punch_batch; /* freed frames discarded per batch; 0 = default */
+};
+
+/* Per-store totals and event counters (counters only ever grow). */
+struct cow_store_stats {
+	uint64_t frames_used, frames_max;
+	uint64_t tables_used, tables_max;
+	uint64_t frame_copies; /* frames copied by break-on-write */
+	uint64_t table_copies; /* tables copied by break-on-write */
+	uint64_t frames_freed, tables_freed;
+	uint64_t table_scans; /* tables whose entries were walked by fork,
+			       * copy, put or reset */
+	uint64_t punches;     /* hole-punch calls on the frame memfd */
+};
+
+/* Per-tree accounting, computed by a walk. */
+struct cow_stats {
+	uint64_t pages_mapped;	      /* present leaf entries */
+	uint64_t pages_private;	      /* pages only this tree reaches */
+	uint64_t pages_shared;	      /* pages_mapped - pages_private */
+	uint64_t table_bytes;	      /* tables reachable from this tree */
+	uint64_t table_private_bytes; /* tables only this tree reaches */
+};
+
+/* Create a store with the given limits (NULL = defaults); NULL+errno. */
+struct cow_store *cow_store_create(const struct cow_store_config *cfg);
+
+/* Destroy a store, its remaining trees and all memory. NULL is ignored. */
+void cow_store_destroy(struct cow_store *store);
+
+/* Fill *st with the store's totals and counters. */
+void cow_store_stats(const struct cow_store *store, struct cow_store_stats *st);
+
+/* Recompute every refcount and total from the live trees; 0 if they match
+ * the stored ones, else -EUCLEAN with a description in why[n]. */
+int cow_store_check(struct cow_store *store, char *why, size_t n);
+
+/* Discard the contents of all freed frames now (they read as zero). */
+void cow_store_trim(struct cow_store *store);
+
+/* The memfd holding every frame; frame f lives at cow_frame_offset(f). */
+int cow_frame_fd(const struct cow_store *store);
+
+/* Byte offset of frame f in the memfd. */
+static inline uint64_t cow_frame_offset(uint32_t frame)
+{
+	return (uint64_t)frame << COW_PAGE_SHIFT;
+}
+
+/* Host address of frame f in the store's shared mapping of the memfd. */
+void *cow_frame_ptr(const struct cow_store *store, uint32_t frame);
+
+/* Reference count of frame f (0 = free); for tests and accounting. */
+uint32_t cow_frame_refcount(const struct cow_store *store, uint32_t frame);
+
+/* Create an empty tree (all of guest-physical space reads as zero). */
+struct cow_tree *cow_tree_create(struct cow_store *store);
+
+/* Destroy a tree, freeing whatever only it held. NULL is ignored. */
+void cow_tree_destroy(struct cow_tree *tree);
+
+/* The store a tree belongs to. */
+struct cow_store *cow_tree_store(const struct cow_tree *tree);
+
+/* Fork: a new tree with the same contents sharing every table below the
+ * root; O(512) whatever the size. NULL+errno (ENOMEM) on failure. */
+struct cow_tree *cow_tree_fork(struct cow_tree *tree);
+
+/* Naive fork baseline: a new tree with its own tables, built by mapping
+ * every page of tree one at a time (frames shared). NULL+errno. */
+struct cow_tree *cow_tree_fork_naive(struct cow_tree *tree);
+
+/* Copy [gpa, gpa+len) out of the tree; unmapped pages read as zero.
+ * -EINVAL if the range leaves the 48-bit space. */
+int cow_tree_read(const struct cow_tree *tree, uint64_t gpa, void *buf,
+		  size_t len);
+
+/* Write [gpa, gpa+len), allocating and breaking copy-on-write as needed.
+ * -ENOMEM leaves the tree and the store unchanged; -EINVAL out of range. */
+int cow_tree_write(struct cow_tree *tree, uint64_t gpa, const void *buf,
+		   size_t len);
+
+/* Frame mapped at gpa (read-only lookup), or -ENOENT if none. */
+int64_t cow_tree_translate(const struct cow_tree *tree, uint64_t gpa);
+
+/* Private frame at gpa after break-on-write (allocated, zero, if unmapped);
+ * -ENOMEM leaves everything unchanged. */
+int64_t cow_tree_frame_for_write(struct cow_tree *tree, uint64_t gpa);
+
+/* Make tree's contents identical to snap's in time proportional to what
+ * differs; -EINVAL if they belong to different stores. */
+int cow_tree_reset(struct cow_tree *tree, const struct cow_tree *snap);
+
+/* Called per private page; a nonzero return stops the walk. */
+typedef int (*cow_page_fn)(uint64_t gpa, uint32_t frame, void *arg);
+
+/* Call fn for each page only this tree reaches (its dirty set relative to
+ * the tree it was forked from), in gpa order; returns fn's nonzero result or
+ * 0. Shared subtrees are skipped without descending. */
+int cow_tree_for_each_private(const struct cow_tree *tree, cow_page_fn fn,
+			      void *arg);
+
+/* Compute the tree's accounting into *st by walking it. */
+void cow_tree_stats(const struct cow_tree *tree, struct cow_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

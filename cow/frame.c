@@ -1,0 +1,137 @@
+/* The frame store: refcounted 4 KiB pages in one sparse, shared memfd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cow_internal.h"
+
+/* Create the memfd, size it sparsely and map it once; -errno. */
+int cow_frames_init(struct cow_store *s, uint32_t max, uint32_t batch)
+{
+	size_t bytes = (size_t)max << COW_PAGE_SHIFT;
+	int r = cow_pool_init(&s->frames, max);
+
+	if (r)
+		return r;
+	s->punch_batch = batch;
+	s->pending = calloc(batch, sizeof(*s->pending));
+	s->memfd = memfd_create("cowvm-frames", MFD_CLOEXEC);
+	if (!s->pending || s->memfd < 0)
+		goto fail;
+	if (ftruncate(s->memfd, (off_t)bytes) < 0)
+		goto fail;
+	s->frame_mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_NORESERVE, s->memfd, 0);
+	if (s->frame_mem == MAP_FAILED) {
+		s->frame_mem = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	r = errno ? -errno : -ENOMEM;
+	cow_frames_fini(s);
+	return r;
+}
+
+/* Unmap and close the frame store (safe on a partly initialized store). */
+void cow_frames_fini(struct cow_store *s)
+{
+	if (s->frame_mem)
+		munmap(s->frame_mem, (size_t)s->frames.max << COW_PAGE_SHIFT);
+	if (s->memfd >= 0)
+		close(s->memfd);
+	free(s->pending);
+	cow_pool_fini(&s->frames);
+	s->frame_mem = NULL;
+	s->memfd = -1;
+	s->pending = NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Discard frames [first, first+n) so that they read as zero. */
+static void frames_discard(struct cow_store *s, uint32_t first, uint32_t n)
+{
+	off_t off = (off_t)cow_frame_offset(first);
+	off_t len = (off_t)n << COW_PAGE_SHIFT;
+
+	s->st.punches++;
+	if (fallocate(s->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+		      len) < 0)
+		memset(s->frame_mem + off, 0, (size_t)len);
+}
+
+/* Punch every pending frame (adjacent ones in one call), then make them
+ * allocatable. */
+static void frames_flush(struct cow_store *s)
+{
+	uint32_t *p = s->pending, n = s->npending, i, run;
+
+	qsort(p, n, sizeof(*p), cmp_u32);
+	for (i = 0; i < n; i += run) {
+		for (run = 1; i + run < n && p[i + run] == p[i] + run; run++)
+			;
+		frames_discard(s, p[i], run);
+	}
+	/* Push in descending order so that the lowest frame is reused first. */
+	for (i = n; i-- > 0;)
+		s->frames.free[s->frames.nfree++] = p[i];
+	s->npending = 0;
+}
+
+void cow_store_trim(struct cow_store *s)
+{
+	frames_flush(s);
+}
+
+/* Allocate a zero frame with refcount 1; -ENOMEM at the limit. */
+int64_t cow_frame_alloc(struct cow_store *s)
+{
+	bool reused;
+	uint32_t f;
+
+	if (!s->frames.nfree && s->npending)
+		frames_flush(s);
+	f = cow_pool_take(&s->frames, &reused);
+	return f == COW_NONE ? -ENOMEM : (int64_t)f;
+}
+
+void cow_frame_get(struct cow_store *s, uint32_t f)
+{
+	s->frames.ref[f]++;
+}
+
+/* Drop a reference; a frame reaching zero waits in pending for a punch. */
+void cow_frame_put(struct cow_store *s, uint32_t f)
+{
+	if (--s->frames.ref[f])
+		return;
+	s->frames.used--;
+	s->st.frames_freed++;
+	s->pending[s->npending++] = f;
+	if (s->npending == s->punch_batch)
+		frames_flush(s);
+}
+
+int cow_frame_fd(const struct cow_store *s)
+{
+	return s->memfd;
+}
+
+void *cow_frame_ptr(const struct cow_store *s, uint32_t f)
+{
+	return s->frame_mem + cow_frame_offset(f);
+}
+
+uint32_t cow_frame_refcount(const struct cow_store *s, uint32_t f)
+{
+	return f < s->frames.next ? s->frames.ref[f] : 0;
+}
