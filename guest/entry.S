@@ -8,8 +8,8 @@
 #define USER_CS (0x18 | 3)
 #define USER_DS (0x20 | 3)
 #define TSS_SEL 0x28
-#define GUEST_HALT_VECTOR 32
-#define NR_GATES 33 /* vectors 0-31 and the halt gate */
+#define NR_GATES 32 /* the CPU exception vectors */
+#define IOBITMAP_PORTS 0x800 /* ports below this are open to ring 3 */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 /*
@@ -140,8 +140,7 @@ guest_common64:
 
 /*
  * Exception stubs, 16 bytes apart: push a 0 error code for vectors that
- * push none, push the vector, join guest_isr_common. Stub 32 is the halt
- * gate that ring 3 uses to stop for good.
+ * push none, push the vector, join guest_isr_common.
  */
 .macro ISR v
 	.org guest_isr_stubs + 16 * \v
@@ -159,11 +158,6 @@ guest_isr_stubs:
 	.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
 	ISR \v
 	.endr
-	.org guest_isr_stubs + 16 * GUEST_HALT_VECTOR
-guest_halt_stub:
-	cli
-3:	hlt
-	jmp 3b
 	.org guest_isr_stubs + 16 * NR_GATES
 
 /* Frame on the kernel stack: vector, error, rip, cs, rflags, rsp, ss. */
@@ -186,7 +180,7 @@ guest_gdt:
 	.quad 0x00affa000000ffff /* 0x18 user code, 64-bit, DPL 3 */
 	.quad 0x00cff2000000ffff /* 0x20 user data, DPL 3 */
 guest_gdt_tss:                   /* 0x28 64-bit TSS, base patched at boot */
-	.word 103, 0
+	.word guest_tss_end - guest_tss - 1, 0
 	.byte 0, 0x89, 0, 0
 	.long 0, 0
 guest_gdt_end:
@@ -202,7 +196,13 @@ guest_idt_ptr:
 	.word NR_GATES * 16 - 1
 	.quad guest_idt
 
-/* 64-bit TSS: RSP0 is the kernel stack, IST1 (double fault) its own. */
+/*
+ * 64-bit TSS: RSP0 is the kernel stack, IST1 (double fault) its own. It
+ * carries an all-open I/O permission bitmap for ports below IOBITMAP_PORTS:
+ * ring 3 runs with IOPL 3, which is enough on hardware-assisted KVM and
+ * QEMU, but PVM-based KVM (ours) runs guest user mode at hardware IOPL 0
+ * and emulates the faulting in/out only if the guest TSS bitmap allows it.
+ */
 	.balign 16
 	.globl guest_tss
 guest_tss:
@@ -214,10 +214,14 @@ guest_tss:
 	.quad 0, 0, 0, 0, 0, 0 /* ist2-7 */
 	.quad 0
 	.word 0
-	.word 104              /* I/O bitmap beyond the limit: none */
+	.word guest_tss_iobitmap - guest_tss
+guest_tss_iobitmap:
+	.fill IOBITMAP_PORTS / 8, 1, 0
+	.byte 0xff             /* the bitmap's required terminator */
+guest_tss_end:
 
-/* Interrupt gates to KERNEL_CS, DPL 0, IST 1 for the double fault; the
- * halt gate has DPL 3. Offsets are filled in at boot. */
+/* Interrupt gates to KERNEL_CS, DPL 0, IST 1 for the double fault.
+ * Offsets are filled in at boot. */
 	.balign 16
 guest_idt:
 	.set vec, 0
@@ -225,8 +229,6 @@ guest_idt:
 	.word 0, KERNEL_CS
 	.if vec == 8
 	.byte 1, 0x8e
-	.elseif vec == GUEST_HALT_VECTOR
-	.byte 0, 0xee
 	.else
 	.byte 0, 0x8e
 	.endif

@@ -13,9 +13,6 @@
 #define GUEST_DEBUG_EXIT_PORT 0xf4
 /* The first 16550 UART. */
 #define GUEST_SERIAL_PORT 0x3f8
-/* IDT vector of the ring-3 callable gate that halts the CPU for good. */
-#define GUEST_HALT_VECTOR 32
-
 /* Nonzero once COWVM_HC_INFO answered with the cowvm magic. */
 extern int guest_cowvm;
 /* The start info handed over by the loader (cowvm or QEMU's PVH boot). */
@@ -34,7 +31,7 @@ void guest_fault_de(void);
 /* Clears the divisor, then falls into guest_fault_de. */
 void guest_fault_de_setup(void);
 
-/* Write one byte to an I/O port. */
+/* Write one byte to an I/O port (ring 3 may: IOPL 3 and the TSS bitmap). */
 static inline void outb(uint16_t port, uint8_t v)
 {
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port) : "memory");
@@ -50,7 +47,8 @@ static inline uint8_t inb(uint16_t port)
 }
 
 /* Issue hypercall nr with its argument struct at arg (identity mapped, so
- * its virtual address is its guest-physical address, below 4 GiB). */
+ * its virtual address is its guest-physical address, below 4 GiB): one
+ * outl of that address to the call's port. */
 static inline void guest_hc(unsigned nr, void *arg)
 {
 	__asm__ volatile("outl %0, %1"
@@ -92,7 +90,7 @@ void guest_console_write(const char *s, size_t len);
 /* Format and write to the console in one piece (up to 1 KiB). */
 void guest_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Stop the guest with status: COWVM_HC_EXIT under cowvm, isa-debug-exit
- * otherwise, then halt through the halt gate. */
+ * otherwise; if neither stops it, spin (hlt is privileged in ring 3). */
 __attribute__((noreturn)) void guest_exit(unsigned status);
 
 /* Sum of the sizes of the type-1 (RAM) entries of the memory map. */

@@ -54,7 +54,7 @@ void guest_printf(const char *fmt, ...)
 }
 
 /* Stop the guest with status: COWVM_HC_EXIT under cowvm, isa-debug-exit
- * otherwise, then halt through the halt gate. */
+ * otherwise; if neither stops it, spin (hlt is privileged in ring 3). */
 void guest_exit(unsigned status)
 {
 	if (guest_cowvm) {
@@ -65,7 +65,7 @@ void guest_exit(unsigned status)
 		outb(GUEST_DEBUG_EXIT_PORT, (uint8_t)status);
 	}
 	for (;;)
-		__asm__ volatile("int %0" : : "i"(GUEST_HALT_VECTOR));
+		__asm__ volatile("pause");
 }
 
 /* The memory map of the start info, or NULL with *n = 0 if it has none. */

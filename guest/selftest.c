@@ -271,71 +271,72 @@ static int check_fpu(char *detail, char *x87_detail, int *x87_rc)
 	const uint64_t *e = (const uint64_t *)&sse_exp;
 
 	memset(x87, 0, sizeof(x87));
-	__asm__ volatile(
-		"movapd %[a0], %%xmm0\n\t"
-		"movapd %[a1], %%xmm1\n\t"
-		"addpd %%xmm1, %%xmm0\n\t"
-		"sqrtpd %[a2], %%xmm2\n\t"
-		"movapd %[a3], %%xmm3\n\t"
-		"divpd %[a4], %%xmm3\n\t"
-		"movaps %[f0], %%xmm4\n\t"
-		"mulps %[f1], %%xmm4\n\t"
-		"movdqa %[i0], %%xmm5\n\t"
-		"paddq %[i1], %%xmm5\n\t"
-		"movdqa %[i0], %%xmm6\n\t"
-		"pmuludq %[i1], %%xmm6\n\t"
-		"pshufd $0x1b, %[i0], %%xmm7\n\t"
-		"movapd %%xmm0, %%xmm8\n\t"
-		"mulpd %%xmm2, %%xmm8\n\t"
-		"movapd %%xmm3, %%xmm9\n\t"
-		"subpd %%xmm0, %%xmm9\n\t"
-		"movdqa %[i0], %%xmm10\n\t"
-		"pxor %[i1], %%xmm10\n\t"
-		"sqrtps %[f1], %%xmm11\n\t"
-		"movdqa %[i0], %%xmm12\n\t"
-		"psllq $13, %%xmm12\n\t"
-		"movdqa %[i0], %%xmm13\n\t"
-		"psrad $5, %%xmm13\n\t"
-		"movapd %[a4], %%xmm14\n\t"
-		"divpd %[a2], %%xmm14\n\t"
-		"movaps %%xmm4, %%xmm15\n\t"
-		"addps %[f0], %%xmm15\n\t"
-		"fld1\n\t"
-		"fld1\n\t"
-		"faddp\n\t"
-		"fsqrt\n\t"
-		"fldpi\n\t"
-		"fmuls %[three]\n\t"
-		/* The hypercall: every value above is live in a register. */
-		"outl %%eax, %%dx\n\t"
-		"fstpt %[x87a]\n\t"
-		"fstpt %[x87b]\n\t"
-		"movdqa %%xmm0, 0x00(%[out])\n\t"
-		"movdqa %%xmm1, 0x10(%[out])\n\t"
-		"movdqa %%xmm2, 0x20(%[out])\n\t"
-		"movdqa %%xmm3, 0x30(%[out])\n\t"
-		"movdqa %%xmm4, 0x40(%[out])\n\t"
-		"movdqa %%xmm5, 0x50(%[out])\n\t"
-		"movdqa %%xmm6, 0x60(%[out])\n\t"
-		"movdqa %%xmm7, 0x70(%[out])\n\t"
-		"movdqa %%xmm8, 0x80(%[out])\n\t"
-		"movdqa %%xmm9, 0x90(%[out])\n\t"
-		"movdqa %%xmm10, 0xa0(%[out])\n\t"
-		"movdqa %%xmm11, 0xb0(%[out])\n\t"
-		"movdqa %%xmm12, 0xc0(%[out])\n\t"
-		"movdqa %%xmm13, 0xd0(%[out])\n\t"
-		"movdqa %%xmm14, 0xe0(%[out])\n\t"
-		"movdqa %%xmm15, 0xf0(%[out])\n\t"
-		: [x87a] "=m"(x87[0]), [x87b] "=m"(x87[1])
-		: [a0] "m"(sse_a0), [a1] "m"(sse_a1), [a2] "m"(sse_a2),
-		  [a3] "m"(sse_a3), [a4] "m"(sse_a4), [f0] "m"(sse_f0),
-		  [f1] "m"(sse_f1), [i0] "m"(sse_i0), [i1] "m"(sse_i1),
-		  [three] "m"((float){3.0f}), [out] "r"(out),
-		  "a"((uint32_t)(uintptr_t)&info),
-		  "d"((uint16_t)COWVM_HC_PORT(COWVM_HC_INFO))
-		: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
-		  "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13",
-		  "xmm14", "xmm15", "st", "st(1)", "memory");
+	__asm__ volatile("movapd %[a0], %%xmm0\n\t"
+			 "movapd %[a1], %%xmm1\n\t"
+			 "addpd %%xmm1, %%xmm0\n\t"
+			 "sqrtpd %[a2], %%xmm2\n\t"
+			 "movapd %[a3], %%xmm3\n\t"
+			 "divpd %[a4], %%xmm3\n\t"
+			 "movaps %[f0], %%xmm4\n\t"
+			 "mulps %[f1], %%xmm4\n\t"
+			 "movdqa %[i0], %%xmm5\n\t"
+			 "paddq %[i1], %%xmm5\n\t"
+			 "movdqa %[i0], %%xmm6\n\t"
+			 "pmuludq %[i1], %%xmm6\n\t"
+			 "pshufd $0x1b, %[i0], %%xmm7\n\t"
+			 "movapd %%xmm0, %%xmm8\n\t"
+			 "mulpd %%xmm2, %%xmm8\n\t"
+			 "movapd %%xmm3, %%xmm9\n\t"
+			 "subpd %%xmm0, %%xmm9\n\t"
+			 "movdqa %[i0], %%xmm10\n\t"
+			 "pxor %[i1], %%xmm10\n\t"
+			 "sqrtps %[f1], %%xmm11\n\t"
+			 "movdqa %[i0], %%xmm12\n\t"
+			 "psllq $13, %%xmm12\n\t"
+			 "movdqa %[i0], %%xmm13\n\t"
+			 "psrad $5, %%xmm13\n\t"
+			 "movapd %[a4], %%xmm14\n\t"
+			 "divpd %[a2], %%xmm14\n\t"
+			 "movaps %%xmm4, %%xmm15\n\t"
+			 "addps %[f0], %%xmm15\n\t"
+			 "fld1\n\t"
+			 "fld1\n\t"
+			 "faddp\n\t"
+			 "fsqrt\n\t"
+			 "fldpi\n\t"
+			 "fmuls %[three]\n\t"
+			 /* The hypercall (an exit under cowvm) with every
+			  * value above live in a register. */
+			 "outl %%eax, %%dx\n\t"
+			 "fstpt %[x87a]\n\t"
+			 "fstpt %[x87b]\n\t"
+			 "movdqa %%xmm0, 0x00(%[out])\n\t"
+			 "movdqa %%xmm1, 0x10(%[out])\n\t"
+			 "movdqa %%xmm2, 0x20(%[out])\n\t"
+			 "movdqa %%xmm3, 0x30(%[out])\n\t"
+			 "movdqa %%xmm4, 0x40(%[out])\n\t"
+			 "movdqa %%xmm5, 0x50(%[out])\n\t"
+			 "movdqa %%xmm6, 0x60(%[out])\n\t"
+			 "movdqa %%xmm7, 0x70(%[out])\n\t"
+			 "movdqa %%xmm8, 0x80(%[out])\n\t"
+			 "movdqa %%xmm9, 0x90(%[out])\n\t"
+			 "movdqa %%xmm10, 0xa0(%[out])\n\t"
+			 "movdqa %%xmm11, 0xb0(%[out])\n\t"
+			 "movdqa %%xmm12, 0xc0(%[out])\n\t"
+			 "movdqa %%xmm13, 0xd0(%[out])\n\t"
+			 "movdqa %%xmm14, 0xe0(%[out])\n\t"
+			 "movdqa %%xmm15, 0xf0(%[out])\n\t"
+			 : [x87a] "=m"(x87[0]), [x87b] "=m"(x87[1])
+			 : [a0] "m"(sse_a0), [a1] "m"(sse_a1), [a2] "m"(sse_a2),
+			   [a3] "m"(sse_a3), [a4] "m"(sse_a4), [f0] "m"(sse_f0),
+			   [f1] "m"(sse_f1), [i0] "m"(sse_i0), [i1] "m"(sse_i1),
+			   [three] "m"((float){3.0f}), [out] "r"(out),
+			   "a"((uint32_t)(uintptr_t)&info),
+			   "d"((uint16_t)COWVM_HC_PORT(COWVM_HC_INFO))
+			 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+			   "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+			   "xmm12", "xmm13", "xmm14", "xmm15", "st", "st(1)",
+			   "memory");
 	*x87_rc = 0;
 	if (memcmp(x87[0], &x87_exp_pi3, 10) ||
 	    memcmp(x87[1], &x87_exp_sqrt2, 10)) {
