@@ -41,6 +41,9 @@ static int elf_check_ident(struct cowvm *vm, struct elf_file *f)
 	if (id[EI_DATA] != ELFDATA2LSB)
 		return vmm_fail(vm, ENOEXEC, "%s: not a little-endian ELF",
 				f->path);
+	if (f->size < sizeof(Elf64_Ehdr))
+		return vmm_fail(vm, ENOEXEC, "%s: truncated ELF header",
+				f->path);
 	return 0;
 }
 
@@ -49,8 +52,8 @@ static int elf_check_ehdr(struct cowvm *vm, struct elf_file *f)
 {
 	f->elf = elf_begin(f->fd, ELF_C_READ, NULL);
 	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF)
-		return vmm_fail(vm, ENOEXEC, "%s: not an ELF file (%s)",
-				f->path, elf_errmsg(-1));
+		return vmm_fail(vm, ENOEXEC, "%s: unreadable ELF (%s)", f->path,
+				elf_errmsg(-1));
 	if (!gelf_getehdr(f->elf, &f->ehdr))
 		return vmm_fail(vm, ENOEXEC, "%s: truncated ELF header (%s)",
 				f->path, elf_errmsg(-1));
@@ -63,10 +66,15 @@ static int elf_check_ehdr(struct cowvm *vm, struct elf_file *f)
 			vm, ENOEXEC,
 			"%s: ELF type %u is not an executable (ET_EXEC)",
 			f->path, f->ehdr.e_type);
-	if (elf_getphdrnum(f->elf, &f->phnum) != 0 || f->phnum == 0)
+	f->phnum = f->ehdr.e_phnum;
+	if (f->phnum == 0 || f->phnum == PN_XNUM)
 		return vmm_fail(vm, ENOEXEC, "%s: no program headers", f->path);
+	if (f->ehdr.e_phentsize != sizeof(Elf64_Phdr))
+		return vmm_fail(
+			vm, ENOEXEC, "%s: program header size %u, expected %zu",
+			f->path, f->ehdr.e_phentsize, sizeof(Elf64_Phdr));
 	if (f->ehdr.e_phoff > f->size ||
-	    f->phnum * (uint64_t)sizeof(Elf64_Phdr) > f->size - f->ehdr.e_phoff)
+	    f->phnum * sizeof(Elf64_Phdr) > f->size - f->ehdr.e_phoff)
 		return vmm_fail(vm, ENOEXEC,
 				"%s: truncated: program headers beyond the end "
 				"of the file",
@@ -96,14 +104,14 @@ static int elf_check_load(struct cowvm *vm, struct elf_file *f, size_t i,
 				(unsigned long long)f->size);
 	if (end < ph->p_paddr || ph->p_paddr < COWVM_LOAD_MIN ||
 	    !vmm_gpa(vm, ph->p_paddr, ph->p_memsz))
-		return vmm_fail(vm, ENOEXEC,
-				"%s: segment %zu at 0x%llx size 0x%llx is "
-				"outside guest memory (RAM 0x%llx bytes, loads "
-				"start at 0x%llx)",
-				f->path, i, (unsigned long long)ph->p_paddr,
-				(unsigned long long)ph->p_memsz,
-				(unsigned long long)vm->cfg.mem_size,
-				COWVM_LOAD_MIN);
+		return vmm_fail(
+			vm, ENOEXEC,
+			"%s: segment %zu outside guest memory at 0x%llx "
+			"(size 0x%llx; RAM is 0x%llx bytes, loads "
+			"start at 0x%llx)",
+			f->path, i, (unsigned long long)ph->p_paddr,
+			(unsigned long long)ph->p_memsz,
+			(unsigned long long)vm->cfg.mem_size, COWVM_LOAD_MIN);
 	return 0;
 }
 

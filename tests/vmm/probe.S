@@ -43,6 +43,8 @@ _start:
 	je mode_unknown_hc
 	cmp $'w', %al
 	je mode_narrow_hc
+	cmp $'X', %al
+	je mode_exit200
 	movl $99, PROBE_ARG
 	HC(2, PROBE_ARG)
 	jmp .
@@ -184,6 +186,11 @@ mode_fault:
 	movq $0x8000, PROBE_ARG + 32
 	movq $0x2b, PROBE_ARG + 40
 	HC(3, PROBE_ARG)
+	jmp .
+
+mode_exit200:
+	movl $200, PROBE_ARG
+	HC(2, PROBE_ARG)
 	jmp .
 
 mode_unknown_hc:
