@@ -69,7 +69,10 @@ struct cowvm_memmap_entry {
  * argument struct, which must lie below 4 GiB, to port
  * COWVM_HC_PORT_BASE + nr. The host validates every field, performs the call,
  * writes results back into the struct and resumes the guest. Ports are
- * reachable from ring 3 (the guest runs its workloads with IOPL 3).
+ * reachable from ring 3: the guest runs its workloads with IOPL 3 and an
+ * all-open I/O permission bitmap in its TSS (PVM-based KVM runs guest user
+ * mode at hardware IOPL 0 and emulates a user-mode in/out only when the
+ * guest TSS bitmap allows the port; IOPL alone gives #GP there).
  * Under QEMU nothing answers: a guest detects cowvm with COWVM_HC_INFO.
  */
 #define COWVM_HC_PORT_BASE 0x500u
@@ -144,7 +147,13 @@ _Static_assert(sizeof(struct cowvm_hc_cmdline) == 24, "hc_cmdline layout");
  * the start of the filled range) is splitmix64 of (seed + (i + 1) * golden),
  * and the reported checksum folds every word w in order as
  * h = (h ^ w) * 0x100000001b3, starting from h = 0xcbf29ce484222325.
- * The guest prints "memtest: seed=S base=0xB bytes=N checksum=0xH".
+ * golden = 0x9e3779b97f4a7c15 and splitmix64(z) is the standard finalizer:
+ * z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+ * z = (z ^ (z >> 27)) * 0x94d049bb133111eb; result z ^ (z >> 31).
+ * All arithmetic is modulo 2^64.
+ * The guest prints "memtest: seed=S base=0xB bytes=N checksum=0xH" with S
+ * and N in decimal, B in lowercase hex without padding and H as exactly 16
+ * lowercase hex digits.
  */
 #define COWVM_MEMTEST_BASE (8ull << 20)
 

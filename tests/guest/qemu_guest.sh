@@ -48,7 +48,9 @@ run_qemu() {
 
 # run_cowvm CMDLINE: boot under cowvm, set $out and $status.
 run_cowvm() {
-	out=$(timeout 60 "$cowvm" run --timeout 30 "$elf" -- $1 </dev/null 2>&1)
+	local words
+	read -r -a words <<<"$1"
+	out=$(timeout 60 "$cowvm" run --timeout 30 "$elf" -- "${words[@]}" </dev/null 2>&1)
 	status=$?
 	echo "--- cowvm '$1': status $status"
 	printf '%s\n' "$out" | grep -a -E '^(selftest|memtest|guest|fault|serial|exit|cowvm):'
