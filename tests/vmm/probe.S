@@ -207,3 +207,7 @@ mode_narrow_hc:
 idt_empty:
 	.word 0
 	.quad 0
+
+	/* A zero-initialized tail (memsz > filesz) for test_api.c. */
+	.section .bss
+	.skip 8192

@@ -1,5 +1,8 @@
 /* VMM behaviour checked with the probe guest (probe.S): boot state, ports,
  * serial, hypercalls, exits, timeout; independent of guest/. */
+#include <pthread.h>
+#include <signal.h>
+
 #include "probe.h"
 #include "vmm_test.h"
 
@@ -238,6 +241,55 @@ static void test_timeout(void)
 	tvm_free(&t);
 }
 
+/* Number of POSIX timers this process holds (/proc/self/timers), or -1. */
+static int count_timers(void)
+{
+	FILE *f = fopen("/proc/self/timers", "r");
+	char line[256];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !strncmp(line, "ID:", 3);
+	fclose(f);
+	return n;
+}
+
+/* Runs with a timeout leave no timer, no pending signal and the caller's
+ * signal mask behind, even when the caller blocks the timer signal. */
+static void test_timer_hygiene(void)
+{
+	int sig = SIGRTMIN + 2;
+	sigset_t set, now, pending;
+	struct cowvm_exit e;
+	struct tvm t;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	TEST_ASSERT(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0, "block");
+	t = tvm_boot(64 * MIB, probe, "s");
+	TEST_OK(cowvm_set_timeout(t.vm, 10000));
+	e = tvm_run(&t);
+	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST, "%s", e.detail);
+	tvm_free(&t);
+	t = tvm_boot(64 * MIB, probe, "l");
+	TEST_OK(cowvm_set_timeout(t.vm, 200));
+	e = tvm_run(&t);
+	TEST_ASSERT(e.reason == COWVM_EXIT_TIMEOUT,
+		    "times out with the signal blocked by the caller: %s",
+		    e.detail);
+	tvm_free(&t);
+	TEST_ASSERT(pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 &&
+			    sigismember(&now, sig),
+		    "the caller's mask is restored");
+	TEST_ASSERT(sigpending(&pending) == 0 && !sigismember(&pending, sig),
+		    "no timer signal left pending");
+	TEST_ASSERT(count_timers() <= 0, "%d POSIX timers left",
+		    count_timers());
+	TEST_ASSERT(pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0, "unblock");
+}
+
 int main(int argc, char **argv)
 {
 	TEST_ASSERT(argc == 2, "usage: test-vmm-probe PROBE.elf");
@@ -251,6 +303,7 @@ int main(int argc, char **argv)
 	test_fault_hypercall();
 	test_errors();
 	test_timeout();
+	test_timer_hygiene();
 	printf("test-vmm-probe: PASS\n");
 	return 0;
 }
