@@ -13,45 +13,54 @@ extern "C" {
  * failure; functions returning pointers return NULL and set errno. Nothing
  * in the library prints to stdout or exits the process. */
 
+/* Marks the library's exported functions (everything else is hidden). */
+#if defined(__GNUC__)
+#define COWVM_API __attribute__((visibility("default")))
+#else
+#define COWVM_API
+#endif
+
 struct cowvm;
 struct cowvm_snapshot;
 
 struct cowvm_config {
-	uint64_t mem_size;   /* bytes of guest RAM, COWVM_MEM_MIN..COWVM_MEM_MAX */
-	unsigned vcpus;      /* only 1 is supported */
+	uint64_t
+		mem_size; /* bytes of guest RAM, COWVM_MEM_MIN..COWVM_MEM_MAX */
+	unsigned vcpus;	  /* only 1 is supported */
 	uint64_t timeout_ms; /* wall-clock limit per cowvm_run, 0 = none */
-	int console_fd;      /* guest console output goes here; -1 = dropped */
+	int console_fd;	     /* guest console output goes here; -1 = dropped */
 };
 
 /* Fill a config with the defaults: 64 MiB, 1 vCPU, no timeout, stdout. */
-void cowvm_config_init(struct cowvm_config *cfg);
+COWVM_API void cowvm_config_init(struct cowvm_config *cfg);
 
 /* Create a VM with empty (zero) RAM; NULL and errno on failure. */
-struct cowvm *cowvm_create(const struct cowvm_config *cfg);
+COWVM_API struct cowvm *cowvm_create(const struct cowvm_config *cfg);
 
 /* Load an x86-64 ELF kernel and set the vCPU up to enter it, with cmdline
  * (may be NULL) passed through the boot protocol of cowvm_abi.h. */
-int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline);
+COWVM_API int cowvm_load_elf(struct cowvm *vm, const char *path,
+			     const char *cmdline);
 
 enum cowvm_exit_reason {
-	COWVM_EXIT_GUEST = 1,    /* the guest exited; status is its status */
-	COWVM_EXIT_FAULT,        /* unhandled CPU exception; see fault */
-	COWVM_EXIT_TIMEOUT,      /* config.timeout_ms elapsed */
-	COWVM_EXIT_SNAPSHOT,     /* the guest requested a snapshot; run again
-				  * (or fork) to resume it */
-	COWVM_EXIT_SHUTDOWN,     /* triple fault or unexpected reset */
-	COWVM_EXIT_ERROR,        /* the VM cannot continue; see detail */
+	COWVM_EXIT_GUEST = 1, /* the guest exited; status is its status */
+	COWVM_EXIT_FAULT,     /* unhandled CPU exception; see fault */
+	COWVM_EXIT_TIMEOUT,   /* config.timeout_ms elapsed */
+	COWVM_EXIT_SNAPSHOT,  /* the guest requested a snapshot; run again
+			       * (or fork) to resume it */
+	COWVM_EXIT_SHUTDOWN,  /* triple fault or unexpected reset */
+	COWVM_EXIT_ERROR,     /* the VM cannot continue; see detail */
 };
 
 struct cowvm_exit {
 	enum cowvm_exit_reason reason;
-	int status;        /* COWVM_EXIT_GUEST: the guest's exit status */
-	uint64_t tag;      /* COWVM_EXIT_SNAPSHOT: the guest's label */
+	int status;   /* COWVM_EXIT_GUEST: the guest's exit status */
+	uint64_t tag; /* COWVM_EXIT_SNAPSHOT: the guest's label */
 	struct {
 		uint64_t vector, error_code, rip, cr2, rsp, cs;
-	} fault;           /* COWVM_EXIT_FAULT */
-	uint64_t rip;      /* vCPU rip when the run stopped */
-	char detail[160];  /* one human-readable line on what happened */
+	} fault;	  /* COWVM_EXIT_FAULT */
+	uint64_t rip;	  /* vCPU rip when the run stopped */
+	char detail[160]; /* one human-readable line on what happened */
 };
 
 /* Run the VM until the guest exits, faults, times out, requests a snapshot,
@@ -61,22 +70,23 @@ struct cowvm_exit {
  * every later run reports the same exit again.
  * With a timeout, the calling thread receives signal SIGRTMIN + 2 (cowvm
  * installs a handler for it once per process and unblocks it during runs). */
-int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit);
+COWVM_API int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit);
 
 /* Change the wall-clock limit of later cowvm_run calls (0 = none). */
-int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms);
+COWVM_API int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms);
 
 /* One line describing the last failed call on vm, or, with vm NULL, the
  * last failed cowvm_create of this thread; "" if none was recorded. */
-const char *cowvm_error(const struct cowvm *vm);
+COWVM_API const char *cowvm_error(const struct cowvm *vm);
 
 /* Host access to guest-physical memory [gpa, gpa + len); -EFAULT when the
  * range is not all guest RAM. */
-int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len);
-int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len);
+COWVM_API int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len);
+COWVM_API int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf,
+			  size_t len);
 
 /* Destroy a VM and release everything it holds. NULL is ignored. */
-void cowvm_destroy(struct cowvm *vm);
+COWVM_API void cowvm_destroy(struct cowvm *vm);
 
 #ifdef __cplusplus
 }

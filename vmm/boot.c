@@ -110,6 +110,7 @@ static int boot_start_info(struct cowvm *vm, const char *cmdline)
 	return err;
 }
 
+/* Write the boot structures of cowvm_abi.h into RAM; 0 or -errno. */
 int vmm_boot_memory(struct cowvm *vm, const char *cmdline)
 {
 	int err = boot_start_info(vm, cmdline);
@@ -183,6 +184,7 @@ static int boot_sregs(struct cowvm *vm)
 	return 0;
 }
 
+/* Put the vCPU in long mode at entry per the boot protocol; 0 or -errno. */
 int vmm_boot_vcpu(struct cowvm *vm, uint64_t entry)
 {
 	struct kvm_regs regs = {

@@ -4,6 +4,7 @@
 
 #include "vmm.h"
 
+/* Write all of buf to console_fd; output is dropped if the fd fails. */
 void vmm_console_write(struct cowvm *vm, const void *buf, size_t len)
 {
 	const char *p = buf;

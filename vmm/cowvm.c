@@ -10,6 +10,7 @@
 /* Failure of the last cowvm_create on this thread (no VM to hold it). */
 static _Thread_local char vmm_create_err[256];
 
+/* Format a one-line failure into vm->err; returns -err. */
 int vmm_fail(struct cowvm *vm, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -20,11 +21,13 @@ int vmm_fail(struct cowvm *vm, int err, const char *fmt, ...)
 	return -err;
 }
 
+/* The one bounds-checked guest-physical translation: NULL unless RAM. */
 void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len)
 {
 	return vmm_mem_gpa(vm->mem, gpa, len);
 }
 
+/* Defaults: 64 MiB, 1 vCPU, no timeout, console on stdout. */
 void cowvm_config_init(struct cowvm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -74,6 +77,7 @@ static int vmm_create(struct cowvm *vm)
 	return err;
 }
 
+/* Create a VM with zeroed RAM and one vCPU; NULL and errno on failure. */
 struct cowvm *cowvm_create(const struct cowvm_config *cfg)
 {
 	struct cowvm *vm = calloc(1, sizeof(*vm));
@@ -101,6 +105,7 @@ struct cowvm *cowvm_create(const struct cowvm_config *cfg)
 	return vm;
 }
 
+/* Load the kernel and prepare the boot state, once per VM; 0 or -errno. */
 int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
 {
 	uint64_t entry;
@@ -128,12 +133,14 @@ int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
 	return err;
 }
 
+/* Set the wall-clock limit of later runs (0 = none); always 0. */
 int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms)
 {
 	vm->cfg.timeout_ms = timeout_ms;
 	return 0;
 }
 
+/* Copy guest RAM [gpa, gpa + len) to buf; 0 or -EFAULT. */
 int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
 {
 	const void *p = vmm_gpa(vm, gpa, len);
@@ -145,6 +152,7 @@ int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
 	return 0;
 }
 
+/* Copy buf to guest RAM [gpa, gpa + len); 0 or -EFAULT. */
 int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
 {
 	void *p = vmm_gpa(vm, gpa, len);
@@ -156,11 +164,13 @@ int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
 	return 0;
 }
 
+/* The last failure recorded for vm (or this thread's cowvm_create). */
 const char *cowvm_error(const struct cowvm *vm)
 {
 	return vm ? vm->err : vmm_create_err;
 }
 
+/* Release the vCPU, the VM, its RAM and everything else; NULL is ignored. */
 void cowvm_destroy(struct cowvm *vm)
 {
 	if (!vm)

@@ -202,6 +202,7 @@ static int elf_open(struct cowvm *vm, struct elf_file *f)
 	return 0;
 }
 
+/* Validate and load every PT_LOAD of path; *entry = e_entry; 0 or -errno. */
 int vmm_elf_load(struct cowvm *vm, const char *path, uint64_t *entry)
 {
 	struct elf_file f = {.path = path, .fd = -1};

@@ -161,6 +161,7 @@ union vmm_hc_arg {
 	struct cowvm_hc_cmdline cmdline;
 };
 
+/* Copy in, validate, perform and copy back hypercall nr at gpa. */
 int vmm_hypercall(struct cowvm *vm, unsigned nr, uint64_t gpa,
 		  struct cowvm_exit *exit)
 {
@@ -184,6 +185,7 @@ int vmm_hypercall(struct cowvm *vm, unsigned nr, uint64_t gpa,
 	return r;
 }
 
+/* Before resuming after SNAPSHOT, write the chosen ret into its struct. */
 int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit)
 {
 	struct cowvm_hc_snapshot *a;

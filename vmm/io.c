@@ -62,6 +62,7 @@ static const struct vmm_port_range vmm_ports[] = {
 	{COWVM_HC_PORT_BASE, COWVM_HC_MAX, io_hypercall},
 };
 
+/* Dispatch a KVM_EXIT_IO to the handler owning its port. */
 int vmm_io(struct cowvm *vm, struct cowvm_exit *exit)
 {
 	struct kvm_run *run = vm->vcpu.run;

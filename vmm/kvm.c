@@ -44,6 +44,7 @@ static int kvm_check_caps(struct cowvm *vm)
 	return 0;
 }
 
+/* Open /dev/kvm and check API version 12 and the capabilities used. */
 int vmm_kvm_open(struct cowvm *vm)
 {
 	int version;
@@ -68,6 +69,7 @@ static int kvm_vm_ioctl(struct cowvm *vm, unsigned long req, unsigned long arg,
 	return 0;
 }
 
+/* Create the VM, its system pages in the hole, irqchip and PIT. */
 int vmm_kvm_create_vm(struct cowvm *vm)
 {
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};

@@ -266,6 +266,7 @@ static int cmd_run(int argc, char **argv)
 	return r;
 }
 
+/* Dispatch --help, --version and run; returns the documented status. */
 int main(int argc, char **argv)
 {
 	if (argc < 2)

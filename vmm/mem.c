@@ -55,6 +55,7 @@ static int mem_map(struct vmm_mem *mem)
 	return 0;
 }
 
+/* Map a sparse memfd of size bytes and register one memslot per range. */
 int vmm_mem_create(int vm_fd, uint64_t size, struct vmm_mem **out)
 {
 	struct vmm_range r[VMM_MAX_RANGES];
@@ -83,6 +84,7 @@ int vmm_mem_create(int vm_fd, uint64_t size, struct vmm_mem **out)
 	return 0;
 }
 
+/* Host address of [gpa, gpa + len) if it lies in one RAM range, else NULL. */
 void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 {
 	for (unsigned i = 0; i < mem->nr; i++) {
@@ -98,11 +100,13 @@ void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+/* Bytes of guest RAM. */
 uint64_t vmm_mem_size(const struct vmm_mem *mem)
 {
 	return mem->size;
 }
 
+/* Unmap and close the RAM; NULL is ignored. */
 void vmm_mem_destroy(struct vmm_mem *mem)
 {
 	if (!mem)

@@ -38,6 +38,7 @@ static const char *vmm_exit_name(uint32_t reason)
 	return "?";
 }
 
+/* Fill exit as COWVM_EXIT_ERROR with a formatted detail; VMM_STOP. */
 int vmm_stop_error(struct cowvm_exit *exit, const char *fmt, ...)
 {
 	va_list ap;
@@ -63,6 +64,7 @@ static int vmm_exit_mmio(struct cowvm *vm, struct cowvm_exit *exit)
 			      (unsigned long long)vcpu_rip(vm));
 }
 
+/* The one switch over KVM exit reasons; VMM_CONTINUE, VMM_STOP or -errno. */
 int vmm_handle_exit(struct cowvm *vm, struct cowvm_exit *exit)
 {
 	struct kvm_run *run = vm->vcpu.run;
@@ -175,6 +177,7 @@ static void vmm_record_stop(struct cowvm *vm, const struct cowvm_exit *exit)
 	}
 }
 
+/* Run until a stop, under the per-run timeout; 0 with *exit or -errno. */
 int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit)
 {
 	struct timespec dl, *dlp = NULL;

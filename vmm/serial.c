@@ -75,6 +75,7 @@ static void serial_write(struct cowvm *vm, unsigned reg, uint8_t val)
 	}
 }
 
+/* Read or write 16550 register reg; always 0. */
 int vmm_serial_io(struct cowvm *vm, unsigned reg, bool out, uint8_t *val)
 {
 	if (out)

@@ -60,6 +60,7 @@ static int vmm_timer_start(struct vmm_timer *t, const struct timespec *dl)
 	return 0;
 }
 
+/* Arm a one-shot timer that kicks this thread's vCPU at deadline. */
 int vmm_timer_arm(struct cowvm *vm, const struct timespec *deadline,
 		  void **handle)
 {
@@ -88,6 +89,7 @@ int vmm_timer_arm(struct cowvm *vm, const struct timespec *deadline,
 	return 0;
 }
 
+/* Delete the timer, forget the vCPU, restore the caller's signal mask. */
 void vmm_timer_disarm(struct cowvm *vm, void *handle)
 {
 	struct vmm_timer *t = handle;

@@ -45,6 +45,7 @@ static int vcpu_set_cpuid(struct cowvm *vm)
 	return err;
 }
 
+/* Create vCPU 0, map kvm_run, enable sync regs, set CPUID; 0 or -errno. */
 int vcpu_create(struct cowvm *vm)
 {
 	struct vmm_vcpu *vcpu = &vm->vcpu;
@@ -71,6 +72,7 @@ int vcpu_create(struct cowvm *vm)
 	return vcpu_set_cpuid(vm);
 }
 
+/* Unmap kvm_run and close the vCPU; safe on a partial one. */
 void vcpu_destroy(struct vmm_vcpu *vcpu)
 {
 	if (vcpu->run)
@@ -81,6 +83,7 @@ void vcpu_destroy(struct vmm_vcpu *vcpu)
 	vcpu->fd = -1;
 }
 
+/* The vCPU's rip as of the last exit (0 if unreadable). */
 uint64_t vcpu_rip(struct cowvm *vm)
 {
 	struct kvm_regs regs;

@@ -45,6 +45,8 @@ _start:
 	je mode_narrow_hc
 	cmp $'X', %al
 	je mode_exit200
+	cmp $'o', %al
+	je mode_outloop
 	movl $99, PROBE_ARG
 	HC(2, PROBE_ARG)
 	jmp .
@@ -187,6 +189,13 @@ mode_fault:
 	movq $0x2b, PROBE_ARG + 40
 	HC(3, PROBE_ARG)
 	jmp .
+
+/* Exit to the VMM as often as possible: an out to an unassigned port. */
+mode_outloop:
+	mov $0x1234, %dx
+1:	outb %al, %dx
+	incq PROBE_OUT + 0x18
+	jmp 1b
 
 mode_exit200:
 	movl $200, PROBE_ARG

@@ -137,6 +137,7 @@ static void test_load(const char *probe)
 	cowvm_destroy(vm);
 }
 
+/* Run every API check against the probe ELF given as argv[1]. */
 int main(int argc, char **argv)
 {
 	TEST_ASSERT(argc == 2, "usage: test-vmm-api PROBE.elf");

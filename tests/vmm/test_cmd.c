@@ -80,7 +80,9 @@ static void test_usage(const char *elf)
 		"",
 		"4M5",
 		"0x10M",
-		"18446744073709551616",
+		"4194305",
+		"18446744073709551616", /* 2^64 */
+		"17179869185G",		/* (2^34 + 1) GiB wraps to 1 GiB */
 	};
 	static const char *const timeouts[] = {"-1", "abc", "nan", "inf", ""};
 	struct cmd_result r;
@@ -169,48 +171,56 @@ static char *patched(const char *elf, const char *name,
 	return path;
 }
 
+/* Patch: move the segment (and entry) to 256 MiB, beyond 64 MiB of RAM. */
 static void beyond_ram(Elf64_Ehdr *e, Elf64_Phdr *p)
 {
 	e->e_entry += 0x10000000 - p->p_paddr;
 	p->p_paddr = 0x10000000; /* 256 MiB, RAM is 64 MiB */
 }
 
+/* Patch: move the segment (and entry) below COWVM_LOAD_MIN. */
 static void below_load_min(Elf64_Ehdr *e, Elf64_Phdr *p)
 {
 	e->e_entry -= p->p_paddr - 0x80000;
 	p->p_paddr = 0x80000;
 }
 
+/* Patch: a memory size that wraps around the address space. */
 static void wrapping(Elf64_Ehdr *e, Elf64_Phdr *p)
 {
 	(void)e;
 	p->p_memsz = ~0ull - 0x1000;
 }
 
+/* Patch: file size larger than memory size. */
 static void filesz_over_memsz(Elf64_Ehdr *e, Elf64_Phdr *p)
 {
 	(void)e;
 	p->p_filesz = p->p_memsz + 1;
 }
 
+/* Patch: segment data far beyond the end of the file. */
 static void offset_beyond_file(Elf64_Ehdr *e, Elf64_Phdr *p)
 {
 	(void)e;
 	p->p_offset = 1ull << 40;
 }
 
+/* Patch: entry point outside every loaded segment. */
 static void entry_outside(Elf64_Ehdr *e, Elf64_Phdr *p)
 {
 	(void)p;
 	e->e_entry = 0x2000000;
 }
 
+/* Patch: an AArch64 machine type. */
 static void wrong_machine(Elf64_Ehdr *e, Elf64_Phdr *p)
 {
 	(void)p;
 	e->e_machine = EM_AARCH64;
 }
 
+/* Patch: a shared object (ET_DYN) instead of ET_EXEC. */
 static void not_exec(Elf64_Ehdr *e, Elf64_Phdr *p)
 {
 	(void)p;
@@ -356,6 +366,7 @@ static void test_guest_outcomes(const char *guest)
 	expect_fail(&r, 123, "timeout after 1 s", "spin");
 }
 
+/* Run the command checks: argv = COWVM PROBE.elf [GUEST.elf]. */
 int main(int argc, char **argv)
 {
 	TEST_ASSERT(argc == 3 || argc == 4,

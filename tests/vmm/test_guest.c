@@ -197,6 +197,7 @@ static void test_badcall(void)
 	tvm_free(&t);
 }
 
+/* Run every check against the guest ELF given as argv[1]. */
 int main(int argc, char **argv)
 {
 	TEST_ASSERT(argc == 2, "usage: test-vmm-guest GUEST.elf");

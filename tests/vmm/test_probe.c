@@ -241,6 +241,28 @@ static void test_timeout(void)
 	tvm_free(&t);
 }
 
+/* Timeouts hit a guest that exits to the VMM constantly, so the timer
+ * signal often arrives while the vCPU thread is outside KVM_RUN: no run may
+ * lose that wakeup (an alarm kills the test if one hangs). */
+static void test_timeout_exit_storm(void)
+{
+	struct tvm t = tvm_boot(64 * MIB, probe, "o");
+	uint64_t before = 0, after;
+
+	TEST_OK(cowvm_set_timeout(t.vm, 20));
+	alarm(60);
+	for (int i = 0; i < 100; i++) {
+		struct cowvm_exit e = tvm_run(&t);
+
+		TEST_ASSERT(e.reason == COWVM_EXIT_TIMEOUT, "run %d: %d %s", i,
+			    e.reason, e.detail);
+	}
+	alarm(0);
+	after = tvm_read64(&t, PROBE_OUT + 0x18);
+	TEST_ASSERT(after > before, "the guest made progress");
+	tvm_free(&t);
+}
+
 /* Number of POSIX timers this process holds (/proc/self/timers), or -1. */
 static int count_timers(void)
 {
@@ -290,6 +312,7 @@ static void test_timer_hygiene(void)
 	TEST_ASSERT(pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0, "unblock");
 }
 
+/* Run every check against the probe ELF given as argv[1]. */
 int main(int argc, char **argv)
 {
 	TEST_ASSERT(argc == 2, "usage: test-vmm-probe PROBE.elf");
@@ -304,6 +327,7 @@ int main(int argc, char **argv)
 	test_errors();
 	test_timeout();
 	test_timer_hygiene();
+	test_timeout_exit_storm();
 	printf("test-vmm-probe: PASS\n");
 	return 0;
 }
