@@ -17,7 +17,6 @@
 #define BOOT_EFER_LME	    (1ull << 8)
 #define BOOT_EFER_LMA	    (1ull << 10)
 #define BOOT_EFER_NXE	    (1ull << 11)
-#define BOOT_CPUID_NX	    (1u << 20) /* leaf 0x80000001 edx */
 
 #define BOOT_PTE_P	(1ull << 0)
 #define BOOT_PTE_RW	(1ull << 1)
@@ -141,22 +140,6 @@ static struct kvm_segment boot_segment(uint16_t sel, int code)
 	return s;
 }
 
-/* Whether the host KVM offers NX (CPUID 0x80000001 edx bit 20). */
-static int boot_has_nx(struct cowvm *vm)
-{
-	struct {
-		struct kvm_cpuid2 h;
-		struct kvm_cpuid_entry2 e[256];
-	} c = {.h.nent = 256};
-
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, &c) < 0)
-		return 0;
-	for (unsigned i = 0; i < c.h.nent; i++)
-		if (c.e[i].function == 0x80000001u)
-			return (c.e[i].edx & BOOT_CPUID_NX) != 0;
-	return 0;
-}
-
 /* Long-mode control registers and segments per the boot protocol. */
 static int boot_sregs(struct cowvm *vm)
 {
@@ -169,7 +152,7 @@ static int boot_sregs(struct cowvm *vm)
 	s.cr3 = COWVM_BOOT_PML4;
 	s.cr4 = BOOT_CR4_PAE | BOOT_CR4_OSFXSR | BOOT_CR4_OSXMMEXCPT;
 	s.efer = BOOT_EFER_LME | BOOT_EFER_LMA | BOOT_EFER_SCE;
-	if (boot_has_nx(vm))
+	if (vm->vcpu.nx)
 		s.efer |= BOOT_EFER_NXE;
 	s.cs = boot_segment(BOOT_SEL_CODE, 1);
 	s.ds = s.es = s.fs = s.gs = s.ss = boot_segment(BOOT_SEL_DATA, 0);

@@ -9,9 +9,10 @@
 
 #define VCPU_CPUID_MAX_ENTRIES 256u
 #define VCPU_CPUID_HYPERVISOR  (1u << 31) /* leaf 1 ecx */
+#define VCPU_CPUID_NX	       (1u << 20) /* leaf 0x80000001 edx */
 
-/* Minimal fixups of the supported CPUID for vCPU 0. */
-static void vcpu_fix_cpuid(struct kvm_cpuid2 *cpuid)
+/* Minimal fixups of the supported CPUID for vCPU 0; notes NX support. */
+static void vcpu_fix_cpuid(struct vmm_vcpu *vcpu, struct kvm_cpuid2 *cpuid)
 {
 	for (unsigned i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
@@ -20,6 +21,8 @@ static void vcpu_fix_cpuid(struct kvm_cpuid2 *cpuid)
 			e->ebx &= 0x00ffffffu; /* initial APIC id 0 */
 			e->ecx |= VCPU_CPUID_HYPERVISOR;
 		}
+		if (e->function == 0x80000001u)
+			vcpu->nx = (e->edx & VCPU_CPUID_NX) != 0;
 	}
 }
 
@@ -37,7 +40,7 @@ static int vcpu_set_cpuid(struct cowvm *vm)
 	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
 		err = vmm_fail(vm, errno, "KVM_GET_SUPPORTED_CPUID failed: %m");
 	if (!err) {
-		vcpu_fix_cpuid(cpuid);
+		vcpu_fix_cpuid(&vm->vcpu, cpuid);
 		if (ioctl(vm->vcpu.fd, KVM_SET_CPUID2, cpuid) < 0)
 			err = vmm_fail(vm, errno, "KVM_SET_CPUID2 failed: %m");
 	}

@@ -21,6 +21,7 @@ struct vmm_vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	bool sync_regs; /* run->s.regs holds the registers after each exit */
+	bool nx;	/* CPUID offers NX: EFER.NXE may be set */
 };
 
 /* The 16550 UART at COWVM_SERIAL_BASE: latched registers, THR -> console. */

@@ -1,5 +1,6 @@
 /* VMM behaviour checked with the probe guest (probe.S): boot state, ports,
  * serial, hypercalls, exits, timeout; independent of guest/. */
+#include <cpuid.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -17,6 +18,14 @@ static struct cowvm_exit probe_run(struct tvm *t, uint64_t mem,
 {
 	*t = tvm_boot(mem, probe, cmdline);
 	return tvm_run(t);
+}
+
+/* Whether this CPU offers NX (CPUID 0x80000001 edx bit 20). */
+static int host_nx(void)
+{
+	unsigned a, b, c, d;
+
+	return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (d & (1u << 20));
 }
 
 /* Walk the boot page tables for va: the physical address or ~0. */
@@ -61,6 +70,8 @@ static void test_boot_state(uint64_t mem)
 	TEST_ASSERT((tvm_read64(&t, PROBE_OUT + 0x28) & 0x620) == 0x620, "cr4");
 	TEST_ASSERT((tvm_read64(&t, PROBE_OUT + 0x30) & 0x501) == 0x501,
 		    "efer");
+	TEST_ASSERT(!!(tvm_read64(&t, PROBE_OUT + 0x30) & 0x800) == host_nx(),
+		    "EFER.NXE set exactly when the CPU has NX");
 	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x38) == 0x08, "cs");
 	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x40) == 0x10, "ds");
 	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x48) == 0x10, "ss");
