@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Summarize cowvm Google Benchmark JSON: per-operation medians and ratios.
+
+Usage: report.py RESULT.json [MORE.json ...]
+
+Each benchmark is reported by the median over its repetitions, divided by
+its "batch" counter (operations timed per iteration) so that every figure is
+a time per operation. Named ratios compare benchmarks of the same run
+against goals; the exit status is 1 when a goal present in the input is
+missed.
+"""
+import json
+import re
+import sys
+
+# (title, numerator, denominator, comparison, goal). Add ratios of further
+# harnesses (e.g. bench-vmm) here.
+RATIOS = [
+    ("fork 64 GiB / fork 64 MiB", "BM_Fork/65536", "BM_Fork/64", "<=", 1.5),
+    ("naive 1 GiB / fork 1 GiB", "BM_NaiveFork/1024", "BM_Fork/1024", ">=",
+     100.0),
+    ("naive 64 MiB / fork 64 MiB", "BM_NaiveFork/64", "BM_Fork/64", None,
+     None),
+    ("naive 64 GiB / fork 64 GiB", "BM_NaiveFork/65536", "BM_Fork/65536",
+     None, None),
+    ("reset 4096 dirty / reset 1 dirty", "BM_Reset/4096", "BM_Reset/1", None,
+     None),
+    ("free: punch per frame / batch 256", "BM_FreeFrames/1",
+     "BM_FreeFrames/256", None, None),
+]
+
+UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def short_name(run_name):
+    """BM_Fork/64/min_time:0.100/repeats:5/manual_time -> BM_Fork/64."""
+    parts = [p for p in run_name.split("/")
+             if not re.match(r"(min_time|repeats|iterations):", p)
+             and p not in ("manual_time", "real_time")]
+    return "/".join(parts)
+
+
+def load(paths):
+    """Map short name -> dict(median_ns, batch, label, cv)."""
+    out = {}
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        batches = {}
+        for b in data.get("benchmarks", []):
+            if b.get("run_type") == "iteration" and "batch" in b:
+                batches[b["run_name"]] = b["batch"]
+        for b in data.get("benchmarks", []):
+            if b.get("run_type") != "aggregate":
+                continue
+            name = short_name(b["run_name"])
+            entry = out.setdefault(name, {"label": b.get("label", "")})
+            agg = b.get("aggregate_name")
+            if agg == "median":
+                batch = b.get("batch") or batches.get(b["run_name"], 1)
+                entry["batch"] = batch
+                entry["median_ns"] = (b["real_time"] *
+                                      UNITS[b["time_unit"]] / batch)
+            elif agg == "cv":
+                entry["cv"] = b["real_time"]
+    return {k: v for k, v in out.items() if "median_ns" in v}
+
+
+def human(ns):
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if ns >= scale:
+            return "%.3g %s" % (ns / scale, unit)
+    return "%.3g ns" % ns
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    results = load(argv[1:])
+    if not results:
+        print("no aggregate (median) results: run with --benchmark_"
+              "repetitions or Repetitions()", file=sys.stderr)
+        return 2
+    width = max(len(n) for n in results)
+    print("%-*s  %12s  %6s  %5s  %s" % (width, "benchmark", "median/op",
+                                         "batch", "cv", "note"))
+    for name, r in results.items():
+        cv = "%.0f%%" % (100 * r["cv"]) if "cv" in r else ""
+        print("%-*s  %12s  %6d  %5s  %s" % (width, name, human(r["median_ns"]),
+                                            r["batch"], cv, r["label"]))
+    print()
+    missed = 0
+    for title, num, den, cmp, goal in RATIOS:
+        if num not in results or den not in results:
+            continue
+        ratio = results[num]["median_ns"] / results[den]["median_ns"]
+        verdict = ""
+        if cmp:
+            ok = ratio <= goal if cmp == "<=" else ratio >= goal
+            verdict = "goal %s %g: %s" % (cmp, goal, "met" if ok else "MISSED")
+            missed += not ok
+        print("%-36s %10.3f  %s" % (title, ratio, verdict))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
