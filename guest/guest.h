@@ -113,5 +113,6 @@ int guest_exit_cmd(int argc, char **argv);
 int guest_hypercalls(int argc, char **argv);
 int guest_badcall(int argc, char **argv);
 int guest_serial(int argc, char **argv);
+int guest_forktest(int argc, char **argv);
 
 #endif

@@ -157,4 +157,27 @@ _Static_assert(sizeof(struct cowvm_hc_cmdline) == 24, "hc_cmdline layout");
  */
 #define COWVM_MEMTEST_BASE (8ull << 20)
 
+/*
+ * The forktest workload, "forktest seed=S mib=M rounds=R pages=K" (defaults
+ * 1, 16, 4, 8): it fills [COWVM_MEMTEST_BASE, + M MiB) with the memtest
+ * pattern of seed S and prints
+ * "forktest: seed=S mib=M rounds=R pages=K checksum=0xH" with the memtest
+ * checksum H of the region. Each round r = 1..R loads known values into
+ * rbx rcx rsi rdi rbp r8-r15, xmm0-xmm15, MXCSR, the x87 control word and two
+ * x87 registers, issues COWVM_HC_SNAPSHOT with tag r (ret preset to 0 under
+ * QEMU, where nothing answers), and takes id = ret, which must be >= 0.
+ * It checks that every register survived and that the region's checksum
+ * is still the one printed last, then writes K whole pages: with
+ * npages = M * 256 and start = (id * K + 13 * r) mod npages (products and
+ * sums modulo 2^64 before the mod), pages (start + j) mod npages for
+ * j = 0..K-1, counted from COWVM_MEMTEST_BASE. Page p gets the memtest
+ * pattern of seed t = splitmix64(splitmix64(S + r * golden) + id * golden)
+ * at its own word positions: word i of the region (i = p * 512 .. p * 512
+ * + 511) becomes splitmix64(t + (i + 1) * golden). It then prints
+ * "forktest: round=r id=ID checksum=0xH" (r and ID decimal, H the checksum
+ * of the whole region, 16 lowercase hex digits). After round R it prints
+ * "forktest: PASS" and exits 0; a failed check prints "forktest: FAIL ..."
+ * and exits 1; bad arguments exit 2.
+ */
+
 #endif
