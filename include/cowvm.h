@@ -72,6 +72,11 @@ struct cowvm_exit {
  * installs a handler for it once per process and unblocks it during runs). */
 COWVM_API int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit);
 
+/* After a COWVM_EXIT_SNAPSHOT (in vm or inherited by a clone or fork),
+ * choose the ret the guest finds in its request when vm next resumes
+ * (0 unless set); -EINVAL when no snapshot request is pending. */
+COWVM_API int cowvm_set_snapshot_ret(struct cowvm *vm, int64_t ret);
+
 /* Change the wall-clock limit of later cowvm_run calls (0 = none). */
 COWVM_API int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms);
 

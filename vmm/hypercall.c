@@ -1,5 +1,6 @@
 /* Hypercalls of cowvm_abi.h: a table indexed by number; every argument is
  * copied out of guest RAM through vmm_gpa and validated before use. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -198,4 +199,14 @@ int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit)
 		return vmm_stop_error(exit, "snapshot struct vanished");
 	memcpy(&a->ret, &vm->snap_ret, sizeof(a->ret));
 	return VMM_CONTINUE;
+}
+
+/* Choose the ret the guest's pending SNAPSHOT request sees when vm resumes;
+ * -EINVAL when no request is pending. */
+int cowvm_set_snapshot_ret(struct cowvm *vm, int64_t ret)
+{
+	if (!vm->snap_pending)
+		return vmm_fail(vm, EINVAL, "no snapshot request is pending");
+	vm->snap_ret = ret;
+	return 0;
 }
