@@ -34,6 +34,9 @@ struct cow_store_config {
 	uint32_t max_tables; /* table limit; 0 = default (1M = 4 GiB) */
 	uint32_t
 		punch_batch; /* freed frames discarded per batch; 0 = default */
+	uint32_t window_frames; /* frame indices for windows, numbered from
+				 * max_frames up; a multiple of 512; 0 = no
+				 * windows (see cow_window_reserve) */
 };
 
 /* Per-store totals and event counters (counters only ever grow). */
@@ -46,6 +49,7 @@ struct cow_store_stats {
 	uint64_t table_scans; /* tables whose entries were walked by fork,
 			       * copy, put or reset */
 	uint64_t punches;     /* hole-punch calls on the frame memfd */
+	uint64_t window_frames_held; /* window indices in chunks in use */
 };
 
 /* Per-tree accounting, computed by a walk. */
@@ -137,6 +141,41 @@ int cow_tree_for_each_private(const struct cow_tree *tree, cow_page_fn fn,
 
 /* Compute the tree's accounting into *st by walking it. */
 void cow_tree_stats(const struct cow_tree *tree, struct cow_stats *st);
+
+/*
+ * Windows: frames placed at chosen indices, so that a user can lay frames
+ * out in the memfd congruently with guest-physical addresses (a run of
+ * pages on a run of frames maps with one mmap). The window region holds
+ * cfg.window_frames indices above max_frames; it is handed out in chunks of
+ * 512 frames. Window frames count against max_frames like any other, are
+ * refcounted, shared, copied and freed the same way; a freed window frame
+ * is punched and its index becomes reusable once its whole chunk is free.
+ */
+
+/* Reserve n (> 0) contiguous free window frame indices, all reading as
+ * zero; returns the first (a multiple of 512 above max_frames) or -ENOSPC
+ * when no run is free, -EINVAL without windows. Frames inside stay usable
+ * for cow_tree_map_linear/cow_tree_place until cow_window_release. */
+int64_t cow_window_reserve(struct cow_store *store, uint64_t n);
+
+/* End the reservation cow_window_reserve(n) returned first for; chunks
+ * left without frames become free. */
+void cow_window_release(struct cow_store *store, uint32_t first, uint64_t n);
+
+/* Map pages [gpa, gpa + npages * 4 KiB) of tree onto the free, reserved
+ * window frames first, first + 1, ... (refcount 1 each, contents zero).
+ * The range must be unmapped. All or nothing: -EINVAL (range or frames
+ * outside a reservation), -EBUSY (a frame in use), -EEXIST (a page already
+ * mapped), -ENOMEM (tables or frame limit). */
+int cow_tree_map_linear(struct cow_tree *tree, uint64_t gpa, uint64_t npages,
+			uint32_t first);
+
+/* A private frame at gpa for a caller about to overwrite the whole page:
+ * the frame already there when only tree holds it, else the free reserved
+ * window frame at (contents zero, the old page is NOT copied), after
+ * breaking shared tables on the path. Returns the frame; -EINVAL, -EBUSY
+ * or -ENOMEM leave everything unchanged. */
+int64_t cow_tree_place(struct cow_tree *tree, uint64_t gpa, uint32_t at);
 
 #ifdef __cplusplus
 }

@@ -39,7 +39,9 @@ struct cow_tree {
 /* A pool of equal objects indexed by 32-bit numbers: refcounts plus a
  * free stack; used for tables and for frames. */
 struct cow_pool {
-	uint32_t max;	/* limit on indices */
+	uint32_t max;	/* limit on indices taken by cow_pool_take, and on
+			 * objects in use */
+	uint32_t nidx;	/* size of ref (>= max: frames add the windows) */
 	uint32_t next;	/* never-used indices start here */
 	uint32_t used;	/* objects with refcount > 0 */
 	uint32_t nfree; /* entries on the free stack */
@@ -58,7 +60,38 @@ struct cow_store {
 	uint32_t punch_batch;  /* capacity of pending */
 	struct cow_tree trees; /* list head of live trees */
 	struct cow_store_stats st;
+	/* Windows: frame indices [wbase, wbase + wframes), handed out in
+	 * contiguous runs of whole chunks (COW_CHUNK frames) by
+	 * cow_window_reserve. wchunk[c] counts chunk c's frames in use or
+	 * pending a punch, plus the reservations holding it; 0 = free. */
+	uint32_t wbase, wframes;
+	uint32_t *wchunk;
+	uint32_t *wpend; /* per chunk: its frames pending a punch */
+	uint32_t whint;	 /* chunk where the next search starts */
+	uint32_t wtop;	 /* chunks [0, wtop) have ever been reserved */
+	struct cow_window_res *res;
+	uint32_t nres, cres;
 };
+
+/* One live reservation of whole chunks [chunk, chunk + n). */
+struct cow_window_res {
+	uint32_t chunk, n;
+};
+
+#define COW_CHUNK_SHIFT 9
+#define COW_CHUNK	(1u << COW_CHUNK_SHIFT)
+
+/* True when frame f lies in the window region. */
+static inline bool cow_frame_in_window(const struct cow_store *s, uint32_t f)
+{
+	return f >= s->wbase && f - s->wbase < s->wframes;
+}
+
+/* Window chunk of window frame f. */
+static inline uint32_t cow_frame_chunk(const struct cow_store *s, uint32_t f)
+{
+	return (f - s->wbase) >> COW_CHUNK_SHIFT;
+}
 
 static inline bool cow_pte_present(uint64_t pte)
 {
@@ -92,8 +125,9 @@ static inline uint64_t *cow_table_ptr(const struct cow_store *s, uint32_t t)
 	return s->table_mem + (uint64_t)t * COW_ENTRIES;
 }
 
-/* pool.c: index allocation shared by frames and tables. */
-int cow_pool_init(struct cow_pool *p, uint32_t max);
+/* pool.c: index allocation shared by frames and tables; ref covers
+ * max + extra indices (extra ones are managed by the caller). */
+int cow_pool_init(struct cow_pool *p, uint32_t max, uint32_t extra);
 void cow_pool_fini(struct cow_pool *p);
 /* Take an index off the free stack or the bump pointer; COW_NONE if full. */
 uint32_t cow_pool_take(struct cow_pool *p, bool *reused);
@@ -106,7 +140,8 @@ static inline uint64_t cow_pool_avail(const struct cow_pool *p)
 }
 
 /* frame.c */
-int cow_frames_init(struct cow_store *s, uint32_t max, uint32_t batch);
+int cow_frames_init(struct cow_store *s, uint32_t max, uint32_t batch,
+		    uint32_t window);
 void cow_frames_fini(struct cow_store *s);
 /* Allocate a zero frame with refcount 1; -ENOMEM at the limit. */
 int64_t cow_frame_alloc(struct cow_store *s);
@@ -132,6 +167,24 @@ void cow_entry_put(struct cow_store *s, uint64_t pte, int level);
 /* New level-L table with t's entries, each child ref++; t untouched.
  * -ENOMEM at the limit. */
 int64_t cow_table_dup(struct cow_store *s, uint32_t t, int level);
+
+/* window.c: set up and release the window bookkeeping; -errno. */
+int cow_windows_init(struct cow_store *s);
+void cow_windows_fini(struct cow_store *s);
+/* window.c: a window frame's last reference went and its contents were
+ * punched: release its place in its chunk. */
+void cow_window_frame_done(struct cow_store *s, uint32_t f);
+/* window.c: make free window frame f (in a reserved chunk) a frame with
+ * refcount 1; -EINVAL outside a reservation, -EBUSY in use, -ENOMEM at the
+ * frame limit. */
+int cow_frame_take_at(struct cow_store *s, uint32_t f);
+
+/* tree_write.c: the leaf entry for gfn, allocating absent tables and
+ * copying shared ones on the way (the caller planned for them). */
+uint64_t *cow_tree_leaf_for_write(struct cow_tree *tree, uint64_t gfn);
+/* tree_write.c: 0 if the store can supply the tables and frames writing
+ * pages [lo, hi] needs, -ENOMEM otherwise. */
+int cow_tree_plan_write(const struct cow_tree *tree, uint64_t lo, uint64_t hi);
 
 /* store.c */
 void cow_store_link(struct cow_store *s, struct cow_tree *t);

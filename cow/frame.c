@@ -8,11 +8,13 @@
 
 #include "cow_internal.h"
 
-/* Create the memfd, size it sparsely and map it once; -errno. */
-int cow_frames_init(struct cow_store *s, uint32_t max, uint32_t batch)
+/* Create the memfd (max frames, then window frames), size it sparsely and
+ * map it once; -errno. */
+int cow_frames_init(struct cow_store *s, uint32_t max, uint32_t batch,
+		    uint32_t window)
 {
-	size_t bytes = (size_t)max << COW_PAGE_SHIFT;
-	int r = cow_pool_init(&s->frames, max);
+	size_t bytes = ((size_t)max + window) << COW_PAGE_SHIFT;
+	int r = cow_pool_init(&s->frames, max, window);
 
 	if (r)
 		return r;
@@ -40,7 +42,7 @@ fail:
 void cow_frames_fini(struct cow_store *s)
 {
 	if (s->frame_mem)
-		munmap(s->frame_mem, (size_t)s->frames.max << COW_PAGE_SHIFT);
+		munmap(s->frame_mem, (size_t)s->frames.nidx << COW_PAGE_SHIFT);
 	if (s->memfd >= 0)
 		close(s->memfd);
 	free(s->pending);
@@ -70,7 +72,7 @@ static void frames_discard(struct cow_store *s, uint32_t first, uint32_t n)
 }
 
 /* Punch every pending frame (adjacent ones in one call), then make them
- * allocatable. */
+ * allocatable (window frames go back to their chunk). */
 static void frames_flush(struct cow_store *s)
 {
 	uint32_t *p = s->pending, n = s->npending, i, run;
@@ -82,8 +84,12 @@ static void frames_flush(struct cow_store *s)
 		frames_discard(s, p[i], run);
 	}
 	/* Push in descending order so that the lowest frame is reused first. */
-	for (i = n; i-- > 0;)
-		s->frames.free[s->frames.nfree++] = p[i];
+	for (i = n; i-- > 0;) {
+		if (cow_frame_in_window(s, p[i]))
+			cow_window_frame_done(s, p[i]);
+		else
+			s->frames.free[s->frames.nfree++] = p[i];
+	}
 	s->npending = 0;
 }
 
@@ -116,6 +122,8 @@ void cow_frame_put(struct cow_store *s, uint32_t f)
 		return;
 	s->frames.used--;
 	s->st.frames_freed++;
+	if (cow_frame_in_window(s, f))
+		s->wpend[cow_frame_chunk(s, f)]++;
 	s->pending[s->npending++] = f;
 	if (s->npending == s->punch_batch)
 		frames_flush(s);
@@ -133,5 +141,7 @@ void *cow_frame_ptr(const struct cow_store *s, uint32_t f)
 
 uint32_t cow_frame_refcount(const struct cow_store *s, uint32_t f)
 {
-	return f < s->frames.next ? s->frames.ref[f] : 0;
+	return f < s->frames.next || cow_frame_in_window(s, f)
+		       ? s->frames.ref[f]
+		       : 0;
 }

@@ -14,11 +14,12 @@ static uint32_t *pool_array(uint32_t n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Set up an empty pool of at most max objects; -errno. */
-int cow_pool_init(struct cow_pool *p, uint32_t max)
+/* Set up an empty pool of at most max objects whose refcount array also
+ * covers extra indices above max; -errno. */
+int cow_pool_init(struct cow_pool *p, uint32_t max, uint32_t extra)
 {
-	*p = (struct cow_pool){.max = max};
-	p->ref = pool_array(max);
+	*p = (struct cow_pool){.max = max, .nidx = max + extra};
+	p->ref = pool_array(p->nidx);
 	p->free = pool_array(max);
 	if (!p->ref || !p->free) {
 		cow_pool_fini(p);
@@ -31,7 +32,7 @@ int cow_pool_init(struct cow_pool *p, uint32_t max)
 void cow_pool_fini(struct cow_pool *p)
 {
 	if (p->ref)
-		munmap(p->ref, (size_t)p->max * sizeof(uint32_t));
+		munmap(p->ref, (size_t)p->nidx * sizeof(uint32_t));
 	if (p->free)
 		munmap(p->free, (size_t)p->max * sizeof(uint32_t));
 	p->ref = p->free = NULL;

@@ -21,7 +21,9 @@ struct cow_store *cow_store_create(const struct cow_store_config *cfg)
 	c.max_frames = c.max_frames ? c.max_frames : DEFAULT_MAX_FRAMES;
 	c.max_tables = c.max_tables ? c.max_tables : DEFAULT_MAX_TABLES;
 	c.punch_batch = c.punch_batch ? c.punch_batch : DEFAULT_PUNCH_BATCH;
-	if (c.max_frames > MAX_OBJECTS || c.max_tables > MAX_OBJECTS) {
+	if (c.max_frames > MAX_OBJECTS || c.max_tables > MAX_OBJECTS ||
+	    c.window_frames > MAX_OBJECTS - c.max_frames ||
+	    c.window_frames % COW_CHUNK) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -32,7 +34,11 @@ struct cow_store *cow_store_create(const struct cow_store_config *cfg)
 	}
 	s->memfd = -1;
 	s->trees.next = s->trees.prev = &s->trees;
-	r = cow_frames_init(s, c.max_frames, c.punch_batch);
+	s->wbase = c.max_frames;
+	s->wframes = c.window_frames;
+	r = cow_frames_init(s, c.max_frames, c.punch_batch, c.window_frames);
+	if (!r)
+		r = cow_windows_init(s);
 	if (!r)
 		r = cow_tables_init(s, c.max_tables);
 	if (r) {
@@ -52,6 +58,7 @@ void cow_store_destroy(struct cow_store *s)
 		cow_tree_destroy(s->trees.next);
 	cow_tables_fini(s);
 	cow_frames_fini(s);
+	cow_windows_fini(s);
 	free(s);
 }
 
@@ -62,6 +69,9 @@ void cow_store_stats(const struct cow_store *s, struct cow_store_stats *st)
 	st->frames_max = s->frames.max;
 	st->tables_used = s->tables.used;
 	st->tables_max = s->tables.max;
+	st->window_frames_held = 0;
+	for (uint32_t c = 0; c < s->wtop; c++)
+		st->window_frames_held += s->wchunk[c] ? COW_CHUNK : 0;
 }
 
 /* Add tree t to the store's list of live trees. */

@@ -9,7 +9,7 @@
 int cow_tables_init(struct cow_store *s, uint32_t max)
 {
 	size_t bytes = (size_t)max * COW_PAGE_SIZE;
-	int r = cow_pool_init(&s->tables, max);
+	int r = cow_pool_init(&s->tables, max, 0);
 
 	if (r)
 		return r;

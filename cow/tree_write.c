@@ -61,7 +61,7 @@ static void plan_table(const struct cow_store *s, uint32_t t, int level,
 
 /* 0 if the store can supply everything writing pages [lo, hi] needs,
  * -ENOMEM otherwise; changes nothing. */
-static int plan_write(const struct cow_tree *tree, uint64_t lo, uint64_t hi)
+int cow_tree_plan_write(const struct cow_tree *tree, uint64_t lo, uint64_t hi)
 {
 	const struct cow_store *s = tree->store;
 	struct need n = {0, 0};
@@ -108,9 +108,9 @@ static int64_t frame_break(struct cow_store *s, uint64_t *pte, bool full)
 	return f;
 }
 
-/* Walk to gfn's leaf, allocating absent tables and copying shared ones on
- * the way down, then make the frame private; frame index or -ENOMEM. */
-static int64_t break_page(struct cow_tree *tree, uint64_t gfn, bool full)
+/* Walk to gfn's leaf entry, allocating absent tables and copying shared
+ * ones on the way down; NULL only if the caller did not plan. */
+uint64_t *cow_tree_leaf_for_write(struct cow_tree *tree, uint64_t gfn)
 {
 	struct cow_store *s = tree->store;
 	uint64_t *e = cow_table_ptr(s, tree->root);
@@ -127,11 +127,22 @@ static int64_t break_page(struct cow_tree *tree, uint64_t gfn, bool full)
 		else
 			c = cow_pte_idx(*pte);
 		if (c < 0)
-			return c; /* unreachable after plan_write */
+			return NULL; /* unreachable after planning */
 		*pte = cow_pte_make((uint32_t)c);
 		e = cow_table_ptr(s, (uint32_t)c);
 	}
-	return frame_break(s, &e[cow_pte_index(gfn, 0)], full);
+	return &e[cow_pte_index(gfn, 0)];
+}
+
+/* Walk to gfn's leaf breaking tables, then make the frame private; frame
+ * index or -ENOMEM. */
+static int64_t break_page(struct cow_tree *tree, uint64_t gfn, bool full)
+{
+	uint64_t *pte = cow_tree_leaf_for_write(tree, gfn);
+
+	if (!pte)
+		return -ENOMEM;
+	return frame_break(tree->store, pte, full);
 }
 
 /* Check the range, reserve by planning, then copy page by page. */
@@ -145,8 +156,8 @@ int cow_tree_write(struct cow_tree *tree, uint64_t gpa, const void *buf,
 		return -EINVAL;
 	if (!len)
 		return 0;
-	r = plan_write(tree, gpa >> COW_PAGE_SHIFT,
-		       (gpa + len - 1) >> COW_PAGE_SHIFT);
+	r = cow_tree_plan_write(tree, gpa >> COW_PAGE_SHIFT,
+				(gpa + len - 1) >> COW_PAGE_SHIFT);
 	if (r)
 		return r;
 	while (len) {
@@ -174,7 +185,8 @@ int64_t cow_tree_frame_for_write(struct cow_tree *tree, uint64_t gpa)
 
 	if (gpa >= COW_GPA_LIMIT)
 		return -EINVAL;
-	r = plan_write(tree, gpa >> COW_PAGE_SHIFT, gpa >> COW_PAGE_SHIFT);
+	r = cow_tree_plan_write(tree, gpa >> COW_PAGE_SHIFT,
+				gpa >> COW_PAGE_SHIFT);
 	if (r)
 		return r;
 	return break_page(tree, gpa >> COW_PAGE_SHIFT, false);
