@@ -17,7 +17,7 @@ namespace
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kLeafSpan = 2 * kMiB; // pages one leaf table maps
-constexpr int kReps = 5;
+constexpr int kReps = 7;
 constexpr double kMinTime = 0.1;
 
 using Clock = std::chrono::steady_clock;

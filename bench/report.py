@@ -3,6 +3,11 @@
 
 Usage: report.py RESULT.json [MORE.json ...]
 
+RESULT.json comes from e.g.
+  bench-cow --benchmark_enable_random_interleaving=true \
+            --benchmark_out=RESULT.json --benchmark_out_format=json
+(interleaving spreads machine noise evenly over the benchmarks compared).
+
 Each benchmark is reported by the median over its repetitions, divided by
 its "batch" counter (operations timed per iteration) so that every figure is
 a time per operation. Named ratios compare benchmarks of the same run
@@ -54,7 +59,10 @@ def load(paths):
             if b.get("run_type") != "aggregate":
                 continue
             name = short_name(b["run_name"])
-            entry = out.setdefault(name, {"label": b.get("label", "")})
+            order = (path, b.get("family_index", 0),
+                     b.get("per_family_instance_index", 0))
+            entry = out.setdefault(name, {"label": b.get("label", ""),
+                                          "order": order})
             agg = b.get("aggregate_name")
             if agg == "median":
                 batch = b.get("batch") or batches.get(b["run_name"], 1)
@@ -63,7 +71,8 @@ def load(paths):
                                       UNITS[b["time_unit"]] / batch)
             elif agg == "cv":
                 entry["cv"] = b["real_time"]
-    return {k: v for k, v in out.items() if "median_ns" in v}
+    done = [(v["order"], k, v) for k, v in out.items() if "median_ns" in v]
+    return {k: v for _, k, v in sorted(done)}
 
 
 def human(ns):
