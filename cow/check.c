@@ -259,6 +259,8 @@ static int check_all(struct check *c)
 	return check_zero(c);
 }
 
+/* 0 when every stored count matches a recount, else -EUCLEAN (or
+ * -ENOMEM for the scratch arrays) with the first mismatch in why. */
 int cow_store_check(struct cow_store *s, char *why, size_t n)
 {
 	struct check c = {.s = s, .why = why, .n = n};

@@ -52,6 +52,7 @@ void cow_frames_fini(struct cow_store *s)
 	s->pending = NULL;
 }
 
+/* qsort order of frame indices. */
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -93,6 +94,7 @@ static void frames_flush(struct cow_store *s)
 	s->npending = 0;
 }
 
+/* Punch every pending frame now. */
 void cow_store_trim(struct cow_store *s)
 {
 	frames_flush(s);
@@ -110,6 +112,7 @@ int64_t cow_frame_alloc(struct cow_store *s)
 	return f == COW_NONE ? -ENOMEM : (int64_t)f;
 }
 
+/* One more reference on allocated frame f. */
 void cow_frame_get(struct cow_store *s, uint32_t f)
 {
 	s->frames.ref[f]++;
@@ -129,16 +132,19 @@ void cow_frame_put(struct cow_store *s, uint32_t f)
 		frames_flush(s);
 }
 
+/* The memfd behind every frame (owned by the store). */
 int cow_frame_fd(const struct cow_store *s)
 {
 	return s->memfd;
 }
 
+/* Host address of frame f in the store's mapping. */
 void *cow_frame_ptr(const struct cow_store *s, uint32_t f)
 {
 	return s->frame_mem + cow_frame_offset(f);
 }
 
+/* Refcount of frame f; 0 for a free or never-used index. */
 uint32_t cow_frame_refcount(const struct cow_store *s, uint32_t f)
 {
 	return f < s->frames.next || cow_frame_in_window(s, f)

@@ -62,6 +62,7 @@ void cow_store_destroy(struct cow_store *s)
 	free(s);
 }
 
+/* Copy out the counters and current totals. */
 void cow_store_stats(const struct cow_store *s, struct cow_store_stats *st)
 {
 	*st = s->st;

@@ -45,11 +45,13 @@ int64_t cow_table_alloc(struct cow_store *s)
 	return t;
 }
 
+/* One more reference on allocated table t. */
 void cow_table_get(struct cow_store *s, uint32_t t)
 {
 	s->tables.ref[t]++;
 }
 
+/* Reference the child of present entry pte of a level-L table. */
 void cow_entry_get(struct cow_store *s, uint64_t pte, int level)
 {
 	if (level)
@@ -58,6 +60,7 @@ void cow_entry_get(struct cow_store *s, uint64_t pte, int level)
 		cow_frame_get(s, cow_pte_idx(pte));
 }
 
+/* Drop the child of present entry pte of a level-L table. */
 void cow_entry_put(struct cow_store *s, uint64_t pte, int level)
 {
 	if (level)

@@ -42,6 +42,7 @@ int cow_tree_walk(const struct cow_tree *tree, bool only_private,
 			  only_private, fn, arg);
 }
 
+/* fn for every page only tree reaches; fn's nonzero result stops it. */
 int cow_tree_for_each_private(const struct cow_tree *tree, cow_page_fn fn,
 			      void *arg)
 {
