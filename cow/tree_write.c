@@ -108,6 +108,14 @@ static int64_t frame_break(struct cow_store *s, uint64_t *pte, bool full)
 	return f;
 }
 
+/*
+ * The walk. Entries (see cow_internal.h) are EPT-like 64-bit words:
+ *   bit 0 present; bits 12..51 the index of the next table (levels 3..1)
+ *   or of the frame (level 0); all other bits zero.
+ * Level L's index is gfn bits 9L..9L+8. Nothing in an entry says "shared":
+ * a table or frame is shared when its refcount is above 1.
+ */
+
 /* Walk to gfn's leaf entry, allocating absent tables and copying shared
  * ones on the way down; NULL only if the caller did not plan. */
 uint64_t *cow_tree_leaf_for_write(struct cow_tree *tree, uint64_t gfn)
