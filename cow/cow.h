@@ -126,6 +126,10 @@ int64_t cow_tree_translate(const struct cow_tree *tree, uint64_t gpa);
  * -ENOMEM leaves everything unchanged. */
 int64_t cow_tree_frame_for_write(struct cow_tree *tree, uint64_t gpa);
 
+/* 1 when only tree reaches the page at gpa (the frame and every table on
+ * its path have refcount 1), else 0 (also when unmapped). */
+int cow_tree_page_private(const struct cow_tree *tree, uint64_t gpa);
+
 /* Make tree's contents identical to snap's in time proportional to what
  * differs; -EINVAL if they belong to different stores. */
 int cow_tree_reset(struct cow_tree *tree, const struct cow_tree *snap);

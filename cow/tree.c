@@ -123,3 +123,26 @@ int cow_tree_read(const struct cow_tree *tree, uint64_t gpa, void *buf,
 	}
 	return 0;
 }
+
+/* Walk down checking every refcount on the path. */
+int cow_tree_page_private(const struct cow_tree *tree, uint64_t gpa)
+{
+	const struct cow_store *s = tree->store;
+	uint64_t gfn = gpa >> COW_PAGE_SHIFT, pte = 0;
+	const uint64_t *t = cow_table_ptr(s, tree->root);
+	int level;
+
+	if (gpa >= COW_GPA_LIMIT)
+		return 0;
+	for (level = COW_ROOT_LEVEL; level >= 0; level--) {
+		pte = t[cow_pte_index(gfn, level)];
+		if (!cow_pte_present(pte))
+			return 0;
+		if (!level)
+			break;
+		if (s->tables.ref[cow_pte_idx(pte)] != 1)
+			return 0;
+		t = cow_table_ptr(s, cow_pte_idx(pte));
+	}
+	return s->frames.ref[cow_pte_idx(pte)] == 1;
+}

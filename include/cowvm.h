@@ -29,6 +29,15 @@ struct cowvm_config {
 	unsigned vcpus;	  /* only 1 is supported */
 	uint64_t timeout_ms; /* wall-clock limit per cowvm_run, 0 = none */
 	int console_fd;	     /* guest console output goes here; -1 = dropped */
+	enum cowvm_mem_mode {
+		COWVM_MEM_DEFAULT = 0, /* the measured best: see README */
+		COWVM_MEM_KERNEL,      /* host kernel copies on write
+					* (MAP_PRIVATE); written pages are
+					* folded into the table on snapshot,
+					* fork and reset */
+		COWVM_MEM_UFFD,	       /* cowvm resolves every first write
+					* through userfaultfd */
+	} mem_mode;
 };
 
 /* Fill a config with the defaults: 64 MiB, 1 vCPU, no timeout, stdout. */
@@ -89,6 +98,50 @@ COWVM_API const char *cowvm_error(const struct cowvm *vm);
 COWVM_API int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len);
 COWVM_API int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf,
 			  size_t len);
+
+/*
+ * Snapshots and forks. A snapshot holds a VM's complete guest-visible state
+ * (memory, vCPU, in-kernel devices, serial) at one instant; memory is shared
+ * copy-on-write through the VM's guest page table, so taking one, cloning
+ * from one and forking cost the same whatever the memory size. A snapshot is
+ * reference counted: the creator and every clone hold a reference.
+ */
+
+/* Snapshot vm now (it must be loaded and not stopped); vm may run on.
+ * NULL and errno on failure. */
+COWVM_API struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm);
+
+/* A new VM in the state of snap, sharing its memory until written.
+ * NULL and errno on failure. */
+COWVM_API struct cowvm *cowvm_clone(struct cowvm_snapshot *snap);
+
+/* A new VM identical to parent at this instant; both may run on. */
+COWVM_API struct cowvm *cowvm_fork(struct cowvm *parent);
+
+/* Put vm back into the state of snap (which must come from vm or from the
+ * VM vm was cloned from, same memory size) in time proportional to the
+ * pages vm wrote since; 0 or -errno. */
+COWVM_API int cowvm_reset(struct cowvm *vm, struct cowvm_snapshot *snap);
+
+/* Drop a reference to a snapshot. NULL is ignored. */
+COWVM_API void cowvm_snapshot_put(struct cowvm_snapshot *snap);
+
+struct cowvm_mem_stats {
+	uint64_t pages_mapped;	/* guest pages backed by memory */
+	uint64_t pages_private; /* pages only this VM holds (incl. written
+				 * pages not yet folded into the table) */
+	uint64_t pages_shared;	/* pages shared with snapshots or other VMs */
+	uint64_t table_bytes;	/* guest page-table bytes this VM reaches */
+	uint64_t table_private_bytes; /* of which only this VM holds */
+};
+
+/* Fill *st with vm's memory accounting; 0 or -errno. */
+COWVM_API int cowvm_mem_stats(struct cowvm *vm, struct cowvm_mem_stats *st);
+
+/* Keep n ready-made VMs of cfg's size and memory mode, created and refilled
+ * in the background, so that clone and fork skip KVM VM and vCPU creation.
+ * n = 0 stops keeping them. 0 or -errno. */
+COWVM_API int cowvm_pool_reserve(const struct cowvm_config *cfg, unsigned n);
 
 /* Destroy a VM and release everything it holds. NULL is ignored. */
 COWVM_API void cowvm_destroy(struct cowvm *vm);

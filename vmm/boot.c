@@ -41,7 +41,7 @@ static const uint64_t boot_gdt[] = {
 /* Copy len bytes to guest-physical gpa; 0 or -EFAULT via vm->err. */
 static int boot_put(struct cowvm *vm, uint64_t gpa, const void *src, size_t len)
 {
-	void *dst = vmm_gpa(vm, gpa, len);
+	void *dst = vmm_gpa_write(vm, gpa, len);
 
 	if (!dst)
 		return vmm_fail(vm, EFAULT,
@@ -62,15 +62,16 @@ static int boot_page_tables(struct cowvm *vm)
 
 	if (pd + nr_pd * BOOT_PAGE > BOOT_TABLES_END)
 		return vmm_fail(vm, EINVAL, "boot page tables do not fit");
-	p = vmm_gpa(vm, COWVM_BOOT_PML4, BOOT_TABLES_END - COWVM_BOOT_PML4);
+	p = vmm_gpa_write(vm, COWVM_BOOT_PML4,
+			  BOOT_TABLES_END - COWVM_BOOT_PML4);
 	if (!p)
 		return vmm_fail(vm, EFAULT, "boot page tables outside RAM");
 	memset(p, 0, BOOT_TABLES_END - COWVM_BOOT_PML4);
 	p[0] = pdpt | BOOT_PTE_FLAGS;
-	p = vmm_gpa(vm, pdpt, BOOT_PAGE);
+	p = vmm_gpa_write(vm, pdpt, BOOT_PAGE);
 	for (uint64_t i = 0; i < nr_pd; i++)
 		p[i] = (pd + i * BOOT_PAGE) | BOOT_PTE_FLAGS;
-	p = vmm_gpa(vm, pd, nr_pd * BOOT_PAGE);
+	p = vmm_gpa_write(vm, pd, nr_pd * BOOT_PAGE);
 	for (uint64_t i = 0; i * BOOT_2M < top; i++)
 		p[i] = (i * BOOT_2M) | BOOT_PTE_FLAGS | BOOT_PTE_PS;
 	return 0;

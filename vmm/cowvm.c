@@ -27,6 +27,12 @@ void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len)
 	return vmm_mem_gpa(vm->mem, gpa, len);
 }
 
+/* The same translation for host writes: records the pages as written. */
+void *vmm_gpa_write(struct cowvm *vm, uint64_t gpa, uint64_t len)
+{
+	return vmm_mem_gpa_write(vm->mem, gpa, len);
+}
+
 /* Defaults: 64 MiB, 1 vCPU, no timeout, console on stdout. */
 void cowvm_config_init(struct cowvm_config *cfg)
 {
@@ -65,7 +71,8 @@ static int vmm_create(struct cowvm *vm)
 	if (!err)
 		err = vmm_kvm_create_vm(vm);
 	if (!err) {
-		err = vmm_mem_create(vm->vm_fd, vm->cfg.mem_size, &vm->mem);
+		err = vmm_mem_create(vm->vm_fd, vm->cfg.mem_size,
+				     vm->cfg.mem_mode, false, &vm->mem);
 		if (err)
 			vmm_fail(vm, -err,
 				 "cannot create %llu bytes of RAM: %s",
@@ -155,7 +162,7 @@ int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
 /* Copy buf to guest RAM [gpa, gpa + len); 0 or -EFAULT. */
 int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
 {
-	void *p = vmm_gpa(vm, gpa, len);
+	void *p = vmm_gpa_write(vm, gpa, len);
 
 	if (!p)
 		return vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",

@@ -119,7 +119,7 @@ static int elf_check_load(struct cowvm *vm, struct elf_file *f, size_t i,
 static int elf_copy_load(struct cowvm *vm, struct elf_file *f, size_t i,
 			 const GElf_Phdr *ph)
 {
-	uint8_t *dst = vmm_gpa(vm, ph->p_paddr, ph->p_memsz);
+	uint8_t *dst = vmm_gpa_write(vm, ph->p_paddr, ph->p_memsz);
 	uint64_t done = 0;
 
 	while (done < ph->p_filesz) {

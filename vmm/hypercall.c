@@ -129,7 +129,7 @@ static int hc_cmdline(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 		return VMM_CONTINUE;
 	n = a->size - 1 < vm->cmdline_len ? (size_t)a->size - 1
 					  : vm->cmdline_len;
-	dst = vmm_gpa(vm, a->buf, n + 1);
+	dst = vmm_gpa_write(vm, a->buf, n + 1);
 	if (!dst)
 		return HC_BAD(exit, COWVM_HC_CMDLINE,
 			      "buf [0x%llx, +%llu) is not guest RAM",
@@ -180,7 +180,7 @@ int vmm_hypercall(struct cowvm *vm, unsigned nr, uint64_t gpa,
 	memcpy(&arg, p, hc->size);
 	r = hc->fn(vm, &arg, exit);
 	if (r == VMM_CONTINUE)
-		memcpy(p, &arg, hc->size);
+		memcpy(vmm_gpa_write(vm, gpa, hc->size), &arg, hc->size);
 	if (r == VMM_STOP && exit->reason == COWVM_EXIT_SNAPSHOT)
 		vm->snap_gpa = gpa;
 	return r;
@@ -194,7 +194,7 @@ int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit)
 	if (!vm->snap_pending)
 		return VMM_CONTINUE;
 	vm->snap_pending = false;
-	a = vmm_gpa(vm, vm->snap_gpa, sizeof(*a));
+	a = vmm_gpa_write(vm, vm->snap_gpa, sizeof(*a));
 	if (!a)
 		return vmm_stop_error(exit, "snapshot struct vanished");
 	memcpy(&a->ret, &vm->snap_ret, sizeof(a->ret));

@@ -1,81 +1,180 @@
-/* Guest RAM as one sparse memfd mapped MAP_SHARED, one memslot per range. */
+/* Guest RAM lifecycle: the shared frame store, memslots over one VA region,
+ * fresh RAM on its own window, host access and accounting. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
 
-#include "mem.h"
+#include "mem_internal.h"
 
-struct vmm_mem_slot {
-	struct vmm_range range;
-	uint8_t *hva;
-};
+/* The realization COWVM_MEM_DEFAULT selects (see vmm_mem_create). */
+#define VMM_MEM_DEFAULT COWVM_MEM_KERNEL
 
-struct vmm_mem {
-	int memfd;
-	uint8_t *base; /* the whole memfd, ranges back to back */
-	uint64_t size;
-	unsigned nr;
-	struct vmm_mem_slot slot[VMM_MAX_RANGES];
-};
+/* Frame limit (256 GiB of guest pages) and window index space (4 TiB) of
+ * the process-wide store; the memfd is sparse, so only the written pages
+ * cost memory. */
+#define VMM_STORE_FRAMES  (1u << 26)
+#define VMM_STORE_WINDOWS (1u << 30)
+
+pthread_mutex_t vmm_store_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cow_store *vmm_store_ptr;
+static unsigned vmm_store_refs;
+
+/* Take a reference on the store, creating it on first use; NULL+errno. */
+struct cow_store *vmm_store_get(void)
+{
+	struct cow_store_config cfg = {.max_frames = VMM_STORE_FRAMES,
+				       .window_frames = VMM_STORE_WINDOWS};
+	struct cow_store *s;
+
+	pthread_mutex_lock(&vmm_store_lock);
+	if (!vmm_store_ptr)
+		vmm_store_ptr = cow_store_create(&cfg);
+	s = vmm_store_ptr;
+	if (s)
+		vmm_store_refs++;
+	pthread_mutex_unlock(&vmm_store_lock);
+	return s;
+}
+
+/* Drop a reference; the last one destroys the store. */
+void vmm_store_put(void)
+{
+	pthread_mutex_lock(&vmm_store_lock);
+	if (vmm_store_refs && !--vmm_store_refs) {
+		cow_store_destroy(vmm_store_ptr);
+		vmm_store_ptr = NULL;
+	}
+	pthread_mutex_unlock(&vmm_store_lock);
+}
+
+/* The store; the caller holds a reference. */
+struct cow_store *vmm_store(void)
+{
+	return vmm_store_ptr;
+}
+
+/* Frames in use in the store (0 when there is none). */
+uint64_t vmm_mem_store_frames(void)
+{
+	struct cow_store_stats st = {0};
+
+	pthread_mutex_lock(&vmm_store_lock);
+	if (vmm_store_ptr)
+		cow_store_stats(vmm_store_ptr, &st);
+	pthread_mutex_unlock(&vmm_store_lock);
+	return st.frames_used;
+}
+
+/* Guest-physical address of RAM page offset off. */
+uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off)
+{
+	unsigned i = mem->nr > 1 && off >= mem->slot[1].off;
+
+	return mem->slot[i].range.gpa + (off - mem->slot[i].off) * VMM_PAGE;
+}
 
 /* Register slot i of mem with KVM; 0 or -errno. */
-static int mem_register(int vm_fd, const struct vmm_mem *mem, unsigned i)
+static int mem_register(struct vmm_mem *mem, unsigned i)
 {
 	struct kvm_userspace_memory_region region = {
 		.slot = i,
 		.guest_phys_addr = mem->slot[i].range.gpa,
 		.memory_size = mem->slot[i].range.size,
-		.userspace_addr = (uint64_t)(uintptr_t)mem->slot[i].hva,
+		.userspace_addr =
+			(uint64_t)(uintptr_t)(mem->base +
+					      mem->slot[i].off * VMM_PAGE),
 	};
 
-	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+	if (ioctl(mem->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return -errno;
 	return 0;
 }
 
-/* Create the memfd and its mapping; 0 or -errno (mem->memfd/base set). */
-static int mem_map(struct vmm_mem *mem)
+/* Give mem a window of its own, map it linearly in a new table and map
+ * the region MAP_SHARED onto it; O(pages) once. 0 or -errno. */
+static int mem_fresh(struct vmm_mem *mem)
 {
-	void *p;
+	struct cow_store *s = vmm_store();
+	int64_t w;
+	int err = 0;
 
-	mem->memfd = memfd_create("cowvm-ram", MFD_CLOEXEC);
-	if (mem->memfd < 0)
-		return -errno;
-	if (ftruncate(mem->memfd, (off_t)mem->size) < 0)
-		return -errno;
-	p = mmap(NULL, mem->size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_NORESERVE, mem->memfd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	mem->base = p;
-	return 0;
+	pthread_mutex_lock(&vmm_store_lock);
+	mem->tree = cow_tree_create(s);
+	w = mem->tree ? cow_window_reserve(s, mem->pages) : -ENOMEM;
+	for (unsigned i = 0; w >= 0 && !err && i < mem->nr; i++)
+		err = cow_tree_map_linear(mem->tree, mem->slot[i].range.gpa,
+					  mem->slot[i].range.size / VMM_PAGE,
+					  (uint32_t)(w + mem->slot[i].off));
+	if (w >= 0)
+		cow_window_release(s, (uint32_t)w, mem->pages);
+	pthread_mutex_unlock(&vmm_store_lock);
+	if (w < 0)
+		return (int)w;
+	if (err)
+		return err;
+	mem->ext = vmm_extents_new(1);
+	if (!mem->ext)
+		return -ENOMEM;
+	mem->ext->e[0] = (struct vmm_extent){0, mem->pages, (uint32_t)w};
+	mem->direct = true;
+	return vmm_mem_map_range(mem, mem->ext, 0, mem->pages, true);
 }
 
-/* Map a sparse memfd of size bytes and register one memslot per range. */
-int vmm_mem_create(int vm_fd, uint64_t size, struct vmm_mem **out)
+/* Reserve the VA region, fill it (unless empty), register the slots. */
+int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
+		   bool empty, struct vmm_mem **out)
 {
 	struct vmm_range r[VMM_MAX_RANGES];
 	struct vmm_mem *mem;
 	uint64_t off = 0;
-	int err;
+	void *p;
+	int err = 0;
 
+	if (!size || size % VMM_PAGE || mode > COWVM_MEM_UFFD)
+		return -EINVAL;
 	mem = calloc(1, sizeof(*mem));
 	if (!mem)
 		return -ENOMEM;
-	mem->memfd = -1;
+	mem->vm_fd = vm_fd;
 	mem->size = size;
+	mem->pages = size / VMM_PAGE;
+	mem->mode = mode == COWVM_MEM_DEFAULT ? VMM_MEM_DEFAULT : mode;
+	mem->pagemap = -1;
+	mem->uffd.fd = -1;
+	mem->uffd.stop[0] = mem->uffd.stop[1] = -1;
 	mem->nr = vmm_mem_layout(size, r);
-	err = mem_map(mem);
-	for (unsigned i = 0; !err && i < mem->nr; i++) {
+	for (unsigned i = 0; i < mem->nr; i++) {
 		mem->slot[i].range = r[i];
-		mem->slot[i].hva = mem->base + off;
-		off += r[i].size;
-		err = mem_register(vm_fd, mem, i);
+		mem->slot[i].off = off;
+		off += r[i].size / VMM_PAGE;
 	}
+	if (!vmm_store_get()) {
+		free(mem);
+		return errno ? -errno : -ENOMEM;
+	}
+	p = mmap(NULL, size, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		err = -errno;
+	else
+		mem->base = p;
+	if (!err && mem->mode == COWVM_MEM_KERNEL) {
+		mem->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (mem->pagemap < 0)
+			err = -errno;
+	}
+	if (!err && mem->mode == COWVM_MEM_UFFD)
+		err = vmm_uffd_start(mem);
+	if (!err && !empty)
+		err = mem_fresh(mem);
+	for (unsigned i = 0; !err && i < mem->nr; i++)
+		err = mem_register(mem, i);
 	if (err) {
 		vmm_mem_destroy(mem);
 		return err;
@@ -95,9 +194,26 @@ void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 			continue;
 		if (len > s->range.size - off)
 			return NULL;
-		return s->hva + off;
+		return mem->base + s->off * VMM_PAGE + off;
 	}
 	return NULL;
+}
+
+/* Translate, then in UFFD mode record and open the pages for writing. */
+void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = vmm_mem_gpa(mem, gpa, len);
+	uint64_t first, last;
+
+	if (!p || !mem->tree)
+		return NULL;
+	if (mem->mode != COWVM_MEM_UFFD || mem->direct || !len)
+		return p; /* the kernel's copy on write records KERNEL mode */
+	first = (uint64_t)(p - mem->base) / VMM_PAGE;
+	last = (uint64_t)(p + len - 1 - mem->base) / VMM_PAGE;
+	if (vmm_uffd_unprotect(mem, first, last - first + 1))
+		return NULL;
+	return p;
 }
 
 /* Bytes of guest RAM. */
@@ -106,14 +222,76 @@ uint64_t vmm_mem_size(const struct vmm_mem *mem)
 	return mem->size;
 }
 
-/* Unmap and close the RAM; NULL is ignored. */
+/* The realization in use. */
+enum cowvm_mem_mode vmm_mem_mode(const struct vmm_mem *mem)
+{
+	return mem->mode;
+}
+
+/* Table accounting, then move written pages the table still shares to
+ * private: the VM holds its own copy of each. */
+int vmm_mem_stats(struct vmm_mem *mem, struct cowvm_mem_stats *st)
+{
+	struct vmm_runs runs = {0};
+	struct cow_stats cs;
+	int err;
+
+	if (!mem->tree)
+		return -EINVAL;
+	err = mem->direct ? 0 : vmm_mem_written_runs(mem, &runs);
+	if (err)
+		return err;
+	pthread_mutex_lock(&vmm_store_lock);
+	cow_tree_stats(mem->tree, &cs);
+	for (uint64_t i = 0; i < runs.n; i++)
+		for (uint64_t k = 0; k < runs.r[i].n; k++)
+			if (!cow_tree_page_private(
+				    mem->tree,
+				    vmm_mem_off_gpa(mem, runs.r[i].off + k))) {
+				cs.pages_private++;
+				cs.pages_shared--;
+			}
+	pthread_mutex_unlock(&vmm_store_lock);
+	vmm_runs_free(&runs);
+	*st = (struct cowvm_mem_stats){
+		.pages_mapped = cs.pages_mapped,
+		.pages_private = cs.pages_private,
+		.pages_shared = cs.pages_shared,
+		.table_bytes = cs.table_bytes,
+		.table_private_bytes = cs.table_private_bytes,
+	};
+	return 0;
+}
+
+/* Pages written since the last fold. */
+int64_t vmm_mem_written(struct vmm_mem *mem)
+{
+	struct vmm_runs runs = {0};
+	int64_t n = 0;
+	int err = mem->direct ? 0 : vmm_mem_written_runs(mem, &runs);
+
+	if (err)
+		return err;
+	for (uint64_t i = 0; i < runs.n; i++)
+		n += (int64_t)runs.r[i].n;
+	vmm_runs_free(&runs);
+	return n;
+}
+
+/* Stop the handler, unmap, drop the table and the store reference. */
 void vmm_mem_destroy(struct vmm_mem *mem)
 {
 	if (!mem)
 		return;
+	vmm_uffd_stop(mem);
 	if (mem->base)
 		munmap(mem->base, mem->size);
-	if (mem->memfd >= 0)
-		close(mem->memfd);
+	if (mem->pagemap >= 0)
+		close(mem->pagemap);
+	pthread_mutex_lock(&vmm_store_lock);
+	cow_tree_destroy(mem->tree);
+	pthread_mutex_unlock(&vmm_store_lock);
+	vmm_extents_put(mem->ext);
 	free(mem);
+	vmm_store_put();
 }

@@ -1,10 +1,14 @@
-/* Guest RAM realization: the one interface the rest of the VMM uses to get
- * RAM into KVM and to reach it from the host (replaceable by a COW engine). */
+/* Guest RAM: owned by the cow engine (one table per VM) and realized for
+ * KVM as mmaps of the engine's frame memfd; the one interface the rest of
+ * the VMM uses to get RAM into KVM, reach it, snapshot and restore it. */
 #ifndef VMM_MEM_H
 #define VMM_MEM_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "cowvm.h"
 #include "cowvm_abi.h"
 
 /* A guest-physical RAM range. */
@@ -41,21 +45,90 @@ static inline uint64_t vmm_mem_top(uint64_t mem)
 	return r[n - 1].gpa + r[n - 1].size;
 }
 
+/*
+ * A vmm_mem is one VM's RAM: a cow_tree in the process-wide frame store
+ * (the single truth of what the VM holds) and one host VA region covering
+ * all of RAM (low range, then high range) registered once as memslots.
+ * Frames are laid out gpa-congruently in windows of the store's memfd, so
+ * the region is realized by one mmap per run of pages sharing a window.
+ * A fresh VM maps its own window MAP_SHARED (writes land in its frames).
+ * Once an image was taken or realized, RAM is mapped MAP_PRIVATE over the
+ * image's frames: pages only read stay shared, written pages become private
+ * copies that are folded into the table (copied into frames) when an image
+ * is taken. KERNEL mode lets the host kernel copy on write and finds the
+ * written pages with PAGEMAP_SCAN; UFFD mode write-protects RAM with
+ * userfaultfd and records every first write in a handler thread.
+ *
+ * Every function that changes contents or mappings must be called while
+ * the VM's vCPU is outside KVM_RUN. Functions on different mems and images
+ * may run on different threads (the store is locked inside).
+ */
 struct vmm_mem;
+struct vmm_mem_image;
 
-/* Realize size bytes of zeroed guest RAM (vmm_mem_layout) and register it
- * with the VM vm_fd as memslots; 0 and *out, or -errno. */
-int vmm_mem_create(int vm_fd, uint64_t size, struct vmm_mem **out);
+/* Register RAM of size bytes (vmm_mem_layout) as memslots of vm_fd over one
+ * VA region. empty = false: zero RAM ready to run; empty = true: no
+ * contents until vmm_mem_realize (a pool VM). mode DEFAULT picks the
+ * default. 0 and *out, or -errno. */
+int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
+		   bool empty, struct vmm_mem **out);
 
-/* Host address of guest-physical [gpa, gpa + len), or NULL unless the whole
- * range lies in one RAM range (len 0: gpa itself must be RAM). Overflow-safe.
- * Ranges never touch (the hole below 4 GiB), so one range is no restriction. */
+/* Host address of guest-physical [gpa, gpa + len) for reading, or NULL
+ * unless the whole range lies in one RAM range (len 0: gpa itself must be
+ * RAM). Overflow-safe. Ranges never touch (the hole below 4 GiB). */
 void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Like vmm_mem_gpa, for host writes: the pages are recorded as written
+ * (and, in UFFD mode, opened for writing without a fault). NULL if the
+ * range is not RAM or mem is empty. */
+void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Freeze mem's current contents into a new image (refcount 1): a fork of
+ * its table after folding the pages written since the last fold; cost
+ * O(pages written since then). mem runs on, copy-on-write. -EINVAL on an
+ * empty mem, -ENOMEM, -ENOSPC (frame windows), or a mapping's -errno. */
+int vmm_mem_image_take(struct vmm_mem *mem, struct vmm_mem_image **out);
+
+/* Make mem's contents equal img's (same size, else -EINVAL). On an empty
+ * mem: a table fork and one mmap per run of the image's layout, no
+ * per-page work. On a mem that ran: O(pages written since it was realized
+ * or last folded, plus runs whose layout differs). */
+int vmm_mem_realize(struct vmm_mem *mem, struct vmm_mem_image *img);
+
+/* Take one more reference on img. */
+void vmm_mem_image_get(struct vmm_mem_image *img);
+
+/* Drop a reference on img, freeing it (and the frames only it holds) at
+ * zero. NULL is ignored. */
+void vmm_mem_image_put(struct vmm_mem_image *img);
+
+/* Bytes of RAM an image holds (its VM's size). */
+uint64_t vmm_mem_image_size(const struct vmm_mem_image *img);
+
+/* Accounting of mem from its table, written-but-unfolded pages counted as
+ * private; 0, or -EINVAL on an empty mem. */
+int vmm_mem_stats(struct vmm_mem *mem, struct cowvm_mem_stats *st);
 
 /* Bytes of guest RAM. */
 uint64_t vmm_mem_size(const struct vmm_mem *mem);
 
+/* The realization mem uses (never COWVM_MEM_DEFAULT). */
+enum cowvm_mem_mode vmm_mem_mode(const struct vmm_mem *mem);
+
 /* Release the RAM; call after the VM fd is closed. NULL is ignored. */
 void vmm_mem_destroy(struct vmm_mem *mem);
+
+/* For tests: 0 if mem's host mappings (from /proc/self/maps) realize
+ * exactly what its table says, the pages not written since the last fold
+ * read the same through the mapping as in their frames (all pages when
+ * full, else a sample), and the frame store passes cow_store_check; else
+ * -EUCLEAN with a description in why[n]. */
+int vmm_mem_check(struct vmm_mem *mem, bool full, char *why, size_t n);
+
+/* For tests: pages of mem written since its last fold (guest and host). */
+int64_t vmm_mem_written(struct vmm_mem *mem);
+
+/* For tests: frames in use in the process-wide store, or 0 if none. */
+uint64_t vmm_mem_store_frames(void);
 
 #endif

@@ -77,6 +77,8 @@ int vmm_stop_error(struct cowvm_exit *exit, const char *fmt, ...)
 /* THE translation of guest-physical [gpa, gpa + len) to a host pointer;
  * NULL unless the whole range is guest RAM (len 0: gpa itself must be). */
 void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len);
+/* vmm_gpa for host writes: the pages are recorded as written (vmm/mem.h). */
+void *vmm_gpa_write(struct cowvm *vm, uint64_t gpa, uint64_t len);
 
 /* kvm.c: open /dev/kvm and check the API version and capabilities. */
 int vmm_kvm_open(struct cowvm *vm);

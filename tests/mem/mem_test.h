@@ -1,0 +1,158 @@
+/* Helpers shared by the guest RAM tests: bare KVM VMs, checks, models. */
+#ifndef MEM_TEST_H
+#define MEM_TEST_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include <linux/kvm.h>
+
+#include "mem_internal.h"
+#include "test.h"
+
+#define MiB  (1ull << 20)
+#define GiB  (1ull << 30)
+#define PAGE 4096ull
+
+/* A bare KVM VM (no vCPU) to register memslots in; exits 77 without KVM. */
+static inline int kvm_vm(void)
+{
+	int kvm, vm;
+
+	test_require_kvm();
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	TEST_ASSERT(kvm >= 0, "open /dev/kvm");
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM");
+	close(kvm);
+	return vm;
+}
+
+/* A mem of size bytes in mode on a VM of its own (*vm_fd). */
+static inline struct vmm_mem *mem_new(uint64_t size, enum cowvm_mem_mode mode,
+				      bool empty, int *vm_fd)
+{
+	struct vmm_mem *mem;
+
+	*vm_fd = kvm_vm();
+	TEST_OK(vmm_mem_create(*vm_fd, size, mode, empty, &mem));
+	return mem;
+}
+
+/* Destroy a mem made by mem_new and close its VM. */
+static inline void mem_free(struct vmm_mem *mem, int vm_fd)
+{
+	close(vm_fd);
+	vmm_mem_destroy(mem);
+}
+
+/* Fail unless the mem checker accepts mem. */
+#define CHECK_MEM(mem, full)                                                   \
+	do {                                                                   \
+		char why_[256];                                                \
+		int r_ = vmm_mem_check((mem), (full), why_, sizeof(why_));     \
+		TEST_ASSERT(r_ == 0, "mem checker: %d %s", r_, why_);          \
+	} while (0)
+
+/* Deterministic bytes derived from seed (xorshift). */
+static inline void fill(void *buf, size_t len, uint64_t seed)
+{
+	uint8_t *p = buf;
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (uint8_t)x;
+	}
+}
+
+/* Host-write len bytes of seeded pattern at gpa, mirrored into model
+ * (model indexed by RAM offset; NULL for none). */
+static inline void host_write(struct vmm_mem *mem, uint8_t *model, uint64_t gpa,
+			      size_t len, uint64_t seed)
+{
+	uint8_t *p = vmm_mem_gpa_write(mem, gpa, len);
+	uint8_t *buf = malloc(len);
+
+	TEST_ASSERT(p && buf, "gpa_write %#llx+%zu", (unsigned long long)gpa,
+		    len);
+	fill(buf, len, seed);
+	memcpy(p, buf, len);
+	if (model)
+		memcpy(model + (p - mem->base), buf, len);
+	free(buf);
+}
+
+/* Fail unless all of mem reads as model (by RAM offset). */
+static inline void expect_model(struct vmm_mem *mem, const uint8_t *model)
+{
+	for (uint64_t off = 0; off < mem->size; off += PAGE)
+		TEST_ASSERT(
+			!memcmp(mem->base + off, model + off, PAGE),
+			"page %llu (gpa %#llx) differs from the model",
+			(unsigned long long)(off / PAGE),
+			(unsigned long long)vmm_mem_off_gpa(mem, off / PAGE));
+}
+
+/* Fail unless img's table holds model (by RAM offset). */
+static inline void expect_image(struct vmm_mem *like, struct vmm_mem_image *img,
+				const uint8_t *model)
+{
+	uint8_t page[PAGE];
+
+	for (uint64_t off = 0; off < like->size; off += PAGE) {
+		TEST_OK(cow_tree_read(img->tree,
+				      vmm_mem_off_gpa(like, off / PAGE), page,
+				      PAGE));
+		TEST_ASSERT(!memcmp(page, model + off, PAGE),
+			    "image page %llu differs from the model",
+			    (unsigned long long)(off / PAGE));
+	}
+}
+
+/* Memory stats of mem. */
+static inline struct cowvm_mem_stats mem_stats(struct vmm_mem *mem)
+{
+	struct cowvm_mem_stats st;
+
+	TEST_OK(vmm_mem_stats(mem, &st));
+	return st;
+}
+
+/* Bytes of anonymous memory of this process (smaps_rollup). */
+static inline uint64_t anon_bytes(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "re");
+	char line[256];
+	unsigned long long kb = 0;
+
+	TEST_ASSERT(f, "smaps_rollup");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Anonymous: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+/* Monotonic seconds. */
+static inline double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Name of a mode for messages. */
+static inline const char *mode_name(enum cowvm_mem_mode m)
+{
+	return m == COWVM_MEM_UFFD ? "uffd" : "kernel";
+}
+
+#endif

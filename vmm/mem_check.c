@@ -1,0 +1,204 @@
+/* The checker for tests: table, extents, host mappings and contents of a
+ * VM's RAM agree, and the frame store is consistent. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem_internal.h"
+
+#define CHECK_SAMPLE 1024 /* pages compared when not full */
+
+/* Record the first failure in why; always -EUCLEAN. */
+static int check_fail(char *why, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (n) {
+		va_start(ap, fmt);
+		vsnprintf(why, n, fmt, ap);
+		va_end(ap);
+	}
+	return -EUCLEAN;
+}
+
+/* Extents cover [0, pages) in order, and the table maps each page (every
+ * page when full, else the ends of each extent) to the extent's frame. */
+static int check_table(struct vmm_mem *mem, bool full, char *why, size_t n)
+{
+	const struct vmm_extents *x = mem->ext;
+	uint64_t pos = 0;
+
+	for (uint64_t i = 0; i < x->n; i++) {
+		const struct vmm_extent *e = &x->e[i];
+		uint64_t step = full ? 1 : (e->n > 1 ? e->n - 1 : 1);
+
+		if (e->off != pos || !e->n)
+			return check_fail(why, n,
+					  "extent %llu at %llu+%llu, "
+					  "expected at %llu",
+					  (unsigned long long)i,
+					  (unsigned long long)e->off,
+					  (unsigned long long)e->n,
+					  (unsigned long long)pos);
+		for (uint64_t k = 0; k < e->n; k += step) {
+			uint64_t gpa = vmm_mem_off_gpa(mem, e->off + k);
+			int64_t f = cow_tree_translate(mem->tree, gpa);
+
+			if (f != (int64_t)e->frame + (int64_t)k)
+				return check_fail(
+					why, n,
+					"gpa %#llx: table frame %lld,"
+					" extent frame %llu",
+					(unsigned long long)gpa, (long long)f,
+					(unsigned long long)e->frame + k);
+		}
+		pos += e->n;
+	}
+	if (pos != mem->pages)
+		return check_fail(why, n, "extents cover %llu of %llu pages",
+				  (unsigned long long)pos,
+				  (unsigned long long)mem->pages);
+	return 0;
+}
+
+/* The frame page off maps to according to the extents. */
+static uint64_t ext_frame(const struct vmm_extents *x, uint64_t off)
+{
+	for (uint64_t i = 0; i < x->n; i++)
+		if (off - x->e[i].off < x->e[i].n)
+			return x->e[i].frame + (off - x->e[i].off);
+	return UINT64_MAX;
+}
+
+/* Every VMA of the region maps the frame memfd, shared only in direct
+ * mode, at the offsets the extents say; no gaps. */
+static int check_maps(struct vmm_mem *mem, char *why, size_t n)
+{
+	uint64_t lo = (uint64_t)(uintptr_t)mem->base, hi = lo + mem->size;
+	uint64_t pos = lo;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	while (!err && fgets(line, sizeof(line), f)) {
+		unsigned long long s, e, fo;
+		char perms[8], path[256] = "";
+
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %255s", &s, &e,
+			   perms, &fo, path) < 4 ||
+		    e <= lo || s >= hi)
+			continue;
+		if (s != pos || e > hi)
+			err = check_fail(why, n,
+					 "VMA %llx-%llx: expected one "
+					 "at %llx",
+					 s, e, (unsigned long long)pos);
+		else if (!strstr(path, "cowvm-frames") ||
+			 (perms[3] == 's') != mem->direct)
+			err = check_fail(why, n, "VMA %llx-%llx: %s %s", s, e,
+					 perms, path);
+		for (uint64_t a = s; !err && a < e;) {
+			uint64_t off = (a - lo) / VMM_PAGE, i = 0;
+			uint64_t got = fo / VMM_PAGE + (a - s) / VMM_PAGE;
+			const struct vmm_extent *x = NULL;
+
+			for (; i < mem->ext->n && !x; i++)
+				if (off - mem->ext->e[i].off < mem->ext->e[i].n)
+					x = &mem->ext->e[i];
+			if (!x || x->frame + (off - x->off) != got) {
+				err = check_fail(
+					why, n,
+					"page %llu maps frame %llu, extents "
+					"say %lld",
+					(unsigned long long)off,
+					(unsigned long long)got,
+					x ? (long long)(x->frame + off - x->off)
+					  : -1ll);
+				break;
+			}
+			/* Both stay linear to the end of the piece. */
+			a = lo + (x->off + x->n) * VMM_PAGE < e
+				    ? lo + (x->off + x->n) * VMM_PAGE
+				    : e;
+		}
+		pos = e;
+	}
+	fclose(f);
+	if (!err && pos != hi)
+		err = check_fail(why, n, "region mapped up to %llx of %llx",
+				 (unsigned long long)pos,
+				 (unsigned long long)hi);
+	return err;
+}
+
+/* True when off lies in one of the sorted runs. */
+static bool in_runs(const struct vmm_runs *r, uint64_t off)
+{
+	uint64_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		uint64_t mid = (lo + hi) / 2;
+
+		if (off < r->r[mid].off)
+			hi = mid;
+		else if (off - r->r[mid].off >= r->r[mid].n)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+/* Pages not written since the last fold read as their frames do. */
+static int check_contents(struct vmm_mem *mem, bool full, char *why, size_t n)
+{
+	struct cow_store *s = vmm_store();
+	struct vmm_runs written = {0};
+	uint64_t step = full || mem->pages <= CHECK_SAMPLE
+				? 1
+				: mem->pages / CHECK_SAMPLE;
+	int err = vmm_mem_written_runs(mem, &written);
+
+	for (uint64_t off = 0; !err && off < mem->pages; off += step) {
+		uint64_t f = ext_frame(mem->ext, off);
+
+		if (in_runs(&written, off))
+			continue;
+		if (memcmp(mem->base + off * VMM_PAGE,
+			   cow_frame_ptr(s, (uint32_t)f), VMM_PAGE))
+			err = check_fail(
+				why, n,
+				"page %llu (gpa %#llx) differs from "
+				"frame %llu",
+				(unsigned long long)off,
+				(unsigned long long)vmm_mem_off_gpa(mem, off),
+				(unsigned long long)f);
+	}
+	vmm_runs_free(&written);
+	return err;
+}
+
+/* Store, table against extents, mappings against extents, contents. */
+int vmm_mem_check(struct vmm_mem *mem, bool full, char *why, size_t n)
+{
+	int err;
+
+	if (n)
+		why[0] = 0;
+	if (!mem->tree)
+		return check_fail(why, n, "empty mem");
+	pthread_mutex_lock(&vmm_store_lock);
+	err = cow_store_check(vmm_store(), why, n);
+	if (!err)
+		err = check_table(mem, full, why, n);
+	if (!err)
+		err = check_contents(mem, full, why, n);
+	pthread_mutex_unlock(&vmm_store_lock);
+	if (!err)
+		err = check_maps(mem, why, n);
+	return err;
+}

@@ -1,0 +1,261 @@
+/* Images and realization: folding written pages into the table, freezing
+ * a table into an image, and making a VM's RAM equal an image. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mem_internal.h"
+
+/* Pieces of a fold: pages given new frames in the fold's window (frame of
+ * page off = delta + off), and pages whose private frame was overwritten
+ * in place. */
+struct fold {
+	struct vmm_runs moved, inplace;
+	int64_t delta;
+};
+
+/* Copy every written page into a private frame: frames the table already
+ * holds alone are overwritten in place, the others are placed congruently
+ * in a fresh window spanning the written pages. Stops at the first error
+ * with everything done so far recorded in fo. */
+static int fold_pages(struct vmm_mem *mem, const struct vmm_runs *runs,
+		      struct fold *fo)
+{
+	struct cow_store *s = vmm_store();
+	uint64_t lo = runs->r[0].off;
+	uint64_t span = runs->r[runs->n - 1].off + runs->r[runs->n - 1].n - lo;
+	int64_t w;
+	int err = 0;
+
+	pthread_mutex_lock(&vmm_store_lock);
+	w = cow_window_reserve(s, span);
+	if (w < 0) {
+		pthread_mutex_unlock(&vmm_store_lock);
+		return (int)w;
+	}
+	fo->delta = w - (int64_t)lo;
+	for (uint64_t i = 0; !err && i < runs->n; i++) {
+		for (uint64_t k = 0; !err && k < runs->r[i].n; k++) {
+			uint64_t off = runs->r[i].off + k;
+			uint32_t at = (uint32_t)(fo->delta + (int64_t)off);
+			int64_t f = cow_tree_place(
+				mem->tree, vmm_mem_off_gpa(mem, off), at);
+
+			if (f < 0) {
+				err = (int)f;
+				break;
+			}
+			memcpy(cow_frame_ptr(s, (uint32_t)f),
+			       mem->base + off * VMM_PAGE, VMM_PAGE);
+			err = vmm_runs_add(f == at ? &fo->moved : &fo->inplace,
+					   off, 1);
+		}
+	}
+	cow_window_release(s, (uint32_t)w, span);
+	pthread_mutex_unlock(&vmm_store_lock);
+	return err;
+}
+
+/* Drop the private copies of runs (they read the frames below again). */
+static int drop_runs(struct vmm_mem *mem, const struct vmm_runs *runs)
+{
+	for (uint64_t i = 0; i < runs->n; i++) {
+		int err = 0;
+
+		if (madvise(mem->base + runs->r[i].off * VMM_PAGE,
+			    runs->r[i].n * VMM_PAGE, MADV_DONTNEED) < 0)
+			return -errno;
+		if (mem->mode == COWVM_MEM_UFFD)
+			err = vmm_uffd_protect(mem, runs->r[i].off,
+					       runs->r[i].n, false);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Map runs anew as ext says (MAP_PRIVATE, write-protected in UFFD mode). */
+static int map_runs(struct vmm_mem *mem, const struct vmm_extents *ext,
+		    const struct vmm_runs *runs)
+{
+	for (uint64_t i = 0; i < runs->n; i++) {
+		int err = vmm_mem_map_range(mem, ext, runs->r[i].off,
+					    runs->r[i].n, false);
+
+		if (!err && mem->mode == COWVM_MEM_UFFD)
+			err = vmm_uffd_protect(mem, runs->r[i].off,
+					       runs->r[i].n, true);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Fold the pages written since the last fold into the table, then remap
+ * them onto their frames so that the private copies go. */
+static int mem_fold(struct vmm_mem *mem)
+{
+	struct vmm_runs runs = {0};
+	struct fold fo = {0};
+	struct vmm_extent *add = NULL;
+	struct vmm_extents *ext;
+	int err = vmm_mem_written_runs(mem, &runs), err2;
+
+	if (err || !runs.n)
+		goto out;
+	err = fold_pages(mem, &runs, &fo);
+	add = malloc((fo.moved.n + 1) * sizeof(*add));
+	if (!add) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t i = 0; i < fo.moved.n; i++)
+		add[i] = (struct vmm_extent){
+			fo.moved.r[i].off, fo.moved.r[i].n,
+			(uint32_t)(fo.delta + (int64_t)fo.moved.r[i].off)};
+	ext = vmm_extents_overlay(mem->ext, add, fo.moved.n);
+	if (!ext) {
+		err = -ENOMEM;
+		goto out;
+	}
+	vmm_extents_put(mem->ext);
+	mem->ext = ext;
+	err2 = map_runs(mem, ext, &fo.moved);
+	if (!err2)
+		err2 = drop_runs(mem, &fo.inplace);
+	if (!err2 && !err)
+		vmm_mem_written_clear(mem);
+	err = err ? err : err2;
+out:
+	free(add);
+	vmm_runs_free(&runs);
+	vmm_runs_free(&fo.moved);
+	vmm_runs_free(&fo.inplace);
+	return err;
+}
+
+/* Leave direct mode: map RAM MAP_PRIVATE over the frames it has. */
+static int mem_undirect(struct vmm_mem *mem)
+{
+	int err = vmm_mem_map_range(mem, mem->ext, 0, mem->pages, false);
+
+	if (!err && mem->mode == COWVM_MEM_UFFD)
+		err = vmm_uffd_protect(mem, 0, mem->pages, true);
+	if (!err)
+		mem->direct = false;
+	return err;
+}
+
+/* Fold (or leave direct mode), then fork the table. */
+int vmm_mem_image_take(struct vmm_mem *mem, struct vmm_mem_image **out)
+{
+	struct vmm_mem_image *img;
+	int err;
+
+	if (!mem->tree)
+		return -EINVAL;
+	img = calloc(1, sizeof(*img));
+	if (!img)
+		return -ENOMEM;
+	err = mem->direct ? mem_undirect(mem) : mem_fold(mem);
+	if (!err) {
+		pthread_mutex_lock(&vmm_store_lock);
+		img->tree = cow_tree_fork(mem->tree);
+		pthread_mutex_unlock(&vmm_store_lock);
+		if (!img->tree)
+			err = -ENOMEM;
+	}
+	if (err || !vmm_store_get()) {
+		pthread_mutex_lock(&vmm_store_lock);
+		cow_tree_destroy(img->tree);
+		pthread_mutex_unlock(&vmm_store_lock);
+		free(img);
+		return err ? err : -ENOMEM;
+	}
+	atomic_init(&img->refs, 1);
+	img->size = mem->size;
+	img->ext = vmm_extents_get(mem->ext);
+	*out = img;
+	return 0;
+}
+
+/* Empty mem: fork the table and map the image's runs. */
+static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
+{
+	int err;
+
+	pthread_mutex_lock(&vmm_store_lock);
+	mem->tree = cow_tree_fork(img->tree);
+	pthread_mutex_unlock(&vmm_store_lock);
+	if (!mem->tree)
+		return -ENOMEM;
+	mem->ext = vmm_extents_get(img->ext);
+	err = vmm_mem_map_range(mem, mem->ext, 0, mem->pages, false);
+	if (!err && mem->mode == COWVM_MEM_UFFD)
+		err = vmm_uffd_protect(mem, 0, mem->pages, true);
+	return err;
+}
+
+/* Reset the table, drop the written copies, remap runs laid out
+ * differently from the image. */
+int vmm_mem_realize(struct vmm_mem *mem, struct vmm_mem_image *img)
+{
+	struct vmm_runs written = {0}, diff = {0};
+	int err;
+
+	if (img->size != mem->size)
+		return -EINVAL;
+	if (!mem->tree)
+		return realize_empty(mem, img);
+	err = vmm_mem_written_runs(mem, &written);
+	if (!err && mem->direct)
+		err = vmm_runs_add(&diff, 0, mem->pages);
+	else if (!err)
+		err = vmm_extents_diff(mem->ext, img->ext, &diff);
+	if (err)
+		goto out;
+	pthread_mutex_lock(&vmm_store_lock);
+	err = cow_tree_reset(mem->tree, img->tree);
+	pthread_mutex_unlock(&vmm_store_lock);
+	if (err)
+		goto out;
+	vmm_extents_put(mem->ext);
+	mem->ext = vmm_extents_get(img->ext);
+	mem->direct = false;
+	err = drop_runs(mem, &written);
+	if (!err)
+		err = map_runs(mem, mem->ext, &diff);
+	if (!err)
+		vmm_mem_written_clear(mem);
+out:
+	vmm_runs_free(&written);
+	vmm_runs_free(&diff);
+	return err;
+}
+
+/* One more reference. */
+void vmm_mem_image_get(struct vmm_mem_image *img)
+{
+	atomic_fetch_add(&img->refs, 1);
+}
+
+/* Drop a reference; the last frees the table, the extents and the store
+ * reference. */
+void vmm_mem_image_put(struct vmm_mem_image *img)
+{
+	if (!img || atomic_fetch_sub(&img->refs, 1) != 1)
+		return;
+	pthread_mutex_lock(&vmm_store_lock);
+	cow_tree_destroy(img->tree);
+	pthread_mutex_unlock(&vmm_store_lock);
+	vmm_extents_put(img->ext);
+	free(img);
+	vmm_store_put();
+}
+
+/* Bytes of RAM the image holds. */
+uint64_t vmm_mem_image_size(const struct vmm_mem_image *img)
+{
+	return img->size;
+}

@@ -1,0 +1,131 @@
+/* Internal state of guest RAM realization shared by the vmm/mem*.c files. */
+#ifndef VMM_MEM_INTERNAL_H
+#define VMM_MEM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cow.h"
+#include "mem.h"
+
+#define VMM_PAGE 4096ull
+
+/* A run of RAM pages (by page offset in RAM order: low range, then high)
+ * mapped onto a run of frames: page off + i is frame frame + i. */
+struct vmm_extent {
+	uint64_t off, n;
+	uint32_t frame;
+};
+
+/* An immutable, shared list of extents covering all of RAM in order. */
+struct vmm_extents {
+	atomic_uint refs;
+	uint64_t n;
+	struct vmm_extent e[];
+};
+
+/* A run of RAM pages [off, off + n). */
+struct vmm_run {
+	uint64_t off, n;
+};
+
+/* A growable list of runs. */
+struct vmm_runs {
+	struct vmm_run *r;
+	uint64_t n, cap;
+};
+
+struct vmm_mem_slot {
+	struct vmm_range range;
+	uint64_t off; /* first RAM page offset of the range */
+};
+
+/* UFFD mode: the write-protect fault handler and what it recorded. */
+struct vmm_mem_uffd {
+	int fd;
+	int stop[2]; /* pipe that ends the handler thread */
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock; /* protects the bitmap and list below */
+	uint64_t *bits;	      /* one bit per RAM page: written */
+	uint64_t *list;	      /* RAM page offsets written, unsorted */
+	uint64_t nlist, caplist;
+	int err; /* first failure of the handler, -errno */
+	uint64_t faults;
+};
+
+struct vmm_mem_image {
+	atomic_uint refs;
+	uint64_t size;
+	struct cow_tree *tree;
+	struct vmm_extents *ext;
+};
+
+struct vmm_mem {
+	int vm_fd;
+	uint64_t size, pages;
+	enum cowvm_mem_mode mode;
+	uint8_t *base; /* the VA region of all RAM */
+	unsigned nr;
+	struct vmm_mem_slot slot[VMM_MAX_RANGES];
+	struct cow_tree *tree;	 /* NULL while empty */
+	struct vmm_extents *ext; /* NULL while empty */
+	bool direct; /* MAP_SHARED over its own frames: the table is exact */
+	int pagemap; /* /proc/self/pagemap, KERNEL mode */
+	struct vmm_mem_uffd uffd;
+};
+
+/* mem.c: the process-wide store and its lock. */
+extern pthread_mutex_t vmm_store_lock;
+/* mem.c: take a reference on the store (creating it); NULL+errno. */
+struct cow_store *vmm_store_get(void);
+/* mem.c: drop a reference on the store (destroying it at zero). */
+void vmm_store_put(void);
+/* mem.c: the store (a reference must be held). */
+struct cow_store *vmm_store(void);
+
+/* mem.c: guest-physical address of RAM page offset off. */
+uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off);
+
+/* mem_map.c: extents with n entries, refcount 1; NULL on ENOMEM. */
+struct vmm_extents *vmm_extents_new(uint64_t n);
+/* mem_map.c: drop a reference on ext. NULL is ignored. */
+void vmm_extents_put(struct vmm_extents *ext);
+/* mem_map.c: take a reference on ext; returns ext. */
+struct vmm_extents *vmm_extents_get(struct vmm_extents *ext);
+/* mem_map.c: ext with [off, off + n) moved onto frames frame..; a new
+ * list (refcount 1), or NULL on ENOMEM. */
+struct vmm_extents *vmm_extents_overlay(const struct vmm_extents *ext,
+					const struct vmm_extent *add,
+					uint64_t nadd);
+/* mem_map.c: map RAM pages [off, off + n) as ext says (MAP_PRIVATE, or
+ * MAP_SHARED when shared); 0 or -errno. */
+int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
+		      uint64_t off, uint64_t n, bool shared);
+/* mem_map.c: append run [off, off + n) to runs, merging with the last;
+ * 0 or -ENOMEM. */
+int vmm_runs_add(struct vmm_runs *runs, uint64_t off, uint64_t n);
+/* mem_map.c: release a run list. */
+void vmm_runs_free(struct vmm_runs *runs);
+/* mem_map.c: the runs where a and b map pages to different frames. */
+int vmm_extents_diff(const struct vmm_extents *a, const struct vmm_extents *b,
+		     struct vmm_runs *out);
+
+/* mem_written.c: the sorted runs of pages written since the last fold
+ * (PAGEMAP_SCAN in KERNEL mode, the handler's record in UFFD mode). */
+int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out);
+/* mem_written.c: written pages were folded or dropped: forget them. */
+void vmm_mem_written_clear(struct vmm_mem *mem);
+
+/* mem_uffd.c: set up userfaultfd and its handler thread; -errno. */
+int vmm_uffd_start(struct vmm_mem *mem);
+/* mem_uffd.c: stop the handler and close userfaultfd. */
+void vmm_uffd_stop(struct vmm_mem *mem);
+/* mem_uffd.c: register RAM pages [off, off + n) for write-protect faults
+ * (after they were mapped anew) and write-protect them; 0 or -errno. */
+int vmm_uffd_protect(struct vmm_mem *mem, uint64_t off, uint64_t n, bool reg);
+/* mem_uffd.c: record RAM pages [off, off + n) as written and open them
+ * for writing; 0 or -errno. */
+int vmm_uffd_unprotect(struct vmm_mem *mem, uint64_t off, uint64_t n);
+
+#endif
