@@ -100,12 +100,40 @@ void cow_store_trim(struct cow_store *s)
 	frames_flush(s);
 }
 
-/* Allocate a zero frame with refcount 1; -ENOMEM at the limit. */
+/* Take the most recently freed, not yet punched, non-window frame off the
+ * pending list; COW_NONE if there is none. */
+static uint32_t pending_take(struct cow_store *s)
+{
+	uint32_t i = s->npending, f;
+
+	while (i-- > 0) {
+		f = s->pending[i];
+		if (cow_frame_in_window(s, f))
+			continue;
+		s->pending[i] = s->pending[--s->npending];
+		return f;
+	}
+	return COW_NONE;
+}
+
+/* Allocate a zero frame with refcount 1; -ENOMEM at the limit. A freed
+ * frame still waiting for its punch is resident: zeroing it by hand costs
+ * less than the punch plus the page fault of a discarded one, so those
+ * are reused first, then discarded ones, then never-used ones. */
 int64_t cow_frame_alloc(struct cow_store *s)
 {
 	bool reused;
 	uint32_t f;
 
+	if (s->frames.used >= s->frames.max)
+		return -ENOMEM;
+	f = pending_take(s);
+	if (f != COW_NONE) {
+		memset(cow_frame_ptr(s, f), 0, COW_PAGE_SIZE);
+		s->frames.ref[f] = 1;
+		s->frames.used++;
+		return f;
+	}
 	if (!s->frames.nfree && s->npending)
 		frames_flush(s);
 	f = cow_pool_take(&s->frames, &reused);
