@@ -32,22 +32,26 @@ build() {
 	ninja -C "$dir" >&2
 }
 
-# Run one build's whole suite; print its counts for the summary.
+# Run one build's whole suite; its output goes to stderr.
 run_suite() {
-	local dir=$1
-	meson test -C "$dir" --print-errorlogs --num-processes 2 || true
-	python3 - "$dir/meson-logs/testlog.json" <<'PY'
+	meson test -C "$1" --print-errorlogs --num-processes 2 >&2 || true
+}
+
+# Print "ok failed skipped" counted from the test logs of the given builds.
+count_results() {
+	python3 - "$@" <<'PY'
 import json, sys
 ok = fail = skip = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
-    if r in ("OK", "EXPECTEDFAIL"):
-        ok += 1
-    elif r == "SKIP":
-        skip += 1
-    else:
-        fail += 1
-print(f"{ok} {fail} {skip}")
+for d in sys.argv[1:]:
+    for line in open(d + "/meson-logs/testlog.json"):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            ok += 1
+        elif r == "SKIP":
+            skip += 1
+        else:
+            fail += 1
+print(ok, fail, skip)
 PY
 }
 
@@ -62,16 +66,13 @@ test)
 	install_missing
 	build build
 	build build-asan -Dsanitize=true
-	total_ok=0 total_fail=0 total_skip=0
 	for dir in build build-asan; do
 		echo "== meson test -C $dir" >&2
-		read -r ok fail skip < <(run_suite "$dir" | tee /dev/stderr | tail -n 1)
-		total_ok=$((total_ok + ok))
-		total_fail=$((total_fail + fail))
-		total_skip=$((total_skip + skip))
+		run_suite "$dir"
 	done
-	echo "$total_ok passed, $total_fail failed, $total_skip skipped"
-	[ "$total_fail" -eq 0 ] && [ "$total_ok" -gt 0 ]
+	read -r ok fail skip < <(count_results build build-asan)
+	printf '\n%s passed, %s failed, %s skipped\n' "$ok" "$fail" "$skip"
+	[ "$fail" -eq 0 ] && [ "$ok" -gt 0 ]
 	;;
 *)
 	echo "usage: scripts/dev.sh demo|test" >&2
