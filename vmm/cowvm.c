@@ -5,10 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pool.h"
 #include "vmm.h"
-
-/* Failure of the last cowvm_create on this thread (no VM to hold it). */
-static _Thread_local char vmm_create_err[256];
 
 /* Format a one-line failure into vm->err; returns -err. */
 int vmm_fail(struct cowvm *vm, int err, const char *fmt, ...)
@@ -43,72 +41,16 @@ void cowvm_config_init(struct cowvm_config *cfg)
 	cfg->console_fd = STDOUT_FILENO;
 }
 
-/* Check a configuration; 0 or -EINVAL with vm->err. */
-static int vmm_check_config(struct cowvm *vm, const struct cowvm_config *cfg)
-{
-	if (cfg->mem_size < COWVM_MEM_MIN || cfg->mem_size > COWVM_MEM_MAX)
-		return vmm_fail(vm, EINVAL,
-				"memory size %llu is outside %llu..%llu bytes",
-				(unsigned long long)cfg->mem_size,
-				COWVM_MEM_MIN, COWVM_MEM_MAX);
-	if (cfg->mem_size % 4096)
-		return vmm_fail(vm, EINVAL,
-				"memory size %llu is not a multiple of 4 KiB",
-				(unsigned long long)cfg->mem_size);
-	if (cfg->vcpus != 1)
-		return vmm_fail(vm, EINVAL, "%u vCPUs requested, only 1 works",
-				cfg->vcpus);
-	return 0;
-}
-
-/* Bring up KVM, the VM, its RAM and its vCPU. */
-static int vmm_create(struct cowvm *vm)
-{
-	int err = vmm_check_config(vm, &vm->cfg);
-
-	if (!err)
-		err = vmm_kvm_open(vm);
-	if (!err)
-		err = vmm_kvm_create_vm(vm);
-	if (!err) {
-		err = vmm_mem_create(vm->vm_fd, vm->cfg.mem_size,
-				     vm->cfg.mem_mode, false, &vm->mem);
-		if (err)
-			vmm_fail(vm, -err,
-				 "cannot create %llu bytes of RAM: %s",
-				 (unsigned long long)vm->cfg.mem_size,
-				 strerror(-err));
-	}
-	if (!err)
-		err = vcpu_create(vm);
-	return err;
-}
-
 /* Create a VM with zeroed RAM and one vCPU; NULL and errno on failure. */
 struct cowvm *cowvm_create(const struct cowvm_config *cfg)
 {
-	struct cowvm *vm = calloc(1, sizeof(*vm));
-	int err;
+	struct cowvm *vm;
+	int err = vmm_vm_new(cfg, false, &vm);
 
-	if (!vm) {
-		snprintf(vmm_create_err, sizeof(vmm_create_err),
-			 "out of memory");
-		errno = ENOMEM;
-		return NULL;
-	}
-	vm->kvm_fd = vm->vm_fd = vm->vcpu.fd = -1;
-	if (cfg)
-		vm->cfg = *cfg;
-	else
-		cowvm_config_init(&vm->cfg);
-	err = vmm_create(vm);
 	if (err) {
-		snprintf(vmm_create_err, sizeof(vmm_create_err), "%s", vm->err);
-		cowvm_destroy(vm);
 		errno = -err;
 		return NULL;
 	}
-	vmm_create_err[0] = 0;
 	return vm;
 }
 
@@ -120,6 +62,7 @@ int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
 
 	if (vm->state != VMM_CREATED)
 		return vmm_fail(vm, EBUSY, "a guest is already loaded");
+	vm->pristine = false;
 	if (cmdline && strlen(cmdline) >= COWVM_CMDLINE_MAX)
 		return vmm_fail(vm, E2BIG,
 				"command line of %zu bytes exceeds %u",
@@ -174,20 +117,12 @@ int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
 /* The last failure recorded for vm (or this thread's cowvm_create). */
 const char *cowvm_error(const struct cowvm *vm)
 {
-	return vm ? vm->err : vmm_create_err;
+	return vm ? vm->err : vmm_vm_error();
 }
 
-/* Release the vCPU, the VM, its RAM and everything else; NULL is ignored. */
+/* Release the vCPU, the VM, its RAM and everything else, closing the fds
+ * on the pool's reaper thread; NULL is ignored. */
 void cowvm_destroy(struct cowvm *vm)
 {
-	if (!vm)
-		return;
-	vcpu_destroy(&vm->vcpu);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
-	vmm_mem_destroy(vm->mem);
-	free(vm->cmdline);
-	free(vm);
+	vmm_pool_discard(vm);
 }

@@ -30,7 +30,7 @@ struct vmm_serial {
 };
 
 /* Lifecycle of a VM as seen by cowvm_run. */
-enum vmm_state {
+enum vmm_life {
 	VMM_CREATED, /* no guest loaded */
 	VMM_READY,   /* guest loaded, can run */
 	VMM_STOPPED, /* terminal exit recorded in stop_exit */
@@ -42,7 +42,9 @@ struct cowvm {
 	struct vmm_mem *mem; /* guest RAM realization (vmm/mem.h) */
 	struct vmm_vcpu vcpu;
 	struct cowvm_config cfg;
-	enum vmm_state state;
+	enum vmm_life state;
+	bool pristine; /* vCPU and devices untouched since creation (state.c) */
+	struct cowvm *pool_next; /* pool.c: ready-list or reaper-queue link */
 	char *cmdline; /* host copy served by COWVM_HC_CMDLINE; NULL if none */
 	size_t cmdline_len;
 	struct vmm_serial serial;
@@ -79,6 +81,17 @@ int vmm_stop_error(struct cowvm_exit *exit, const char *fmt, ...)
 void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len);
 /* vmm_gpa for host writes: the pages are recorded as written (vmm/mem.h). */
 void *vmm_gpa_write(struct cowvm *vm, uint64_t gpa, uint64_t len);
+
+/* vm.c: a new VM for cfg (NULL: defaults): KVM VM with irqchip and PIT,
+ * RAM (memslots over empty RAM when empty_ram), vCPU 0 with CPUID;
+ * 0 and *out, or -errno with the reason in vmm_vm_error(). */
+int vmm_vm_new(const struct cowvm_config *cfg, bool empty_ram,
+	       struct cowvm **out);
+/* vm.c: close the vCPU and VM fds, release RAM and free vm now; NULL is
+ * ignored. */
+void vmm_vm_free(struct cowvm *vm);
+/* vm.c: why the last vmm_vm_new of this thread failed ("" if it did not). */
+const char *vmm_vm_error(void);
 
 /* kvm.c: open /dev/kvm and check the API version and capabilities. */
 int vmm_kvm_open(struct cowvm *vm);

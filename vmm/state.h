@@ -1,0 +1,113 @@
+/* Save and restore of everything a guest can observe except RAM: vCPU
+ * registers, FPU/XSAVE, MSRs, events, LAPIC, in-kernel PIC/IOAPIC/PIT,
+ * kvmclock, and the VMM's software devices. */
+#ifndef VMM_STATE_H
+#define VMM_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "vmm.h"
+
+#define VMM_STATE_MAX_MSRS 160u
+
+/* Pieces of a state, as bits of vmm_state.same and vmm_state_stats. */
+enum vmm_state_piece {
+	VMM_PIECE_XSAVE = 1u << 0,
+	VMM_PIECE_XCRS = 1u << 1,
+	VMM_PIECE_MP = 1u << 2,
+	VMM_PIECE_LAPIC = 1u << 3,
+	VMM_PIECE_DEBUGREGS = 1u << 4,
+	VMM_PIECE_PIC_MASTER = 1u << 5,
+	VMM_PIECE_PIC_SLAVE = 1u << 6,
+	VMM_PIECE_IOAPIC = 1u << 7,
+	VMM_PIECE_PIT = 1u << 8,
+	VMM_PIECE_TSC = 1u << 9,
+};
+
+/* The VMM's own device and hypercall state (no KVM object behind it). */
+struct vmm_soft {
+	enum vmm_life state;
+	struct vmm_serial serial;
+	bool snap_pending;
+	uint64_t snap_gpa;
+	int64_t snap_ret;
+	struct cowvm_exit stop_exit;
+	char *cmdline; /* owned copy; NULL if none */
+	size_t cmdline_len;
+};
+
+/* A VM's complete non-RAM state at one instant. */
+struct vmm_state {
+	uint64_t mem_size; /* restore only into a VM of this RAM size */
+	/* vCPU 0 */
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events events;
+	struct kvm_mp_state mp_state;
+	struct kvm_debugregs debugregs;
+	struct kvm_xcrs xcrs;
+	struct kvm_lapic_state lapic;
+	uint64_t tsc_offset; /* KVM_VCPU_TSC_OFFSET (when settable) */
+	uint32_t nmsrs;
+	struct kvm_msr_entry msrs[VMM_STATE_MAX_MSRS];
+	struct kvm_xsave *xsave; /* xsave_size bytes (KVM_CAP_XSAVE2) */
+	uint32_t xsave_size;
+	/* VM */
+	struct kvm_irqchip pic_master, pic_slave, ioapic;
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock;
+	uint64_t clock_host_ns; /* host CLOCK_BOOTTIME when clock was read */
+	/* software */
+	struct vmm_soft soft;
+	/* pieces equal to a freshly created VM's (restore skips them on one) */
+	uint32_t same;
+};
+
+/* What the last vmm_state_save or vmm_state_restore of this thread did. */
+struct vmm_state_stats {
+	unsigned ioctls;   /* vCPU and VM ioctls issued */
+	uint32_t restored; /* vmm_state_piece bits set by ioctl */
+	unsigned msrs;	   /* MSRs written */
+	bool sync_regs;	   /* regs, sregs, events left for the next KVM_RUN */
+};
+
+/* Capture the state of a freshly created VM and the MSR list once per
+ * process (also done lazily by save and restore); 0 or -errno. */
+int vmm_state_init(void);
+
+/* Save vm's complete non-RAM state into a new *out (completing a pending
+ * I/O exit first, so the state resumes after the instruction); 0 or
+ * -errno with vm->err. */
+int vmm_state_save(struct cowvm *vm, struct vmm_state **out);
+
+/* Put st into vm (same RAM size): devices and MSRs by ioctl, skipping
+ * what a pristine vm already has; regs, sregs and events through sync regs
+ * for the next KVM_RUN. 0 or -errno with vm->err. */
+int vmm_state_restore(struct cowvm *vm, const struct vmm_state *st);
+
+/* Free a state; NULL is ignored. */
+void vmm_state_free(struct vmm_state *st);
+
+/* Copy src's software state (serial, hypercall bookkeeping, command line,
+ * lifecycle) into dst; 0 or -ENOMEM. */
+int vmm_soft_copy(struct cowvm *dst, const struct cowvm *src);
+
+/* The counters of this thread's last vmm_state_save or _restore. */
+struct vmm_state_stats vmm_state_last_stats(void);
+
+/* The MSR indices saved by vmm_state_save (after vmm_state_init), *n of
+ * them; NULL before init. */
+const uint32_t *vmm_state_msr_list(unsigned *n);
+
+/* The process-wide capture of a freshly created VM (after init). */
+const struct vmm_state *vmm_state_pristine(void);
+
+/* Whether a and b are equal in piece (one vmm_state_piece bit), ignoring
+ * what KVM cannot restore (PIT load times). */
+bool vmm_state_piece_equal(const struct vmm_state *a, const struct vmm_state *b,
+			   uint32_t piece);
+
+#endif
