@@ -12,7 +12,13 @@
 
 #include "mem_internal.h"
 
-/* The realization COWVM_MEM_DEFAULT selects (see vmm_mem_create). */
+/* The realization COWVM_MEM_DEFAULT selects. KERNEL, by measurement on
+ * our nested KVM: a guest's first write to a shared page costs ~8 us (the
+ * host kernel's copy on write) against ~47 us through userfaultfd, and
+ * realizing 4 GiB into an empty VM ~0.6 ms against ~7 ms (write-protecting
+ * the whole range is O(memory)); finding the written pages costs ~1 us
+ * with PAGEMAP_SCAN when few were written, and folding and resetting cost
+ * the same in both modes. */
 #define VMM_MEM_DEFAULT COWVM_MEM_KERNEL
 
 /* Frame limit (256 GiB of guest pages) and window index space (4 TiB) of

@@ -84,7 +84,8 @@ static int written_record(struct vmm_mem *mem, struct vmm_runs *out)
 	int err = 0;
 
 	pthread_mutex_lock(&u->lock);
-	qsort(u->list, u->nlist, sizeof(*u->list), cmp_u64);
+	if (u->nlist)
+		qsort(u->list, u->nlist, sizeof(*u->list), cmp_u64);
 	for (uint64_t i = 0; !err && i < u->nlist; i++)
 		err = vmm_runs_add(out, u->list[i], 1);
 	if (!err)
