@@ -24,6 +24,14 @@ static void expect_same(const struct cow_tree *a, const struct cow_tree *b,
 	free(y);
 }
 
+static int fail_page(uint64_t gpa, uint32_t frame, void *arg)
+{
+	(void)arg;
+	TEST_ASSERT(0, "page %#llx (frame %u) still private after reset",
+		    (unsigned long long)gpa, frame);
+	return 1;
+}
+
 static const uint64_t probe[] = {
 	0, 2 * MiB - PAGE, GiB, 512 * GiB, TiB - PAGE, COW_GPA_LIMIT - PAGE};
 #define NPROBE (sizeof(probe) / sizeof(probe[0]))
@@ -63,8 +71,15 @@ static void test_nested(struct cow_store *s)
 	expect_same(b, snap, probe[1], 3 * PAGE);
 	expect_zero(b, 3 * GiB, PAGE);
 	cow_tree_stats(b, &st);
-	TEST_ASSERT(st.pages_private == 0 && st.table_private_bytes == PAGE,
-		    "reset tree shares everything but its root");
+	{
+		struct cow_stats sn;
+
+		cow_tree_stats(snap, &sn);
+		TEST_ASSERT(st.pages_private == 0 &&
+				    st.pages_mapped == sn.pages_mapped,
+			    "reset tree shares every page with the snapshot");
+	}
+	TEST_OK(cow_tree_for_each_private(b, fail_page, NULL));
 	/* a is untouched by b's reset. */
 	expect_pattern(a, probe[1], 3 * PAGE, 50);
 	expect_pattern(a, probe[0], PAGE, 0);
@@ -114,7 +129,9 @@ static void test_cost(struct cow_store *s)
 	c = cow_tree_fork(snap);
 	TEST_ASSERT(c, "fork");
 	for (i = 0; i < sizeof(dirty) / sizeof(dirty[0]); i++) {
-		/* One dirty page per leaf table: k leaves + L1 + L2 private. */
+		/* One dirty page per leaf table: k leaves + L1 + L2 private;
+		 * reset rewrites them in place: it scans the root and those
+		 * k + 2 tables, frees the k frames and no table. */
 		for (k = 0; k < dirty[i]; k++)
 			write_pattern(c, k * 2 * MiB + 7 * PAGE, 1, k);
 		a = ss(s);
@@ -126,7 +143,7 @@ static void test_cost(struct cow_store *s)
 			(unsigned long long)(b.frames_freed - a.frames_freed),
 			dirty[i]);
 		TEST_ASSERT(
-			b.tables_freed - a.tables_freed == dirty[i] + 2,
+			b.tables_freed == a.tables_freed,
 			"reset freed %llu tables",
 			(unsigned long long)(b.tables_freed - a.tables_freed));
 		TEST_ASSERT(b.table_scans - a.table_scans == dirty[i] + 3,
@@ -136,6 +153,16 @@ static void test_cost(struct cow_store *s)
 		expect_pattern(c, 7 * PAGE, PAGE, 7);
 		expect_zero(c, 2 * MiB + 7 * PAGE, 1);
 		CHECK_STORE(s);
+		/* The kept private path serves the next write: no copies. */
+		a = ss(s);
+		write_pattern(c, 7 * PAGE, 1, 99);
+		b = ss(s);
+		TEST_ASSERT(
+			b.table_copies == a.table_copies &&
+				b.frame_copies == a.frame_copies + 1,
+			"rewrite after reset copied %llu tables",
+			(unsigned long long)(b.table_copies - a.table_copies));
+		TEST_OK(cow_tree_reset(c, snap));
 	}
 	cow_tree_destroy(c);
 	cow_tree_destroy(snap);
