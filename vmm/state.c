@@ -39,6 +39,7 @@ static const uint32_t st_extra_msrs[] = {
 /* Process-wide facts, filled once by st_init_once. */
 static pthread_once_t st_once = PTHREAD_ONCE_INIT;
 static int st_init_err;
+static char st_init_why[256]; /* the probe's failure */
 static uint32_t st_msr_idx[VMM_STATE_MAX_MSRS];
 static unsigned st_nmsrs;
 static uint32_t st_xsave_size;
@@ -217,7 +218,7 @@ static void st_init_once(void)
 	cowvm_config_init(&vm->cfg);
 	st_init_err = st_init_probe(vm);
 	if (st_init_err)
-		fprintf(stderr, "cowvm: state probe failed: %s\n", vm->err);
+		snprintf(st_init_why, sizeof(st_init_why), "%s", vm->err);
 	vmm_pool_discard(vm);
 }
 
@@ -501,7 +502,8 @@ int vmm_state_save(struct cowvm *vm, struct vmm_state **out)
 
 	*out = NULL;
 	if (err)
-		return vmm_fail(vm, -err, "VM state probe failed");
+		return vmm_fail(vm, -err, "VM state probe failed: %s",
+				st_init_why);
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return vmm_fail(vm, ENOMEM, "out of memory");
@@ -713,7 +715,8 @@ int vmm_state_restore(struct cowvm *vm, const struct vmm_state *st)
 
 	memset(&st_stats, 0, sizeof(st_stats));
 	if (err)
-		return vmm_fail(vm, -err, "VM state probe failed");
+		return vmm_fail(vm, -err, "VM state probe failed: %s",
+				st_init_why);
 	if (st->mem_size != vm->cfg.mem_size)
 		return vmm_fail(vm, EINVAL,
 				"state of a %llu-byte VM into a %llu-byte one",
