@@ -129,6 +129,8 @@ static void pool_fill_one(struct pool_class *c)
 	c->creating++;
 	pthread_mutex_unlock(&pool_lock);
 	err = vmm_vm_new(&cfg, true, &vm);
+	if (!err)
+		vmm_vm_warm(vm);
 	pthread_mutex_lock(&pool_lock);
 	c->creating--;
 	if (err) {

@@ -258,6 +258,8 @@ static int st_flush(struct cowvm *vm)
 	else if (r == 0)
 		err = vmm_fail(vm, EIO, "KVM_RUN (immediate exit) ran");
 	run->immediate_exit = 0;
+	if (!err)
+		run->exit_reason = KVM_EXIT_INTR; /* nothing left to complete */
 	return err;
 }
 
@@ -723,6 +725,15 @@ int vmm_state_restore(struct cowvm *vm, const struct vmm_state *st)
 				(unsigned long long)st->mem_size,
 				(unsigned long long)vm->cfg.mem_size);
 	vm->pristine = false;
+	if (!pristine && vm->vcpu.sync_regs &&
+	    (vm->vcpu.run->exit_reason == KVM_EXIT_IO ||
+	     vm->vcpu.run->exit_reason == KVM_EXIT_MMIO)) {
+		/* complete the target's own pending I/O first, lest KVM
+		 * complete it on top of the restored registers */
+		err = st_flush(vm);
+		if (err)
+			return err;
+	}
 	early = st_restore_sregs_early(vm, st, pristine);
 	if (early < 0)
 		return early;

@@ -87,6 +87,9 @@ void *vmm_gpa_write(struct cowvm *vm, uint64_t gpa, uint64_t len);
  * 0 and *out, or -errno with the reason in vmm_vm_error(). */
 int vmm_vm_new(const struct cowvm_config *cfg, bool empty_ram,
 	       struct cowvm **out);
+/* vm.c: pay the vCPU's first-KVM_RUN cost now (two immediate exits); the
+ * VM stays pristine. */
+void vmm_vm_warm(struct cowvm *vm);
 /* vm.c: close the vCPU and VM fds, release RAM and free vm now; NULL is
  * ignored. */
 void vmm_vm_free(struct cowvm *vm);
