@@ -85,11 +85,30 @@ static int pool_spawn(pthread_t *t, void *(*fn)(void *))
 /* Queue vm for the reaper. Lock held; false if it must be freed inline. */
 static bool pool_reap_push(struct cowvm *vm);
 
-/* The class for (size, mode), or NULL. Lock held. */
+/* The realization COWVM_MEM_DEFAULT stands for, once a VM showed it. */
+static enum cowvm_mem_mode pool_default_mode = COWVM_MEM_DEFAULT;
+
+/* mode with DEFAULT replaced by what it resolves to, when known. Lock
+ * held. */
+static enum cowvm_mem_mode pool_norm(enum cowvm_mem_mode mode)
+{
+	return mode == COWVM_MEM_DEFAULT ? pool_default_mode : mode;
+}
+
+/* Learn what DEFAULT resolves to from a VM created with mode. Lock held. */
+static void pool_learn(enum cowvm_mem_mode mode, struct cowvm *vm)
+{
+	if (mode == COWVM_MEM_DEFAULT && vm->mem)
+		pool_default_mode = vmm_mem_mode(vm->mem);
+}
+
+/* The class for (size, mode), DEFAULT matching what it resolves to, or
+ * NULL. Lock held. */
 static struct pool_class *pool_find(uint64_t size, enum cowvm_mem_mode mode)
 {
 	for (struct pool_class *c = pool_classes; c; c = c->next)
-		if (c->mem_size == size && c->mode == mode)
+		if (c->mem_size == size &&
+		    (c->mode == mode || pool_norm(c->mode) == pool_norm(mode)))
 			return c;
 	return NULL;
 }
@@ -143,6 +162,7 @@ static void pool_fill_one(struct pool_class *c)
 	} else {
 		c->backoff_ms = 0;
 		pool_created++;
+		pool_learn(c->mode, vm);
 		if (!pool_stopping && c->nready < c->target) {
 			vm->pool_next = c->ready;
 			c->ready = vm;
@@ -344,6 +364,9 @@ struct cowvm *vmm_pool_take(const struct cowvm_config *cfg)
 		errno = -err;
 		return NULL;
 	}
+	pthread_mutex_lock(&pool_lock);
+	pool_learn(c.mem_mode, vm);
+	pthread_mutex_unlock(&pool_lock);
 	return vm;
 }
 

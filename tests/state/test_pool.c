@@ -152,7 +152,23 @@ static void test_pool(void)
 		TEST_ASSERT(v && v->cfg.mem_size == 16 * MIB, "small take");
 		vmm_pool_discard(v);
 	}
+	/* DEFAULT and the mode it resolves to share one class */
+	small.mem_mode = vmm_mem_mode(vm[0]->mem);
+	TEST_ASSERT(small.mem_mode != COWVM_MEM_DEFAULT, "resolved mode");
+	TEST_OK(vmm_pool_reserve(&small, 1));
+	TEST_ASSERT(vmm_pool_wait_ready(&small, 1, 30000) == 0, "refill");
+	{
+		struct cowvm *v = vmm_pool_take(&small);
+		struct vmm_pool_stats s1 = vmm_pool_stats(&small);
+
+		TEST_ASSERT(v && s1.ready == 0 && s1.target == 1,
+			    "a %d-mode take from the DEFAULT class: ready %u",
+			    small.mem_mode, s1.ready);
+		vmm_pool_discard(v);
+	}
 	TEST_OK(vmm_pool_reserve(&small, 0));
+	small.mem_mode = COWVM_MEM_DEFAULT;
+	TEST_ASSERT(vmm_pool_stats(&small).target == 0, "one class");
 
 	/* destroy: through the reaper, and directly */
 	t0 = test_now();
