@@ -207,6 +207,30 @@ void BM_Reset(benchmark::State &st)
 	cow_tree_destroy(k);
 }
 
+// A fuzzing-style cycle on a fork of a 1 GiB snapshot: dirty n pages
+// (spread evenly), then reset; both timed.
+void BM_ResetCycle(benchmark::State &st)
+{
+	uint64_t n = (uint64_t)st.range(0);
+	uint64_t stride = (1024 * kMiB / n) & ~(kPage - 1);
+	cow_tree *snap = tree_of(1024);
+	cow_tree *k = cow_tree_fork(snap);
+	uint8_t byte = 1;
+
+	if (!k)
+		die("cow_tree_fork");
+	for (auto _ : st) {
+		auto t0 = Clock::now();
+		for (uint64_t i = 0; i < n; i++)
+			if (cow_tree_write(k, i * stride, &byte, 1))
+				die("cow_tree_write");
+		if (cow_tree_reset(k, snap))
+			die("cow_tree_reset");
+		st.SetIterationTime(seconds_since(t0));
+	}
+	cow_tree_destroy(k);
+}
+
 // Free 4096 written frames (destroy + trim) with freed frames discarded in
 // batches of range(0): 1 = one hole punch per frame.
 void BM_FreeFrames(benchmark::State &st)
@@ -256,6 +280,7 @@ BENCHMARK(BM_NaiveFork)
 BENCHMARK(BM_FirstWrite)->Apply(common)->Arg(512)->Arg(1);
 BENCHMARK(BM_DestroyFork)->Apply(common)->Arg(0)->Arg(64);
 BENCHMARK(BM_Reset)->Apply(common)->Arg(1)->Arg(16)->Arg(256)->Arg(4096);
+BENCHMARK(BM_ResetCycle)->Apply(common)->Arg(1)->Arg(16)->Arg(256)->Arg(4096);
 BENCHMARK(BM_FreeFrames)->Apply(common)->Arg(1)->Arg(32)->Arg(256)->Arg(4096);
 
 BENCHMARK_MAIN();
