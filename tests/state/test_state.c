@@ -201,6 +201,11 @@ static void test_transfer_hypercalls(bool fresh)
 		    e.detail);
 	mark = st_console_len(&a);
 	sa = save(a.vm);
+	if (fresh)
+		printf("hypercalls: rip 0x%llx at the SNAPSHOT exit, 0x%llx "
+		       "saved\n",
+		       (unsigned long long)e.rip,
+		       (unsigned long long)sa->regs.rip);
 	copy_ram_exact(b.vm, a.vm);
 	us = restore(b.vm, sa);
 	s = vmm_state_last_stats();
