@@ -122,6 +122,7 @@ static void row(struct cow_store *s, uint64_t size)
 {
 	struct cow_tree *p = populate(s, size), *c;
 	struct cow_stats ps, cs;
+	char pages[48], kib[48];
 	double fork = fork_us(p), write = write_us(p, size / 2);
 	double naive = naive_us(p);
 	uint64_t x = 42;
@@ -135,15 +136,17 @@ static void row(struct cow_store *s, uint64_t size)
 		die("cow_tree_write", -r);
 	cow_tree_stats(p, &ps);
 	cow_tree_stats(c, &cs);
-	printf("%3llu %s %8llu %8.2f %8.2f %10.1f %9.0fx %10.1f %7llu/%-8llu "
-	       "%5.1f/%.1f\n",
+	snprintf(pages, sizeof(pages), "%llu/%llu",
+		 (unsigned long long)cs.pages_private,
+		 (unsigned long long)cs.pages_shared);
+	snprintf(kib, sizeof(kib), "%.1f/%.1f",
+		 (double)cs.table_private_bytes / 1024,
+		 (double)cs.table_bytes / 1024);
+	printf("%3llu %s %8llu %8.2f %8.2f %10.1f %9.0fx %10.1f %16s %s\n",
 	       (unsigned long long)(size >= GiB ? size / GiB : size / MiB),
 	       size >= GiB ? "GiB" : "MiB", (unsigned long long)ps.pages_mapped,
 	       fork, write, naive, naive / fork, (double)ps.table_bytes / 1024,
-	       (unsigned long long)cs.pages_private,
-	       (unsigned long long)cs.pages_shared,
-	       (double)cs.table_private_bytes / 1024,
-	       (double)cs.table_bytes / 1024);
+	       pages, kib);
 	cow_tree_destroy(c);
 	cow_tree_destroy(p);
 }
@@ -164,10 +167,11 @@ int main(void)
 	       "naive: table rebuilt\npage by page (frames shared), median of "
 	       "%d. Child columns: a fork after one write.\n\n",
 	       FORK_RUNS, NAIVE_RUNS);
-	printf("   size    pages  fork us write us   naive us naive/fork "
-	       " table KiB  child pages      child KiB\n"
-	       "                                                       "
-	       "            priv/shared      priv/total\n");
+	printf("%7s %8s %8s %8s %10s %10s %10s %16s %-s\n", "size", "pages",
+	       "fork us", "write us", "naive us", "naive/fork", "table KiB",
+	       "child pages", "child KiB");
+	printf("%7s %8s %8s %8s %10s %10s %10s %16s %s\n", "", "", "", "", "",
+	       "", "", "priv/shared", "priv/total");
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		row(s, sizes[i]);
 	cow_store_destroy(s);
