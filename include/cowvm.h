@@ -104,7 +104,8 @@ COWVM_API int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf,
  * (memory, vCPU, in-kernel devices, serial) at one instant; memory is shared
  * copy-on-write through the VM's guest page table, so taking one, cloning
  * from one and forking cost the same whatever the memory size. A snapshot is
- * reference counted: the creator and every clone hold a reference.
+ * reference counted (cowvm_snapshot_get/put); clones do not need it to stay:
+ * they share memory through the page table, not through the snapshot.
  */
 
 /* Snapshot vm now (it must be loaded and not stopped); vm may run on.
@@ -122,6 +123,9 @@ COWVM_API struct cowvm *cowvm_fork(struct cowvm *parent);
  * VM vm was cloned from, same memory size) in time proportional to the
  * pages vm wrote since; 0 or -errno. */
 COWVM_API int cowvm_reset(struct cowvm *vm, struct cowvm_snapshot *snap);
+
+/* Take one more reference to snap; returns snap. */
+COWVM_API struct cowvm_snapshot *cowvm_snapshot_get(struct cowvm_snapshot *snap);
 
 /* Drop a reference to a snapshot. NULL is ignored. */
 COWVM_API void cowvm_snapshot_put(struct cowvm_snapshot *snap);

@@ -115,6 +115,12 @@ void vmm_vm_free(struct cowvm *vm)
 	free(vm);
 }
 
+/* Record why a VM could not be made on this thread (cowvm_error(NULL)). */
+void vmm_vm_set_error(const char *msg)
+{
+	snprintf(vmm_vm_err, sizeof(vmm_vm_err), "%s", msg);
+}
+
 /* Why the last vmm_vm_new of this thread failed; "" after a success. */
 const char *vmm_vm_error(void)
 {

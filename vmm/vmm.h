@@ -95,6 +95,8 @@ void vmm_vm_warm(struct cowvm *vm);
 void vmm_vm_free(struct cowvm *vm);
 /* vm.c: why the last vmm_vm_new of this thread failed ("" if it did not). */
 const char *vmm_vm_error(void);
+/* vm.c: record msg as why a VM could not be made on this thread. */
+void vmm_vm_set_error(const char *msg);
 
 /* kvm.c: open /dev/kvm and check the API version and capabilities. */
 int vmm_kvm_open(struct cowvm *vm);
