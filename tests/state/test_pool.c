@@ -1,6 +1,8 @@
 /* The VM pool: reserve, take (warm and synchronous), refill, drain, several
  * classes, the reaper (no fd left behind) and pooled VMs running the guest
  * after their RAM and state are set. */
+#include <pthread.h>
+
 #include "state_test.h"
 
 static const char *guest;
@@ -236,6 +238,61 @@ static void test_reaper_burst(void)
 		    st_count_fds());
 }
 
+/* One thread of test_threads: take and discard VMs of its class. */
+static void *taker(void *arg)
+{
+	const struct cowvm_config *cfg = arg;
+
+	for (int i = 0; i < 6; i++) {
+		struct cowvm *vm = vmm_pool_take(cfg);
+
+		TEST_ASSERT(vm && vm->pristine &&
+				    vm->cfg.mem_size == cfg->mem_size,
+			    "concurrent take: %s", vmm_vm_error());
+		if (i % 2)
+			cowvm_destroy(vm);
+		else
+			vmm_pool_discard(vm);
+	}
+	return NULL;
+}
+
+/* Four threads take and discard at once while the filler refills and
+ * another thread changes the reserve; every VM accounted for. */
+static void test_threads(void)
+{
+	struct cowvm_config cfg = pool_cfg(TEST_MEM, COWVM_MEM_DEFAULT);
+	struct vmm_pool_stats s0 = vmm_pool_stats(&cfg), s;
+	pthread_t t[4];
+	int fds0;
+
+	TEST_ASSERT(vmm_pool_wait_reaped(30000) == 0, "reaper idle");
+	fds0 = st_count_fds();
+	TEST_OK(vmm_pool_reserve(&cfg, 3));
+	TEST_ASSERT(vmm_pool_wait_ready(&cfg, 3, 30000) == 0, "3 ready");
+	for (int i = 0; i < 4; i++)
+		TEST_ASSERT(!pthread_create(&t[i], NULL, taker, &cfg),
+			    "thread");
+	for (int n = 1; n <= 4; n++) { /* 1, 2, 3, 0 while they take */
+		usleep(5000);
+		TEST_OK(vmm_pool_reserve(&cfg, (unsigned)(n % 4)));
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	TEST_OK(vmm_pool_reserve(&cfg, 0));
+	TEST_ASSERT(vmm_pool_wait_reaped(60000) == 0, "reaper never idle");
+	s = vmm_pool_stats(&cfg);
+	TEST_ASSERT(s.taken + s.missed == s0.taken + s0.missed + 24,
+		    "24 takes, %lu counted",
+		    s.taken + s.missed - s0.taken - s0.missed);
+	TEST_ASSERT(s.taken >= s0.taken + 3, "the 3 ready VMs were taken");
+	TEST_ASSERT(s.ready == 0 && st_count_fds() == fds0,
+		    "ready %u, fds %d before %d after", s.ready, fds0,
+		    st_count_fds());
+	printf("pool: 4 threads, 24 takes: %lu warm, %lu synchronous\n",
+	       s.taken - s0.taken, s.missed - s0.missed);
+}
+
 /* Run the pool checks; leave a reserve behind so that process exit must
  * shut the threads down and free every pooled VM (LSan checks it). */
 int main(int argc, char **argv)
@@ -250,6 +307,7 @@ int main(int argc, char **argv)
 	test_bad_args();
 	test_pool();
 	test_reaper_burst();
+	test_threads();
 	TEST_OK(cowvm_pool_reserve(&cfg, 2));
 	TEST_ASSERT(vmm_pool_wait_ready(&cfg, 2, 30000) == 0, "final reserve");
 	printf("test-state-pool: PASS (%.2f s)\n", test_now() - t0);
