@@ -55,9 +55,10 @@ static inline uint64_t vmm_mem_top(uint64_t mem)
  * Once an image was taken or realized, RAM is mapped MAP_PRIVATE over the
  * image's frames: pages only read stay shared, written pages become private
  * copies that are folded into the table (copied into frames) when an image
- * is taken. KERNEL mode lets the host kernel copy on write and finds the
- * written pages with PAGEMAP_SCAN; UFFD mode write-protects RAM with
- * userfaultfd and records every first write in a handler thread.
+ * is taken. KERNEL mode lets the host kernel copy on write and learns the
+ * written pages from KVM's dirty log plus the host writes made through
+ * vmm_mem_gpa_write; UFFD mode write-protects RAM with userfaultfd and
+ * records every first write in a handler thread.
  *
  * Every function that changes contents or mappings must be called while
  * the VM's vCPU is outside KVM_RUN. Functions on different mems and images
@@ -121,8 +122,9 @@ void vmm_mem_destroy(struct vmm_mem *mem);
 /* For tests: 0 if mem's host mappings (from /proc/self/maps) realize
  * exactly what its table says, the pages not written since the last fold
  * read the same through the mapping as in their frames (all pages when
- * full, else a sample), and the frame store passes cow_store_check; else
- * -EUCLEAN with a description in why[n]. */
+ * full, else a sample), every page the host kernel copied on write
+ * (PAGEMAP_SCAN) is recorded as written, and the frame store passes
+ * cow_store_check; else -EUCLEAN with a description in why[n]. */
 int vmm_mem_check(struct vmm_mem *mem, bool full, char *why, size_t n);
 
 /* For tests: pages of mem written since its last fold (guest and host). */

@@ -182,6 +182,30 @@ static int check_contents(struct vmm_mem *mem, bool full, char *why, size_t n)
 	return err;
 }
 
+/* Every page the kernel copied on write (PAGEMAP_SCAN) was recorded as
+ * written: nothing escapes the fold or the reset. */
+static int check_record(struct vmm_mem *mem, char *why, size_t n)
+{
+	struct vmm_runs written = {0}, anon = {0};
+	int err = vmm_mem_written_runs(mem, &written);
+
+	if (!err)
+		err = vmm_mem_anon_runs(mem, &anon);
+	for (uint64_t i = 0; !err && i < anon.n; i++)
+		for (uint64_t k = 0; !err && k < anon.r[i].n; k++)
+			if (!in_runs(&written, anon.r[i].off + k))
+				err = check_fail(
+					why, n,
+					"page %llu (gpa %#llx) was copied on "
+					"write but not recorded",
+					(unsigned long long)(anon.r[i].off + k),
+					(unsigned long long)vmm_mem_off_gpa(
+						mem, anon.r[i].off + k));
+	vmm_runs_free(&written);
+	vmm_runs_free(&anon);
+	return err;
+}
+
 /* Store, table against extents, mappings against extents, contents. */
 int vmm_mem_check(struct vmm_mem *mem, bool full, char *why, size_t n)
 {
@@ -200,5 +224,7 @@ int vmm_mem_check(struct vmm_mem *mem, bool full, char *why, size_t n)
 	pthread_mutex_unlock(&vmm_store_lock);
 	if (!err)
 		err = check_maps(mem, why, n);
+	if (!err)
+		err = check_record(mem, why, n);
 	return err;
 }

@@ -132,7 +132,7 @@ static int mem_fold(struct vmm_mem *mem)
 	if (!err2)
 		err2 = drop_runs(mem, &fo.inplace);
 	if (!err2 && !err)
-		vmm_mem_written_clear(mem);
+		err2 = vmm_mem_written_clear(mem, false);
 	err = err ? err : err2;
 out:
 	free(add);
@@ -151,6 +151,8 @@ static int mem_undirect(struct vmm_mem *mem)
 		err = vmm_uffd_protect(mem, 0, mem->pages, true);
 	if (!err)
 		mem->direct = false;
+	if (!err) /* what was written so far is in the frames already */
+		err = vmm_mem_written_clear(mem, true);
 	return err;
 }
 
@@ -201,6 +203,8 @@ static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
 	err = vmm_mem_map_range(mem, mem->ext, 0, mem->pages, false);
 	if (!err && mem->mode == COWVM_MEM_UFFD)
 		err = vmm_uffd_protect(mem, 0, mem->pages, true);
+	if (!err)
+		err = vmm_mem_written_clear(mem, true);
 	return err;
 }
 
@@ -209,6 +213,7 @@ static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
 int vmm_mem_realize(struct vmm_mem *mem, struct vmm_mem_image *img)
 {
 	struct vmm_runs written = {0}, diff = {0};
+	bool was_direct = mem->direct;
 	int err;
 
 	if (img->size != mem->size)
@@ -234,7 +239,7 @@ int vmm_mem_realize(struct vmm_mem *mem, struct vmm_mem_image *img)
 	if (!err)
 		err = map_runs(mem, mem->ext, &diff);
 	if (!err)
-		vmm_mem_written_clear(mem);
+		err = vmm_mem_written_clear(mem, was_direct);
 out:
 	vmm_runs_free(&written);
 	vmm_runs_free(&diff);

@@ -40,17 +40,24 @@ struct vmm_mem_slot {
 	uint64_t off; /* first RAM page offset of the range */
 };
 
-/* UFFD mode: the write-protect fault handler and what it recorded. */
+/* Pages written since the last fold, as recorded: host writes
+ * (vmm_mem_gpa_write), the KVM dirty log (KERNEL mode) and write-protect
+ * faults (UFFD mode). */
+struct vmm_mem_record {
+	pthread_mutex_t lock; /* the handler thread records too */
+	bool init;
+	uint64_t *bits; /* one bit per RAM page: recorded */
+	uint64_t *list; /* RAM page offsets recorded, unsorted */
+	uint64_t nlist, caplist;
+	int err; /* first failure to record, -errno */
+};
+
+/* UFFD mode: the write-protect fault handler. */
 struct vmm_mem_uffd {
 	int fd;
 	int stop[2]; /* pipe that ends the handler thread */
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t lock; /* protects the bitmap and list below */
-	uint64_t *bits;	      /* one bit per RAM page: written */
-	uint64_t *list;	      /* RAM page offsets written, unsorted */
-	uint64_t nlist, caplist;
-	int err; /* first failure of the handler, -errno */
 	uint64_t faults;
 };
 
@@ -71,7 +78,9 @@ struct vmm_mem {
 	struct cow_tree *tree;	 /* NULL while empty */
 	struct vmm_extents *ext; /* NULL while empty */
 	bool direct; /* MAP_SHARED over its own frames: the table is exact */
-	int pagemap; /* /proc/self/pagemap, KERNEL mode */
+	int pagemap; /* /proc/self/pagemap, for the checker */
+	uint64_t *dirty; /* KVM_GET_DIRTY_LOG buffer (KERNEL mode) */
+	struct vmm_mem_record rec;
 	struct vmm_mem_uffd uffd;
 };
 
@@ -111,11 +120,23 @@ void vmm_runs_free(struct vmm_runs *runs);
 int vmm_extents_diff(const struct vmm_extents *a, const struct vmm_extents *b,
 		     struct vmm_runs *out);
 
+/* mem_written.c: set up the record and, in KERNEL mode, the dirty log
+ * buffer; -errno. */
+int vmm_mem_record_init(struct vmm_mem *mem);
+/* mem_written.c: release what vmm_mem_record_init set up. */
+void vmm_mem_record_fini(struct vmm_mem *mem);
+/* mem_written.c: record RAM pages [off, off + n) as written; 0 or -errno. */
+int vmm_mem_record(struct vmm_mem *mem, uint64_t off, uint64_t n);
 /* mem_written.c: the sorted runs of pages written since the last fold
- * (PAGEMAP_SCAN in KERNEL mode, the handler's record in UFFD mode). */
+ * (the record, after collecting the KVM dirty log in KERNEL mode). */
 int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out);
-/* mem_written.c: written pages were folded or dropped: forget them. */
-void vmm_mem_written_clear(struct vmm_mem *mem);
+/* mem_written.c: written pages were folded or dropped: forget them, and
+ * with log the KVM dirty log so far (KERNEL mode; without, the caller has
+ * just collected it). */
+int vmm_mem_written_clear(struct vmm_mem *mem, bool log);
+/* mem_written.c: the sorted runs of anonymous pages in the region
+ * (PAGEMAP_SCAN): what the host kernel copied on write. */
+int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out);
 
 /* mem_uffd.c: set up userfaultfd and its handler thread; -errno. */
 int vmm_uffd_start(struct vmm_mem *mem);
@@ -125,7 +146,7 @@ void vmm_uffd_stop(struct vmm_mem *mem);
  * (after they were mapped anew) and write-protect them; 0 or -errno. */
 int vmm_uffd_protect(struct vmm_mem *mem, uint64_t off, uint64_t n, bool reg);
 /* mem_uffd.c: record RAM pages [off, off + n) as written and open them
- * for writing; 0 or -errno. */
+ * for writing (waking a thread that waits on them); 0 or -errno. */
 int vmm_uffd_unprotect(struct vmm_mem *mem, uint64_t off, uint64_t n);
 
 #endif

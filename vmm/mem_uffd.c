@@ -46,35 +46,11 @@ int vmm_uffd_protect(struct vmm_mem *mem, uint64_t off, uint64_t n, bool reg)
 	return uffd_wp(mem, off, n, true);
 }
 
-/* Append page off to the record unless it is there; lock held. */
-static int uffd_record(struct vmm_mem_uffd *u, uint64_t off)
-{
-	if (u->bits[off / 64] & (1ull << (off % 64)))
-		return 0;
-	if (u->nlist == u->caplist) {
-		uint64_t cap = u->caplist ? 2 * u->caplist : 1024;
-		uint64_t *l = realloc(u->list, cap * sizeof(*l));
-
-		if (!l)
-			return -ENOMEM;
-		u->list = l;
-		u->caplist = cap;
-	}
-	u->bits[off / 64] |= 1ull << (off % 64);
-	u->list[u->nlist++] = off;
-	return 0;
-}
-
 /* Record the pages, then open them for writing. */
 int vmm_uffd_unprotect(struct vmm_mem *mem, uint64_t off, uint64_t n)
 {
-	struct vmm_mem_uffd *u = &mem->uffd;
-	int err = 0;
+	int err = vmm_mem_record(mem, off, n);
 
-	pthread_mutex_lock(&u->lock);
-	for (uint64_t i = 0; !err && i < n; i++)
-		err = uffd_record(u, off + i);
-	pthread_mutex_unlock(&u->lock);
 	return err ? err : uffd_wp(mem, off, n, false);
 }
 
@@ -96,9 +72,9 @@ static void uffd_event(struct vmm_mem *mem, const struct uffd_msg *m)
 	if (err) {
 		struct uffdio_range r = {addr, VMM_PAGE};
 
-		pthread_mutex_lock(&mem->uffd.lock);
-		mem->uffd.err = mem->uffd.err ? mem->uffd.err : err;
-		pthread_mutex_unlock(&mem->uffd.lock);
+		pthread_mutex_lock(&mem->rec.lock);
+		mem->rec.err = mem->rec.err ? mem->rec.err : err;
+		pthread_mutex_unlock(&mem->rec.lock);
 		ioctl(mem->uffd.fd, UFFDIO_WAKE, &r);
 	}
 }
@@ -124,8 +100,8 @@ static void *uffd_thread(void *arg)
 	}
 }
 
-/* Open userfaultfd with write-protection of shmem and unpopulated pages,
- * allocate the record and start the handler. */
+/* Open userfaultfd with write-protection of shmem and unpopulated pages
+ * and start the handler. */
 int vmm_uffd_start(struct vmm_mem *mem)
 {
 	struct vmm_mem_uffd *u = &mem->uffd;
@@ -141,12 +117,8 @@ int vmm_uffd_start(struct vmm_mem *mem)
 		return -errno;
 	if (ioctl(u->fd, UFFDIO_API, &api) < 0)
 		return -errno;
-	u->bits = calloc((mem->pages + 63) / 64, sizeof(*u->bits));
-	if (!u->bits)
-		return -ENOMEM;
 	if (pipe2(u->stop, O_CLOEXEC) < 0)
 		return -errno;
-	pthread_mutex_init(&u->lock, NULL);
 	err = pthread_create(&u->thread, NULL, uffd_thread, mem);
 	if (err)
 		return -err;
@@ -164,7 +136,6 @@ void vmm_uffd_stop(struct vmm_mem *mem)
 
 		(void)r;
 		pthread_join(u->thread, NULL);
-		pthread_mutex_destroy(&u->lock);
 		u->running = false;
 	}
 	for (int i = 0; i < 2; i++)
@@ -172,8 +143,5 @@ void vmm_uffd_stop(struct vmm_mem *mem)
 			close(u->stop[i]);
 	if (u->fd >= 0)
 		close(u->fd);
-	free(u->bits);
-	free(u->list);
 	u->fd = u->stop[0] = u->stop[1] = -1;
-	u->bits = u->list = NULL;
 }

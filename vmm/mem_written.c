@@ -1,8 +1,12 @@
-/* Which pages a VM wrote since its last fold: PAGEMAP_SCAN (KERNEL mode)
- * or the userfaultfd handler's record (UFFD mode). */
+/* Which pages a VM wrote since its last fold: a record fed by host writes
+ * and by the KVM dirty log (KERNEL mode) or write-protect faults (UFFD
+ * mode); PAGEMAP_SCAN lists the pages the kernel copied, for the checker. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
+
+#include <linux/kvm.h>
 
 #include "mem_internal.h"
 
@@ -27,15 +31,20 @@ struct pm_scan_arg {
 
 #define SCAN_VEC 256 /* regions fetched per ioctl */
 
-/* Anonymous pages (present or swapped) in the MAP_PRIVATE file mapping are
- * exactly the pages the kernel copied on write since they were last
- * mapped, i.e. since the last fold: collect them as runs. */
-static int written_scan(struct vmm_mem *mem, struct vmm_runs *out)
+/* Anonymous pages (present, or swapped out) in the MAP_PRIVATE file
+ * mapping are exactly the pages the kernel copied on write since they were
+ * last mapped; collect them as runs. In UFFD mode only present ones: a
+ * write-protect marker on a never-touched page reads as swapped too (and
+ * asking for PAGE_IS_WRITTEN, which tells them apart, needs asynchronous
+ * write-protection). Costs O(pages mapped in the region). */
+int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out)
 {
 	struct page_region vec[SCAN_VEC];
 	uint64_t start = (uint64_t)(uintptr_t)mem->base;
 	uint64_t end = start + mem->size;
 
+	if (!mem->tree || mem->direct)
+		return 0;
 	while (start < end) {
 		struct pm_scan_arg a = {
 			.size = sizeof(a),
@@ -46,7 +55,9 @@ static int written_scan(struct vmm_mem *mem, struct vmm_runs *out)
 			.category_inverted = PAGE_IS_FILE,
 			.category_mask = PAGE_IS_FILE,
 			.category_anyof_mask =
-				PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+				mem->mode == COWVM_MEM_KERNEL
+					? PAGE_IS_PRESENT | PAGE_IS_SWAPPED
+					: PAGE_IS_PRESENT,
 		};
 		long n = ioctl(mem->pagemap, PAGEMAP_SCAN, &a);
 
@@ -70,6 +81,106 @@ static int written_scan(struct vmm_mem *mem, struct vmm_runs *out)
 	return 0;
 }
 
+/* Words of a one-bit-per-page bitmap of mem. */
+static uint64_t bitmap_words(const struct vmm_mem *mem)
+{
+	return (mem->pages + 63) / 64;
+}
+
+/* Allocate the record (and the dirty log buffer in KERNEL mode). */
+int vmm_mem_record_init(struct vmm_mem *mem)
+{
+	struct vmm_mem_record *r = &mem->rec;
+
+	r->bits = calloc(bitmap_words(mem), sizeof(*r->bits));
+	if (!r->bits)
+		return -ENOMEM;
+	if (mem->mode == COWVM_MEM_KERNEL) {
+		mem->dirty = calloc(bitmap_words(mem), sizeof(*mem->dirty));
+		if (!mem->dirty)
+			return -ENOMEM;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	r->init = true;
+	return 0;
+}
+
+/* Release the record (safe when never set up). */
+void vmm_mem_record_fini(struct vmm_mem *mem)
+{
+	struct vmm_mem_record *r = &mem->rec;
+
+	if (r->init)
+		pthread_mutex_destroy(&r->lock);
+	free(r->bits);
+	free(r->list);
+	free(mem->dirty);
+	*r = (struct vmm_mem_record){0};
+	mem->dirty = NULL;
+}
+
+/* Append page off unless recorded; lock held. */
+static int record_one(struct vmm_mem_record *r, uint64_t off)
+{
+	if (r->bits[off / 64] & (1ull << (off % 64)))
+		return 0;
+	if (r->nlist == r->caplist) {
+		uint64_t cap = r->caplist ? 2 * r->caplist : 1024;
+		uint64_t *l = realloc(r->list, cap * sizeof(*l));
+
+		if (!l)
+			return -ENOMEM;
+		r->list = l;
+		r->caplist = cap;
+	}
+	r->bits[off / 64] |= 1ull << (off % 64);
+	r->list[r->nlist++] = off;
+	return 0;
+}
+
+/* Record pages [off, off + n) under the lock. */
+int vmm_mem_record(struct vmm_mem *mem, uint64_t off, uint64_t n)
+{
+	struct vmm_mem_record *r = &mem->rec;
+	int err = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (uint64_t i = 0; !err && i < n; i++)
+		err = record_one(r, off + i);
+	if (err && !r->err)
+		r->err = err;
+	pthread_mutex_unlock(&r->lock);
+	return err;
+}
+
+/* Fetch (and so clear) the KVM dirty log of every slot; record the pages
+ * unless discard. O(memory / 32 KiB) for the bitmaps, plus dirty pages. */
+static int dirty_collect(struct vmm_mem *mem, bool discard)
+{
+	for (unsigned i = 0; i < mem->nr; i++) {
+		struct kvm_dirty_log log = {.slot = i,
+					    .dirty_bitmap = mem->dirty};
+		uint64_t n = mem->slot[i].range.size / VMM_PAGE;
+
+		if (ioctl(mem->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			return -errno;
+		for (uint64_t w = 0; !discard && w < (n + 63) / 64; w++) {
+			uint64_t bits = mem->dirty[w];
+
+			while (bits) {
+				uint64_t b = (uint64_t)__builtin_ctzll(bits);
+				int err = vmm_mem_record(
+					mem, mem->slot[i].off + w * 64 + b, 1);
+
+				if (err)
+					return err;
+				bits &= bits - 1;
+			}
+		}
+	}
+	return 0;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -77,44 +188,44 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Sort the handler's record in place and turn it into runs. */
-static int written_record(struct vmm_mem *mem, struct vmm_runs *out)
+/* Collect the dirty log, then sort the record and turn it into runs; none
+ * for a direct (MAP_SHARED) or empty mem. */
+int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out)
 {
-	struct vmm_mem_uffd *u = &mem->uffd;
+	struct vmm_mem_record *r = &mem->rec;
 	int err = 0;
 
-	pthread_mutex_lock(&u->lock);
-	if (u->nlist)
-		qsort(u->list, u->nlist, sizeof(*u->list), cmp_u64);
-	for (uint64_t i = 0; !err && i < u->nlist; i++)
-		err = vmm_runs_add(out, u->list[i], 1);
+	if (!mem->tree || mem->direct)
+		return 0;
+	if (mem->mode == COWVM_MEM_KERNEL)
+		err = dirty_collect(mem, false);
+	if (err)
+		return err;
+	pthread_mutex_lock(&r->lock);
+	if (r->nlist)
+		qsort(r->list, r->nlist, sizeof(*r->list), cmp_u64);
+	for (uint64_t i = 0; !err && i < r->nlist; i++)
+		err = vmm_runs_add(out, r->list[i], 1);
 	if (!err)
-		err = u->err;
-	pthread_mutex_unlock(&u->lock);
+		err = r->err;
+	pthread_mutex_unlock(&r->lock);
 	return err;
 }
 
-/* Written runs, sorted; none for a direct (MAP_SHARED) or empty mem. */
-int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out)
+/* Forget the record, and with log the dirty log so far. */
+int vmm_mem_written_clear(struct vmm_mem *mem, bool log)
 {
-	if (!mem->tree || mem->direct)
-		return 0;
-	if (mem->mode == COWVM_MEM_UFFD)
-		return written_record(mem, out);
-	return written_scan(mem, out);
-}
+	struct vmm_mem_record *r = &mem->rec;
 
-/* Forget the handler's record (KERNEL mode keeps none: dropping the
- * anonymous pages is what clears it). */
-void vmm_mem_written_clear(struct vmm_mem *mem)
-{
-	struct vmm_mem_uffd *u = &mem->uffd;
-
-	if (mem->mode != COWVM_MEM_UFFD)
-		return;
-	pthread_mutex_lock(&u->lock);
-	for (uint64_t i = 0; i < u->nlist; i++)
-		u->bits[u->list[i] / 64] &= ~(1ull << (u->list[i] % 64));
-	u->nlist = 0;
-	pthread_mutex_unlock(&u->lock);
+	pthread_mutex_lock(&r->lock);
+	if (r->nlist < bitmap_words(mem))
+		for (uint64_t i = 0; i < r->nlist; i++)
+			r->bits[r->list[i] / 64] &=
+				~(1ull << (r->list[i] % 64));
+	else
+		memset(r->bits, 0, bitmap_words(mem) * sizeof(*r->bits));
+	r->nlist = 0;
+	pthread_mutex_unlock(&r->lock);
+	return log && mem->mode == COWVM_MEM_KERNEL ? dirty_collect(mem, true)
+						    : 0;
 }

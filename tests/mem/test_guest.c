@@ -126,19 +126,27 @@ static void test_mode(enum cowvm_mem_mode mode)
 	memtest_line(1, 16, line1, sizeof(line1));
 	memtest_line(2, 16, line2, sizeof(line2));
 
-	/* Fresh VM: the guest writes straight into its own frames. */
+	/* Image of a loaded VM. */
+	a = boot(mode, cmd1, &con_a);
+	TEST_OK(vmm_mem_image_take(a->mem, &i0));
+
+	/* Fresh VM: the guest writes straight into its own frames; reset to
+	 * i0 afterwards, nothing it wrote then counts as written. */
 	b = boot(mode, cmd2, &con_b);
 	t0 = now();
 	run_expect(b, con_b, line2);
 	t_fresh = now() - t0;
 	TEST_ASSERT(vmm_mem_written(b->mem) == 0, "direct mode records none");
 	CHECK_MEM(b->mem, true);
+	TEST_OK(vmm_mem_realize(b->mem, i0));
+	TEST_ASSERT(vmm_mem_written(b->mem) == 0, "%lld written after reset",
+		    (long long)vmm_mem_written(b->mem));
+	CHECK_MEM(b->mem, true);
+	expect_region(b->mem, i0);
 	cowvm_destroy(b);
 	close(con_b);
 
-	/* Image of the loaded VM, then the guest writes copy on write. */
-	a = boot(mode, cmd1, &con_a);
-	TEST_OK(vmm_mem_image_take(a->mem, &i0));
+	/* The guest writes copy on write. */
 	t0 = now();
 	TEST_ASSERT(run_expect(a, con_a, line1) == 1, "one run");
 	t_cow = now() - t0;
