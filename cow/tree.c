@@ -56,6 +56,7 @@ void cow_tree_destroy(struct cow_tree *tree)
 	free(tree);
 }
 
+/* The store tree belongs to. */
 struct cow_store *cow_tree_store(const struct cow_tree *tree)
 {
 	return tree->store;
