@@ -131,7 +131,9 @@ int64_t cow_tree_frame_for_write(struct cow_tree *tree, uint64_t gpa);
 int cow_tree_page_private(const struct cow_tree *tree, uint64_t gpa);
 
 /* Make tree's contents identical to snap's in time proportional to what
- * differs; -EINVAL if they belong to different stores. */
+ * differs; -EINVAL if they belong to different stores. Tables only tree
+ * reaches are rewritten in place and kept (they count in
+ * table_private_bytes), so rewriting the same pages copies no table. */
 int cow_tree_reset(struct cow_tree *tree, const struct cow_tree *snap);
 
 /* Called per private page; a nonzero return stops the walk. */
