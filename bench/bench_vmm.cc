@@ -221,17 +221,16 @@ Parent *boot_parent(uint64_t mem_mib, Mode mode, uint64_t mib, uint64_t pages,
 // RAM touched (the guest fills the low range above 8 MiB, the host the
 // high range), then run one more round so that its RAM is mapped, as a
 // VM that has been running.
-Parent *sized(uint64_t mib)
+Parent *sized(uint64_t mib, Mode mode = cowvm_config::COWVM_MEM_KERNEL)
 {
-	static std::map<uint64_t, Parent *> parents;
-	Parent *&p = parents[mib];
+	static std::map<std::pair<uint64_t, int>, Parent *> parents;
+	Parent *&p = parents[{mib, (int)mode}];
 	uint64_t low =
 		mib * kMiB < bvm_low_mem_max ? mib * kMiB : bvm_low_mem_max;
 
 	if (p)
 		return p;
-	p = boot_parent(mib, cowvm_config::COWVM_MEM_KERNEL,
-			(low - bvm_memtest_base) / kMiB, 16, mib);
+	p = boot_parent(mib, mode, (low - bvm_memtest_base) / kMiB, 16, mib);
 	if (int err = bvm_ram_file(p->vm, &p->ram_fd, &p->ram_off))
 		die("ram file: %s", std::strerror(-err));
 	reserve(p->cfg, kPoolN);
@@ -291,13 +290,19 @@ std::string size_name(uint64_t mib)
 			   : std::to_string(mib) + " MiB";
 }
 
+std::string mode_name(Mode mode)
+{
+	return mode == cowvm_config::COWVM_MEM_UFFD ? "uffd" : "kernel";
+}
+
 // Clone from the snapshot with the pool full: kBatch clones timed
 // back to back, destroyed after the clock stops; the pool refills and
-// the reaper finishes before the next batch.
-void BM_CloneWarmPool(benchmark::State &st)
+// the reaper finishes before the next batch (the filler starts refilling
+// as soon as the first clone takes its VM, as it does in use).
+void clone_warm(benchmark::State &st, Mode mode)
 {
 	uint64_t mib = (uint64_t)st.range(0);
-	Parent *p = sized(mib);
+	Parent *p = sized(mib, mode);
 	cowvm *kids[kBatch];
 	unsigned long t0n, m0, t1n, m1;
 
@@ -317,9 +322,19 @@ void BM_CloneWarmPool(benchmark::State &st)
 	bvm_pool_counts(&t1n, &m1);
 	if (m1 != m0)
 		st.SkipWithError("a clone missed the pool");
-	label(st, "warm pool (settled), " + size_name(mib) +
+	label(st, mode_name(mode) + ", warm pool (settled), " + size_name(mib) +
 			  " touched, clone ready to run");
 	batch(st, kBatch);
+}
+
+void BM_CloneWarmPool(benchmark::State &st)
+{
+	clone_warm(st, cowvm_config::COWVM_MEM_KERNEL);
+}
+
+void BM_CloneWarmPoolUffd(benchmark::State &st)
+{
+	clone_warm(st, cowvm_config::COWVM_MEM_UFFD);
 }
 
 // Clone with an empty pool: the VM (KVM VM, irqchip, PIT, memslots,
@@ -354,10 +369,10 @@ void BM_CloneEmptyPool(benchmark::State &st)
 // Fork of the running parent (stopped at a SNAPSHOT exit after a round
 // that mapped all its RAM): cowvm_fork = snapshot (state save, fold of
 // the pages written since the last fold, table fork) + clone + drop.
-void BM_ForkWarmPool(benchmark::State &st)
+void fork_warm(benchmark::State &st, Mode mode)
 {
 	uint64_t mib = (uint64_t)st.range(0);
-	Parent *p = sized(mib);
+	Parent *p = sized(mib, mode);
 	cowvm *kids[kBatch];
 
 	for (auto _ : st) {
@@ -372,9 +387,20 @@ void BM_ForkWarmPool(benchmark::State &st)
 			cowvm_destroy(k);
 		}
 	}
-	label(st, "warm pool (settled), parent ran, " + size_name(mib) +
+	label(st, mode_name(mode) + ", warm pool (settled), parent ran, " +
+			  size_name(mib) +
 			  " touched, no writes since the previous fork");
 	batch(st, kBatch);
+}
+
+void BM_ForkWarmPool(benchmark::State &st)
+{
+	fork_warm(st, cowvm_config::COWVM_MEM_KERNEL);
+}
+
+void BM_ForkWarmPoolUffd(benchmark::State &st)
+{
+	fork_warm(st, cowvm_config::COWVM_MEM_UFFD);
 }
 
 // Host fork() baseline: a helper process (spawned clean, not forked from
@@ -627,18 +653,39 @@ void BM_FirstWrite(benchmark::State &st, Mode mode)
 	batch(st, (double)kWritePages);
 }
 
+// A clone of the 1 GiB snapshot that ran one round (its guest read all
+// its RAM, so every page is mapped), kept for the run.
+cowvm *ran_clone()
+{
+	static cowvm *c;
+
+	if (!c) {
+		auto t0 = Clock::now();
+		c = clone_of(sized(1024));
+		run_to_snapshot(c, 2);
+		std::fprintf(stderr,
+			     "bench-vmm: 1 GiB clone ran a round in %.1f s\n",
+			     seconds_since(t0));
+	}
+	return c;
+}
+
 // Reset of a clone of the 1 GiB snapshot after the host dirtied n pages
 // spread evenly over its RAM (cowvm_write of 8 bytes each); only
-// cowvm_reset is timed.
+// cowvm_reset is timed. range(1) = 0: a fresh clone that never ran (only
+// the dirtied pages are mapped); 1: a clone that ran (all RAM mapped).
 void BM_VmmReset(benchmark::State &st)
 {
 	uint64_t n = (uint64_t)st.range(0);
+	bool ran = st.range(1) != 0;
 	Parent *p = sized(1024);
 	uint64_t pages = p->cfg.mem_size / kPage;
 	uint64_t stride = pages / n;
-	cowvm *c = clone_of(p);
+	cowvm *c = ran ? ran_clone() : clone_of(p);
 	uint64_t dirty = 0;
 
+	if (ran && cowvm_reset(c, p->snap))
+		die("cowvm_reset: %s", cowvm_error(c));
 	for (auto _ : st) {
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t v = i + 1;
@@ -659,9 +706,12 @@ void BM_VmmReset(benchmark::State &st)
 			die("cowvm_reset: %s", cowvm_error(c));
 		st.SetIterationTime(seconds_since(t0));
 	}
-	cowvm_destroy(c);
+	if (!ran)
+		cowvm_destroy(c);
 	st.counters["dirty_pages"] = (double)dirty;
-	label(st, "1 GiB clone, kernel mode, pages dirtied by the host");
+	label(st, std::string("1 GiB clone, kernel mode, ") +
+			  (ran ? "ran (all RAM mapped)" : "never ran") +
+			  ", pages dirtied by the host");
 	batch(st, 1);
 }
 
@@ -684,8 +734,10 @@ void sizes(benchmark::internal::Benchmark *b)
 } // namespace
 
 BENCHMARK(BM_CloneWarmPool)->Apply(common)->Apply(sizes)->Iterations(5);
+BENCHMARK(BM_CloneWarmPoolUffd)->Apply(common)->Arg(1024)->Iterations(5);
 BENCHMARK(BM_CloneEmptyPool)->Apply(common)->Apply(sizes)->Iterations(3);
 BENCHMARK(BM_ForkWarmPool)->Apply(common)->Apply(sizes)->Iterations(5);
+BENCHMARK(BM_ForkWarmPoolUffd)->Apply(common)->Arg(1024)->Iterations(5);
 BENCHMARK(BM_HostFork)->Apply(common)->Apply(sizes)->Iterations(3);
 BENCHMARK(BM_FcRestore)->Apply(common)->Apply(sizes)->Iterations(3);
 BENCHMARK(BM_FullCopy)->Apply(common)->Apply(sizes)->Iterations(1);
@@ -703,10 +755,7 @@ BENCHMARK_CAPTURE(BM_FirstWrite, uffd, cowvm_config::COWVM_MEM_UFFD)
 	->Iterations(2);
 BENCHMARK(BM_VmmReset)
 	->Apply(common)
-	->Arg(1)
-	->Arg(16)
-	->Arg(256)
-	->Arg(4096)
+	->ArgsProduct({{1, 16, 256, 4096}, {0, 1}})
 	->Iterations(10);
 
 // `--fork-helper=MIB` runs the host fork() helper instead of benchmarks.
