@@ -125,7 +125,8 @@ COWVM_API struct cowvm *cowvm_fork(struct cowvm *parent);
 COWVM_API int cowvm_reset(struct cowvm *vm, struct cowvm_snapshot *snap);
 
 /* Take one more reference to snap; returns snap. */
-COWVM_API struct cowvm_snapshot *cowvm_snapshot_get(struct cowvm_snapshot *snap);
+COWVM_API struct cowvm_snapshot *
+cowvm_snapshot_get(struct cowvm_snapshot *snap);
 
 /* Drop a reference to a snapshot. NULL is ignored. */
 COWVM_API void cowvm_snapshot_put(struct cowvm_snapshot *snap);
@@ -146,6 +147,11 @@ COWVM_API int cowvm_mem_stats(struct cowvm *vm, struct cowvm_mem_stats *st);
  * in the background, so that clone and fork skip KVM VM and vCPU creation.
  * n = 0 stops keeping them. 0 or -errno. */
 COWVM_API int cowvm_pool_reserve(const struct cowvm_config *cfg, unsigned n);
+
+/* Wait until the pool holds all n VMs reserved for cfg's class, or until
+ * timeout_ms passes; 0 or -ETIMEDOUT. */
+COWVM_API int cowvm_pool_wait(const struct cowvm_config *cfg,
+			      unsigned timeout_ms);
 
 /* Destroy a VM and release everything it holds. NULL is ignored. */
 COWVM_API void cowvm_destroy(struct cowvm *vm);

@@ -8,6 +8,7 @@
 
 #include "cowvm.h"
 #include "cowvm_abi.h"
+#include "demo.h"
 
 #ifndef COWVM_VERSION
 #define COWVM_VERSION "unknown"
@@ -26,6 +27,7 @@ enum {
 static const char usage_text[] =
 	"usage: cowvm run [--mem SIZE] [--timeout SECONDS] GUEST.elf "
 	"[-- GUEST_CMDLINE...]\n"
+	"       cowvm demo [GUEST.elf]\n"
 	"       cowvm --help | --version\n"
 	"\n"
 	"Boot GUEST.elf (an x86-64 ELF kernel following the cowvm boot\n"
@@ -37,6 +39,9 @@ static const char usage_text[] =
 	"  --timeout SECONDS  wall-clock limit for the whole run, fractions\n"
 	"                     allowed (default 0: none)\n"
 	"  -- WORDS...        the guest command line, words joined by spaces\n"
+	"\n"
+	"cowvm demo boots GUEST.elf (default build/guest/guest.elf) at a few\n"
+	"sizes, forks clones and prints fork latency and memory per clone.\n"
 	"\n"
 	"exit status:\n"
 	"  0-119  the guest's own exit status\n"
@@ -279,6 +284,8 @@ int main(int argc, char **argv)
 		printf("cowvm %s\n", COWVM_VERSION);
 		return 0;
 	}
+	if (!strcmp(argv[1], "demo"))
+		return demo_main(argc, argv);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);

@@ -493,3 +493,12 @@ COWVM_API int cowvm_pool_reserve(const struct cowvm_config *cfg, unsigned n)
 {
 	return vmm_pool_reserve(cfg, n);
 }
+
+/* Public: wait until cfg's class holds its whole reserve, or timeout_ms. */
+COWVM_API int cowvm_pool_wait(const struct cowvm_config *cfg,
+			      unsigned timeout_ms)
+{
+	struct vmm_pool_stats st = vmm_pool_stats(cfg);
+
+	return vmm_pool_wait_ready(cfg, st.target, timeout_ms);
+}

@@ -1,0 +1,259 @@
+/* `cowvm demo`: boot the guest, fill its memory, fork clones and print, per
+ * memory size, fork latency and the memory each clone adds. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cowvm.h"
+#include "demo.h"
+
+#define DEMO_CLONES	  8
+#define DEMO_CLONE_PAGES  256 /* pages each clone writes: 1 MiB */
+#define DEMO_RESERVED_MIB 16  /* RAM below the filled region and above it */
+
+struct demo_row {
+	uint64_t mem;
+	double fill_ms, snapshot_us, clone_us, fork_us;
+	double host_kib; /* host memory added per clone (/proc/meminfo) */
+	uint64_t private_pages, shared_pages; /* per clone, cowvm's view */
+};
+
+/* Microseconds on the monotonic clock. */
+static double demo_now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+/* Sum of the KiB values of the lines starting with the given keys in
+ * path; -1 if it cannot be read. */
+static long demo_kib(const char *path, const char *const *keys, size_t n)
+{
+	char line[256];
+	long sum = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		for (size_t i = 0; i < n; i++)
+			if (!strncmp(line, keys[i], strlen(keys[i])))
+				sum += strtol(line + strlen(keys[i]), NULL, 10);
+	fclose(f);
+	return sum;
+}
+
+/* Memory this process holds privately for its guests, in KiB: anonymous
+ * pages (written copies) and its page tables. */
+static long demo_host_kib(void)
+{
+	static const char *const anon[] = {"Anonymous:"};
+	static const char *const pte[] = {"VmPTE:"};
+
+	return demo_kib("/proc/self/smaps_rollup", anon, 1) +
+	       demo_kib("/proc/self/status", pte, 1);
+}
+
+/* Comparison of doubles for qsort. */
+static int demo_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of n samples (sorts them). */
+static double demo_median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), demo_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Run vm until the guest exits; 0 if it exited with status 0. */
+static int demo_finish(struct cowvm *vm, const char *who)
+{
+	struct cowvm_exit e;
+
+	if (cowvm_run(vm, &e) < 0 || e.reason != COWVM_EXIT_GUEST || e.status) {
+		fprintf(stderr, "cowvm demo: %s did not finish cleanly: %s\n",
+			who, e.detail);
+		return -1;
+	}
+	return 0;
+}
+
+/* Boot a guest of row->mem that fills its RAM and stops at its snapshot
+ * request; NULL on failure (message printed). */
+static struct cowvm *demo_boot(const char *elf, struct demo_row *row)
+{
+	struct cowvm_config cfg;
+	struct cowvm_exit e;
+	struct cowvm *vm;
+	char cmd[128];
+	double t0;
+
+	cowvm_config_init(&cfg);
+	cfg.mem_size = row->mem;
+	cfg.console_fd = -1;
+	vm = cowvm_create(&cfg);
+	if (!vm) {
+		fprintf(stderr, "cowvm demo: %s\n", cowvm_error(NULL));
+		return NULL;
+	}
+	snprintf(cmd, sizeof(cmd), "forktest seed=1 mib=%llu rounds=1 pages=%d",
+		 (unsigned long long)(row->mem >> 20) - DEMO_RESERVED_MIB,
+		 DEMO_CLONE_PAGES);
+	t0 = demo_now_us();
+	if (cowvm_load_elf(vm, elf, cmd) || cowvm_run(vm, &e) ||
+	    e.reason != COWVM_EXIT_SNAPSHOT) {
+		fprintf(stderr,
+			"cowvm demo: guest did not reach its snapshot: "
+			"%s\n",
+			cowvm_error(vm));
+		cowvm_destroy(vm);
+		return NULL;
+	}
+	row->fill_ms = (demo_now_us() - t0) / 1e3;
+	if (cowvm_pool_reserve(&cfg, DEMO_CLONES) ||
+	    cowvm_pool_wait(&cfg, 60000))
+		fprintf(stderr, "cowvm demo: the VM pool is not ready; clones "
+				"will create VMs themselves\n");
+	return vm;
+}
+
+/* Clone snap DEMO_CLONES times (timed), run every clone to its end (each
+ * writes 1 MiB) and measure what they add; 0 or -1. */
+static int demo_clones(struct cowvm_snapshot *snap, struct demo_row *row)
+{
+	struct cowvm *clone[DEMO_CLONES];
+	double lat[DEMO_CLONES];
+	long host0 = demo_host_kib();
+	struct cowvm_mem_stats st = {0};
+	int n, err = 0;
+
+	for (n = 0; n < DEMO_CLONES; n++) {
+		double t0 = demo_now_us();
+
+		clone[n] = cowvm_clone(snap);
+		lat[n] = demo_now_us() - t0;
+		if (!clone[n]) {
+			fprintf(stderr, "cowvm demo: clone: %s\n",
+				cowvm_error(NULL));
+			err = -1;
+			break;
+		}
+		cowvm_set_snapshot_ret(clone[n], n + 1);
+		if (!err)
+			err = demo_finish(clone[n], "a clone");
+	}
+	if (!err) {
+		row->clone_us = demo_median(lat, n);
+		row->host_kib = (double)(demo_host_kib() - host0) / n;
+		err = cowvm_mem_stats(clone[0], &st) ? -1 : 0;
+		row->private_pages = st.pages_private;
+		row->shared_pages = st.pages_shared;
+	}
+	while (n--)
+		cowvm_destroy(clone[n]);
+	return err;
+}
+
+/* Fork the stopped parent DEMO_CLONES times (timed, children destroyed);
+ * 0 or -1. */
+static int demo_forks(struct cowvm *parent, struct demo_row *row)
+{
+	double lat[DEMO_CLONES];
+
+	for (int i = 0; i < DEMO_CLONES; i++) {
+		double t0 = demo_now_us();
+		struct cowvm *child = cowvm_fork(parent);
+
+		lat[i] = demo_now_us() - t0;
+		if (!child) {
+			fprintf(stderr, "cowvm demo: fork: %s\n",
+				cowvm_error(parent));
+			return -1;
+		}
+		cowvm_destroy(child);
+	}
+	row->fork_us = demo_median(lat, DEMO_CLONES);
+	return 0;
+}
+
+/* Measure one memory size into row; 0 or -1. */
+static int demo_size(const char *elf, struct demo_row *row)
+{
+	struct cowvm_snapshot *snap;
+	struct cowvm *vm = demo_boot(elf, row);
+	double t0;
+	int err;
+
+	if (!vm)
+		return -1;
+	t0 = demo_now_us();
+	snap = cowvm_snapshot(vm);
+	row->snapshot_us = demo_now_us() - t0;
+	if (!snap) {
+		fprintf(stderr, "cowvm demo: snapshot: %s\n", cowvm_error(vm));
+		cowvm_destroy(vm);
+		return -1;
+	}
+	err = demo_clones(snap, row);
+	if (!err)
+		err = demo_forks(vm, row);
+	if (!err)
+		err = demo_finish(vm, "the parent");
+	cowvm_snapshot_put(snap);
+	cowvm_destroy(vm);
+	return err;
+}
+
+/* Print the table header and explain the columns. */
+static void demo_header(void)
+{
+	printf("cowvm demo: per size, a guest fills its RAM and asks for a "
+	       "snapshot;\n%d clones are made from it (from a pool of ready "
+	       "VMs) and each writes 1 MiB;\nthen the running parent is forked "
+	       "%d times. Latencies are medians.\n\n",
+	       DEMO_CLONES, DEMO_CLONES);
+	printf("%8s %9s %10s %9s %9s %12s %12s %14s\n", "guest", "fill",
+	       "snapshot", "clone", "fork", "host/clone", "private", "shared");
+}
+
+/* Print one measured row. */
+static void demo_print(const struct demo_row *r)
+{
+	printf("%6lluMi %7.1fms %8.1fus %7.1fus %7.1fus %9.0f KiB %6.1f MiB "
+	       "%10.1f MiB\n",
+	       (unsigned long long)(r->mem >> 20), r->fill_ms, r->snapshot_us,
+	       r->clone_us, r->fork_us, r->host_kib,
+	       r->private_pages * 4096.0 / (1 << 20),
+	       r->shared_pages * 4096.0 / (1 << 20));
+}
+
+/* cowvm demo [GUEST.elf]: the table for 64 MiB to 1 GiB; 0 or 1. */
+int demo_main(int argc, char **argv)
+{
+	static const uint64_t sizes[] = {64ull << 20, 256ull << 20,
+					 1024ull << 20};
+	const char *elf = argc > 2 ? argv[2] : "build/guest/guest.elf";
+
+	demo_header();
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct demo_row row = {.mem = sizes[i]};
+
+		if (demo_size(elf, &row))
+			return 1;
+		demo_print(&row);
+		fflush(stdout);
+	}
+	printf("\nhost/clone: memory the process gained per live clone "
+	       "(smaps_rollup Anonymous\n+ VmPTE);\nprivate/shared: one "
+	       "clone's "
+	       "pages as its guest page table counts them.\n");
+	return 0;
+}
