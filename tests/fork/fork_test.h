@@ -21,6 +21,7 @@
 struct ft {
 	const char *elf;
 	uint64_t mem, rounds;
+	enum cowvm_mem_mode mode; /* how every VM of the family keeps RAM */
 	struct forkref ref;
 	int console; /* memfd every VM of the family writes to */
 };
@@ -33,13 +34,32 @@ struct fnode {
 	int exited;		     /* printed PASS and exited 0 */
 };
 
-/* Set up family f: guest elf, mem bytes of RAM, forktest arguments. */
+/* The arguments every fork test takes: GUEST_ELF [default|kernel|uffd];
+ * returns the memory mode and skips when there is no KVM. */
+static inline enum cowvm_mem_mode ft_args(int argc, char **argv)
+{
+	const char *m = argc > 2 ? argv[2] : "default";
+
+	TEST_ASSERT(argc == 2 || argc == 3,
+		    "usage: %s GUEST_ELF [default|kernel|uffd]", argv[0]);
+	test_require_kvm();
+	if (!strcmp(m, "kernel"))
+		return COWVM_MEM_KERNEL;
+	if (!strcmp(m, "uffd"))
+		return COWVM_MEM_UFFD;
+	TEST_ASSERT(!strcmp(m, "default"), "unknown memory mode '%s'", m);
+	return COWVM_MEM_DEFAULT;
+}
+
+/* Set up family f: guest elf, mem bytes of RAM in mode, forktest
+ * arguments. */
 static inline void ft_init(struct ft *f, const char *elf, uint64_t mem,
-			   uint64_t seed, uint64_t mib, uint64_t rounds,
-			   uint64_t pages)
+			   enum cowvm_mem_mode mode, uint64_t seed,
+			   uint64_t mib, uint64_t rounds, uint64_t pages)
 {
 	TEST_ASSERT(rounds <= FT_MAX_ROUNDS, "rounds %" PRIu64, rounds);
 	f->elf = elf;
+	f->mode = mode;
 	f->mem = mem;
 	f->rounds = rounds;
 	TEST_ASSERT(forkref_init(&f->ref, seed, mib, pages) == 0, "forkref");
@@ -105,6 +125,7 @@ static inline struct fnode ft_boot(struct ft *f)
 	cowvm_config_init(&cfg);
 	cfg.mem_size = f->mem;
 	cfg.console_fd = f->console;
+	cfg.mem_mode = f->mode;
 	n.vm = cowvm_create(&cfg);
 	TEST_ASSERT(n.vm, "cowvm_create: %s", cowvm_error(NULL));
 	TEST_ASSERT(cowvm_load_elf(n.vm, f->elf, cl) == 0, "load: %s",

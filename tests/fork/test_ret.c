@@ -5,6 +5,7 @@
 /* Run every check against the guest ELF given as argv[1]. */
 int main(int argc, char **argv)
 {
+	enum cowvm_mem_mode mode;
 	static const uint64_t ids[] = {5, 0, 123456789, 77, 1ull << 40};
 	const uint64_t rounds = sizeof(ids) / sizeof(ids[0]);
 	struct cowvm_exit e;
@@ -12,9 +13,8 @@ int main(int argc, char **argv)
 	struct ft f;
 	char *out;
 
-	TEST_ASSERT(argc == 2, "usage: %s GUEST_ELF", argv[0]);
-	test_require_kvm();
-	ft_init(&f, argv[1], 64 * MIB, 42, 2, rounds, 24);
+	mode = ft_args(argc, argv);
+	ft_init(&f, argv[1], 64 * MIB, mode, 42, 2, rounds, 24);
 	n = ft_boot(&f);
 	ft_check_mem(&f, &n, "booted");
 	for (uint64_t r = 0; r < rounds; r++) {

@@ -1,0 +1,111 @@
+/* Memory accounting: 64 clones of a 256 MiB guest each write 1 MiB;
+ * cowvm_mem_stats shows about 256 private pages per clone and the rest
+ * shared, and the process's own memory (smaps_rollup) grows by less than
+ * twice what the clones hold privately, pages and tables. */
+#include "fork_test.h"
+
+#define NCLONES 64
+#define PAGES	256 /* 1 MiB per clone */
+#define SLACK	64  /* private pages a clone may add: stack, buffers */
+
+/* A field of /proc/self/smaps_rollup in bytes. */
+static uint64_t rollup(const char *field)
+{
+	FILE *fp = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	size_t n = strlen(field);
+	unsigned long long kb = 0;
+	int found = 0;
+
+	TEST_ASSERT(fp, "smaps_rollup");
+	while (fgets(line, sizeof(line), fp))
+		if (!strncmp(line, field, n) && line[n] == ':')
+			found = sscanf(line + n + 1, "%llu", &kb) == 1;
+	fclose(fp);
+	TEST_ASSERT(found, "no %s in smaps_rollup", field);
+	return kb * 1024;
+}
+
+/* Run every check against the guest ELF given as argv[1]. */
+int main(int argc, char **argv)
+{
+	enum cowvm_mem_mode mode;
+	static struct fnode c[NCLONES];
+	uint64_t pss0, dirty0, anon0, dpss, ddirty, danon, bound;
+	uint64_t priv_bytes = 0, min_priv = UINT64_MAX, max_priv = 0;
+	struct cowvm_mem_stats ps, st;
+	struct cowvm_snapshot *snap;
+	struct fnode parent;
+	struct ft f;
+
+	mode = ft_args(argc, argv);
+	ft_init(&f, argv[1], 256 * MIB, mode, 2024, 8, 2, PAGES);
+	parent = ft_boot(&f);
+	snap = cowvm_snapshot(parent.vm);
+	TEST_ASSERT(snap, "cowvm_snapshot: %s", cowvm_error(parent.vm));
+	TEST_OK(cowvm_mem_stats(parent.vm, &ps));
+	pss0 = rollup("Pss");
+	dirty0 = rollup("Private_Dirty");
+	anon0 = rollup("Anonymous");
+
+	for (int i = 0; i < NCLONES; i++) {
+		c[i] = ft_child(&parent, cowvm_clone(snap));
+		ft_advance(&f, &c[i], (uint64_t)i);
+	}
+	dpss = rollup("Pss") - pss0;
+	ddirty = rollup("Private_Dirty") - dirty0;
+	danon = rollup("Anonymous") - anon0;
+
+	for (int i = 0; i < NCLONES; i++) {
+		TEST_OK(cowvm_mem_stats(c[i].vm, &st));
+		TEST_ASSERT(st.pages_private >= PAGES &&
+				    st.pages_private <= PAGES + SLACK,
+			    "clone %d: %" PRIu64 " private pages, expected "
+			    "%d..%d",
+			    i, st.pages_private, PAGES, PAGES + SLACK);
+		TEST_ASSERT(
+			st.pages_private + st.pages_shared == st.pages_mapped,
+			"clone %d: private %" PRIu64 " + shared %" PRIu64
+			" != mapped %" PRIu64,
+			i, st.pages_private, st.pages_shared, st.pages_mapped);
+		TEST_ASSERT(st.pages_mapped >= ps.pages_mapped &&
+				    st.pages_mapped <=
+					    ps.pages_mapped + SLACK + PAGES,
+			    "clone %d maps %" PRIu64 " pages, parent %" PRIu64,
+			    i, st.pages_mapped, ps.pages_mapped);
+		TEST_ASSERT(st.table_private_bytes <= st.table_bytes,
+			    "clone %d table bytes", i);
+		priv_bytes += st.pages_private * 4096 + st.table_private_bytes;
+		min_priv = st.pages_private < min_priv ? st.pages_private
+						       : min_priv;
+		max_priv = st.pages_private > max_priv ? st.pages_private
+						       : max_priv;
+	}
+	bound = 2 * priv_bytes;
+	printf("memstats: parent mapped %" PRIu64 " pages (%" PRIu64
+	       " private, %" PRIu64 " shared, tables %" PRIu64 " B)\n",
+	       ps.pages_mapped, ps.pages_private, ps.pages_shared,
+	       ps.table_bytes);
+	printf("memstats: clones private %" PRIu64 "..%" PRIu64
+	       " pages, last: mapped %" PRIu64 " shared %" PRIu64
+	       " tables %" PRIu64 " B (%" PRIu64 " B private)\n",
+	       min_priv, max_priv, st.pages_mapped, st.pages_shared,
+	       st.table_bytes, st.table_private_bytes);
+	printf("memstats: host growth for %d clones: Pss %.1f MiB, "
+	       "Private_Dirty %.1f MiB, Anonymous %.1f MiB; bound 2 x %.1f "
+	       "MiB = %.1f MiB\n",
+	       NCLONES, dpss / 1048576.0, ddirty / 1048576.0, danon / 1048576.0,
+	       priv_bytes / 1048576.0, bound / 1048576.0);
+	TEST_ASSERT(dpss < bound && ddirty < bound,
+		    "host memory grew by Pss %" PRIu64
+		    " / Private_Dirty %" PRIu64 " bytes, bound %" PRIu64,
+		    dpss, ddirty, bound);
+	for (int i = 0; i < NCLONES; i += 9)
+		ft_check_mem(&f, &c[i], "clone");
+	for (int i = 0; i < NCLONES; i++)
+		cowvm_destroy(c[i].vm);
+	cowvm_snapshot_put(snap);
+	cowvm_destroy(parent.vm);
+	ft_fini(&f);
+	return 0;
+}
