@@ -122,6 +122,19 @@ int bvm_pool_settle(const struct cowvm_config *cfg, unsigned n,
 	return err;
 }
 
+/* Punch the store's freed frames. */
+void bvm_store_trim(void)
+{
+	struct cow_store *s = vmm_store_get();
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&vmm_store_lock);
+	cow_store_trim(s);
+	pthread_mutex_unlock(&vmm_store_lock);
+	vmm_store_put();
+}
+
 /* Idle reaper. */
 int bvm_pool_wait_reaped(unsigned timeout_ms)
 {

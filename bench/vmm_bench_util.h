@@ -57,6 +57,11 @@ int bvm_full_copy(struct cowvm *dst, struct cowvm *src,
 int bvm_pool_settle(const struct cowvm_config *cfg, unsigned n,
 		    unsigned timeout_ms);
 
+/* Give the memory of freed frames back to the system (cow_store_trim of
+ * the process-wide store); freed frames otherwise stay resident for
+ * reuse. */
+void bvm_store_trim(void);
+
 /* Wait until the reaper is idle; 0 or -ETIMEDOUT. */
 int bvm_pool_wait_reaped(unsigned timeout_ms);
 
