@@ -1,0 +1,137 @@
+/* Forks of a VM stopped anywhere, not only at its SNAPSHOT requests: the
+ * parent runs under a 1 ms timeout and is forked at every TIMEOUT exit,
+ * mid-fill or mid-checksum; each child must finish the parent's current
+ * phase with exactly the parent's output and forkref's memory, and the
+ * parent, which keeps running and writing, must be unaffected. */
+#include "fork_test.h"
+
+#define ROUNDS	  4
+#define MAX_FORKS 6 /* per phase */
+
+static struct ft f;
+
+/* The text phase k prints: the first line, or round k's line (and PASS
+ * after the last round). */
+static void phase_text(const struct fnode *n, uint64_t k, char *buf,
+		       size_t size)
+{
+	char line[200];
+
+	if (k == 0)
+		forkref_first_line(&f.ref, ROUNDS, line, sizeof(line));
+	else
+		forkref_round_line(&f.ref, n->ids, k, line, sizeof(line));
+	snprintf(buf, size, "%s\n%s", line,
+		 k == ROUNDS ? "forktest: PASS\n" : "");
+}
+
+/* Append src to the growing string *dst. */
+static void append(char **dst, const char *src)
+{
+	size_t a = strlen(*dst), b = strlen(src);
+
+	*dst = realloc(*dst, a + b + 1);
+	TEST_ASSERT(*dst, "realloc");
+	memcpy(*dst + a, src, b + 1);
+}
+
+/* Assert that the exit ends phase k of n: SNAPSHOT k + 1, or the end. */
+static void expect_phase_end(const struct fnode *n, uint64_t k,
+			     const struct cowvm_exit *e, const char *who)
+{
+	if (k == ROUNDS)
+		TEST_ASSERT(e->reason == COWVM_EXIT_GUEST && e->status == 0,
+			    "%s: end reason %d status %d (%s)", who, e->reason,
+			    e->status, e->detail);
+	else
+		TEST_ASSERT(e->reason == COWVM_EXIT_SNAPSHOT && e->tag == k + 1,
+			    "%s: reason %d tag %" PRIu64
+			    " (%s) after phase %" PRIu64,
+			    who, e->reason, e->tag, e->detail, k);
+	(void)n;
+}
+
+/* Fork parent (stopped by a timeout in phase k, having printed pend
+ * since the phase began) and run the child to the end of the phase. */
+static void fork_and_finish(struct fnode *parent, uint64_t k, const char *pend)
+{
+	struct fnode c = ft_child(parent, cowvm_fork(parent->vm));
+	char want[400], *all = strdup(pend), *out;
+	struct cowvm_exit e;
+
+	TEST_OK(cowvm_set_timeout(c.vm, 0));
+	out = ft_run(&f, &c, &e);
+	append(&all, out);
+	phase_text(&c, k, want, sizeof(want));
+	TEST_ASSERT(!strcmp(all, want),
+		    "child in phase %" PRIu64 ":\n%s\nexpected:\n%s", k, all,
+		    want);
+	expect_phase_end(&c, k, &e, "child");
+	c.done = k;
+	ft_check_mem(&f, &c, "child at the end of its phase");
+	free(out);
+	free(all);
+	cowvm_destroy(c.vm);
+}
+
+/* Run every check against the guest ELF given as argv[1]. */
+int main(int argc, char **argv)
+{
+	enum cowvm_mem_mode mode = ft_args(argc, argv);
+	struct cowvm_config cfg;
+	struct fnode p = {0};
+	struct cowvm_exit e;
+	char cl[160], want[400];
+	int forks = 0, timeouts = 0;
+
+	ft_init(&f, argv[1], 64 * MIB, mode, 555, 8, ROUNDS, 64);
+	snprintf(cl, sizeof(cl), "forktest seed=555 mib=8 rounds=%d pages=64",
+		 ROUNDS);
+	cowvm_config_init(&cfg);
+	cfg.console_fd = f.console;
+	cfg.mem_mode = mode;
+	cfg.timeout_ms = 1;
+	p.vm = cowvm_create(&cfg);
+	TEST_ASSERT(p.vm, "cowvm_create: %s", cowvm_error(NULL));
+	TEST_OK(cowvm_load_elf(p.vm, f.elf, cl));
+	for (uint64_t k = 0; k <= ROUNDS; k++) {
+		char *pend = strdup(""), *out;
+		int phase_forks = 0;
+
+		if (k) {
+			p.ids[k - 1] = 1000 * k + 7;
+			TEST_OK(cowvm_set_snapshot_ret(p.vm,
+						       (int64_t)p.ids[k - 1]));
+		}
+		for (;;) {
+			out = ft_run(&f, &p, &e);
+			append(&pend, out);
+			free(out);
+			if (e.reason != COWVM_EXIT_TIMEOUT)
+				break;
+			timeouts++;
+			if (phase_forks < MAX_FORKS) {
+				fork_and_finish(&p, k, pend);
+				phase_forks++;
+				forks++;
+			}
+		}
+		phase_text(&p, k, want, sizeof(want));
+		TEST_ASSERT(!strcmp(pend, want),
+			    "parent in phase %" PRIu64 ":\n%s\nexpected:\n%s",
+			    k, pend, want);
+		expect_phase_end(&p, k, &e, "parent");
+		p.done = k;
+		ft_check_mem(&f, &p, "parent");
+		free(pend);
+	}
+	TEST_ASSERT(forks >= 4,
+		    "only %d forks: the timeout did not stop the "
+		    "guest mid-phase (%d timeouts)",
+		    forks, timeouts);
+	cowvm_destroy(p.vm);
+	ft_fini(&f);
+	printf("midrun: %d timeouts, %d forks mid-phase, all ok\n", timeouts,
+	       forks);
+	return 0;
+}
