@@ -37,7 +37,7 @@ static void host_scribble(struct fnode *n, uint64_t p, uint64_t count)
 int main(int argc, char **argv)
 {
 	enum cowvm_mem_mode mode;
-	struct cowvm_snapshot *s0, *s2;
+	struct cowvm_snapshot *s0, *s1, *s2;
 	struct fnode parent, c;
 	double t0, t_reset = 0;
 	int resets = 0;
@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 	 * wrote, are undone by a reset too. */
 	ft_advance(&f, &c, 7);
 	host_scribble(&c, 0, f.ref.npages / 2);
+	ft_check_mem(&f, &parent, "parent after host writes to the clone");
 	reset_to(&c, s0, 0, "clone reset after host writes");
 	host_scribble(&c, 5, 3); /* at the snapshot itself */
 	reset_to(&c, s0, 0, "clone reset after host writes at s0");
@@ -103,6 +104,19 @@ int main(int argc, char **argv)
 	ft_advance(&f, &parent, 3);
 	resets++;
 	ft_check_mem(&f, &c, "clone at the end");
+
+	/* The clone, reset to a later snapshot of the VM it was cloned
+	 * from, takes on the parent's history there. */
+	ft_advance(&f, &parent, 5);
+	s1 = cowvm_snapshot(parent.vm);
+	TEST_ASSERT(s1, "cowvm_snapshot: %s", cowvm_error(parent.vm));
+	ft_advance(&f, &parent, 6);
+	memcpy(c.ids, parent.ids, sizeof(c.ids));
+	reset_to(&c, s1, 2, "clone reset to the parent's s1");
+	ft_advance(&f, &c, 44);
+	ft_check_mem(&f, &parent, "parent after the clone took s1");
+	resets++;
+	cowvm_snapshot_put(s1);
 
 	cowvm_snapshot_put(s2);
 	cowvm_snapshot_put(s0);
