@@ -551,7 +551,16 @@ void BM_FullCopy(benchmark::State &st)
 	Parent *p = sized(mib);
 	cowvm_config cfg = p->cfg;
 
+	label(st, "memcpy of all " + size_name(mib) +
+			  " into a new VM's fresh pages + state restore "
+			  "(VM created before the clock)");
+	batch(st, 1);
 	if (mem_available_mib() < mib + 1024) {
+		std::fprintf(stderr,
+			     "bench-vmm: full copy of %llu MiB skipped: "
+			     "MemAvailable %llu MiB\n",
+			     (unsigned long long)mib,
+			     (unsigned long long)mem_available_mib());
 		st.SkipWithError("not enough free memory for a full copy");
 		for (auto _ : st)
 			break;
@@ -575,10 +584,6 @@ void BM_FullCopy(benchmark::State &st)
 		cowvm_destroy(vm);
 		bvm_store_trim();
 	}
-	label(st, "memcpy of all " + size_name(mib) +
-			  " into a new VM's fresh pages + state restore "
-			  "(VM created before the clock)");
-	batch(st, 1);
 }
 
 // Run c to its next SNAPSHOT exit (tag) and return the seconds it took.

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Plot bench-vmm fork/clone latency against guest memory size as an SVG.
 
-Usage: plot.py RESULT.json [MORE.json ...] [-o OUT.svg]
+Usage: plot.py RESULT.json [MORE.json ...] [-o OUT.svg] [-t NOTE]
 
 RESULT.json comes from
   bench-vmm --benchmark_enable_random_interleaving=true \
             --benchmark_out=RESULT.json --benchmark_out_format=json
 Each point is a median per operation as bench/report.py computes it; both
 axes are logarithmic. Python 3 standard library only: the SVG is written by
-hand. Writes bench/fork-latency.svg next to this script unless -o is given.
+hand. Writes bench/fork-latency.svg next to this script unless -o is given;
+NOTE (e.g. the kind of KVM host) is appended to the subtitle.
 """
 import math
 import os
@@ -63,7 +64,7 @@ def points(results, family):
     return sorted(out)
 
 
-def svg(results, context):
+def svg(results, context, note=""):
     series = [(f, lab, col, dash, points(results, f))
               for f, lab, col, dash in SERIES]
     series = [s for s in series if s[4]]
@@ -91,7 +92,7 @@ def svg(results, context):
          '<text x="%d" y="22" font-size="16" font-weight="bold">'
          'Fork/clone latency against guest memory size</text>' % LEFT,
          '<text x="%d" y="40" fill="#555">median per operation, both axes '
-         'logarithmic; %s</text>' % (LEFT, esc(context))]
+         'logarithmic; %s</text>' % (LEFT, esc(context + note))]
     # Grid and y ticks: every decade, with 2x and 5x minor lines.
     d = ylo
     while d <= yhi * 1.0001:
@@ -167,12 +168,20 @@ def main(argv):
             return 2
         out = args[i + 1]
         del args[i:i + 2]
+    note = ""
+    if "-t" in args:
+        i = args.index("-t")
+        if i + 1 >= len(args):
+            print(__doc__.strip(), file=sys.stderr)
+            return 2
+        note = "; " + args[i + 1]
+        del args[i:i + 2]
     if not args:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     results = report.load(args)
     with open(out, "w") as f:
-        f.write(svg(results, context_of(args)))
+        f.write(svg(results, context_of(args), note))
     print("wrote", out)
     return 0
 
