@@ -187,7 +187,7 @@ static inline struct fnode ft_child(const struct fnode *n, struct cowvm *vm)
 static inline void ft_check_mem(struct ft *f, const struct fnode *n,
 				const char *who)
 {
-	static uint64_t got[FORKREF_WORDS], want[FORKREF_WORDS];
+	uint64_t got[FORKREF_WORDS], want[FORKREF_WORDS];
 
 	for (uint64_t p = 0; p < f->ref.npages; p++) {
 		uint64_t r;
