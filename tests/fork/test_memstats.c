@@ -33,6 +33,7 @@ int main(int argc, char **argv)
 	static struct fnode c[NCLONES];
 	uint64_t pss0, dirty0, anon0, dpss, ddirty, danon, bound;
 	uint64_t priv_bytes = 0, min_priv = UINT64_MAX, max_priv = 0;
+	double t0;
 	struct cowvm_mem_stats ps, st;
 	struct cowvm_snapshot *snap;
 	struct fnode parent;
@@ -102,8 +103,37 @@ int main(int argc, char **argv)
 		    dpss, ddirty, bound);
 	for (int i = 0; i < NCLONES; i += 9)
 		ft_check_mem(&f, &c[i], "clone");
+
+	/* A reset drops what a clone wrote. */
+	for (int i = 0; i < NCLONES; i += 8) {
+		TEST_OK(cowvm_reset(c[i].vm, snap));
+		TEST_OK(cowvm_mem_stats(c[i].vm, &st));
+		TEST_ASSERT(st.pages_private <= SLACK,
+			    "clone %d keeps %" PRIu64 " private pages after a "
+			    "reset",
+			    i, st.pages_private);
+	}
+	printf("memstats: after a reset: %" PRIu64 " private, %" PRIu64
+	       " shared\n",
+	       st.pages_private, st.pages_shared);
+
+	/* Destroyed clones give their memory back (cowvm may reap them in
+	 * the background: wait up to 10 s). */
 	for (int i = 0; i < NCLONES; i++)
 		cowvm_destroy(c[i].vm);
+	t0 = ft_now();
+	do {
+		ddirty = rollup("Private_Dirty");
+		ddirty = ddirty > dirty0 ? ddirty - dirty0 : 0;
+		if (ddirty < priv_bytes / 8)
+			break;
+		usleep(50000);
+	} while (ft_now() - t0 < 10);
+	printf("memstats: %.2f s after destroying the clones: Private_Dirty "
+	       "%+.1f MiB\n",
+	       ft_now() - t0, ddirty / 1048576.0);
+	TEST_ASSERT(ddirty < priv_bytes / 8,
+		    "destroyed clones still hold %" PRIu64 " bytes", ddirty);
 	cowvm_snapshot_put(snap);
 	cowvm_destroy(parent.vm);
 	ft_fini(&f);
