@@ -1,12 +1,13 @@
-/* Forks of a VM stopped anywhere, not only at its SNAPSHOT requests: the
- * parent runs under a 1 ms timeout and is forked at every TIMEOUT exit,
- * mid-fill or mid-checksum; each child must finish the parent's current
- * phase with exactly the parent's output and forkref's memory, and the
- * parent, which keeps running and writing, must be unaffected. */
+/* Forks, snapshots, clones and resets of a VM stopped anywhere, not only
+ * at its SNAPSHOT requests: the parent runs under a 1 ms timeout and is
+ * copied at TIMEOUT exits, mid-fill or mid-checksum; each copy must finish
+ * the parent's current phase (a reset clone twice) with exactly the
+ * parent's output and forkref's memory, and the parent, which keeps running
+ * and writing, must be unaffected. */
 #include "fork_test.h"
 
 #define ROUNDS	  4
-#define MAX_FORKS 6 /* per phase */
+#define MAX_FORKS 5 /* per phase */
 
 static struct ft f;
 
@@ -51,26 +52,52 @@ static void expect_phase_end(const struct fnode *n, uint64_t k,
 	(void)n;
 }
 
-/* Fork parent (stopped by a timeout in phase k, having printed pend
- * since the phase began) and run the child to the end of the phase. */
-static void fork_and_finish(struct fnode *parent, uint64_t k, const char *pend)
+/* Run c (a copy of a VM stopped by a timeout in phase k, which had
+ * printed pend since the phase began) to the end of the phase; its output
+ * must complete the phase's text and its memory match forkref. */
+static void finish_phase(struct fnode *c, uint64_t k, const char *pend,
+			 const char *who)
 {
-	struct fnode c = ft_child(parent, cowvm_fork(parent->vm));
 	char want[400], *all = strdup(pend), *out;
 	struct cowvm_exit e;
 
-	TEST_OK(cowvm_set_timeout(c.vm, 0));
-	out = ft_run(&f, &c, &e);
+	out = ft_run(&f, c, &e);
 	append(&all, out);
-	phase_text(&c, k, want, sizeof(want));
+	phase_text(c, k, want, sizeof(want));
 	TEST_ASSERT(!strcmp(all, want),
-		    "child in phase %" PRIu64 ":\n%s\nexpected:\n%s", k, all,
+		    "%s in phase %" PRIu64 ":\n%s\nexpected:\n%s", who, k, all,
 		    want);
-	expect_phase_end(&c, k, &e, "child");
-	c.done = k;
-	ft_check_mem(&f, &c, "child at the end of its phase");
+	expect_phase_end(c, k, &e, who);
+	c->done = k;
+	ft_check_mem(&f, c, who);
 	free(out);
 	free(all);
+}
+
+/* Copy parent, stopped by a timeout in phase k: by cowvm_fork, or (odd
+ * nth) by a snapshot, a clone of it, and after the clone finished the
+ * phase a reset to the snapshot and a second, identical finish. */
+static void fork_and_finish(struct fnode *parent, uint64_t k, const char *pend,
+			    int nth)
+{
+	struct cowvm_snapshot *s = NULL;
+	struct fnode c;
+
+	if (nth % 2) {
+		s = cowvm_snapshot(parent->vm);
+		TEST_ASSERT(s, "cowvm_snapshot: %s", cowvm_error(parent->vm));
+		c = ft_child(parent, cowvm_clone(s));
+	} else {
+		c = ft_child(parent, cowvm_fork(parent->vm));
+	}
+	TEST_OK(cowvm_set_timeout(c.vm, 0));
+	finish_phase(&c, k, pend, s ? "clone" : "fork");
+	if (s) {
+		TEST_OK(cowvm_reset(c.vm, s));
+		c.exited = 0;
+		finish_phase(&c, k, pend, "clone after a reset");
+		cowvm_snapshot_put(s);
+	}
 	cowvm_destroy(c.vm);
 }
 
@@ -111,7 +138,7 @@ int main(int argc, char **argv)
 				break;
 			timeouts++;
 			if (phase_forks < MAX_FORKS) {
-				fork_and_finish(&p, k, pend);
+				fork_and_finish(&p, k, pend, forks);
 				phase_forks++;
 				forks++;
 			}
@@ -131,7 +158,8 @@ int main(int argc, char **argv)
 		    forks, timeouts);
 	cowvm_destroy(p.vm);
 	ft_fini(&f);
-	printf("midrun: %d timeouts, %d forks mid-phase, all ok\n", timeouts,
-	       forks);
+	printf("midrun: %d timeouts, %d copies mid-phase (forks, clones reset "
+	       "and rerun), all ok\n",
+	       timeouts, forks);
 	return 0;
 }
