@@ -36,9 +36,9 @@ static void append(char **dst, const char *src)
 	memcpy(*dst + a, src, b + 1);
 }
 
-/* Assert that the exit ends phase k of n: SNAPSHOT k + 1, or the end. */
-static void expect_phase_end(const struct fnode *n, uint64_t k,
-			     const struct cowvm_exit *e, const char *who)
+/* Assert that the exit ends phase k: SNAPSHOT k + 1, or the end. */
+static void expect_phase_end(uint64_t k, const struct cowvm_exit *e,
+			     const char *who)
 {
 	if (k == ROUNDS)
 		TEST_ASSERT(e->reason == COWVM_EXIT_GUEST && e->status == 0,
@@ -49,7 +49,6 @@ static void expect_phase_end(const struct fnode *n, uint64_t k,
 			    "%s: reason %d tag %" PRIu64
 			    " (%s) after phase %" PRIu64,
 			    who, e->reason, e->tag, e->detail, k);
-	(void)n;
 }
 
 /* Run c (a copy of a VM stopped by a timeout in phase k, which had
@@ -67,7 +66,7 @@ static void finish_phase(struct fnode *c, uint64_t k, const char *pend,
 	TEST_ASSERT(!strcmp(all, want),
 		    "%s in phase %" PRIu64 ":\n%s\nexpected:\n%s", who, k, all,
 		    want);
-	expect_phase_end(c, k, &e, who);
+	expect_phase_end(k, &e, who);
 	c->done = k;
 	ft_check_mem(&f, c, who);
 	free(out);
@@ -147,7 +146,7 @@ int main(int argc, char **argv)
 		TEST_ASSERT(!strcmp(pend, want),
 			    "parent in phase %" PRIu64 ":\n%s\nexpected:\n%s",
 			    k, pend, want);
-		expect_phase_end(&p, k, &e, "parent");
+		expect_phase_end(k, &e, "parent");
 		p.done = k;
 		ft_check_mem(&f, &p, "parent");
 		free(pend);
