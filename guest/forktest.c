@@ -20,12 +20,14 @@ struct forktest_regs {
 	uint64_t mxcsr;
 	uint64_t fcw;
 	int64_t x87[2];
+	uint64_t rflags; /* CF PF AF ZF SF DF OF (mask 0xcd5) */
 } __attribute__((aligned(16)));
 
 _Static_assert(__builtin_offsetof(struct forktest_regs, gpr) == 256, "gpr");
 _Static_assert(__builtin_offsetof(struct forktest_regs, mxcsr) == 360, "mx");
 _Static_assert(__builtin_offsetof(struct forktest_regs, fcw) == 368, "fcw");
 _Static_assert(__builtin_offsetof(struct forktest_regs, x87) == 376, "x87");
+_Static_assert(__builtin_offsetof(struct forktest_regs, rflags) == 392, "fl");
 
 /* Load *v, issue COWVM_HC_SNAPSHOT with s, compare; the mismatch bits
  * (guest/forktest_hc.S), 0 when every register survived. */
@@ -72,6 +74,7 @@ static void ft_regs(struct forktest_regs *v, uint64_t seed, uint64_t r)
 	v->fcw = 0x037f | ((r & 3) << 10);
 	v->x87[0] = (int64_t)(ft_mix(k + ++n * FT_GOLDEN) >> 1);
 	v->x87[1] = -(int64_t)(ft_mix(k + ++n * FT_GOLDEN) >> 2);
+	v->rflags = ft_mix(k + ++n * FT_GOLDEN) & 0xcd5;
 }
 
 /* Parse "name=value" argument a into *out if it starts with name=;

@@ -1,6 +1,6 @@
 /* The register half of the `forktest` workload: load known values into
- * general, SSE and x87 registers, issue COWVM_HC_SNAPSHOT and compare every
- * register afterwards without calling anything in between. */
+ * general, SSE and x87 registers and RFLAGS, issue COWVM_HC_SNAPSHOT and
+ * compare every register afterwards without calling anything in between. */
 
 #define HC_SNAPSHOT_PORT 0x504 /* COWVM_HC_PORT(COWVM_HC_SNAPSHOT) */
 
@@ -10,10 +10,12 @@
 #define R_MXCSR 360   /* 32-bit MXCSR value */
 #define R_FCW 368     /* 16-bit x87 control word */
 #define R_X87 376     /* 2 x 8: integers pushed onto the x87 stack */
+#define R_FLAGS 392   /* CF PF AF ZF SF DF OF to set (within FLAGS_MASK) */
+#define FLAGS_MASK 0xcd5
 
 /* Mismatch bits returned in rax: 0..12 the GPRs in R_GPR order, 16..31
  * xmm0..xmm15, 40 MXCSR, 41 x87 control word, 42 st(0), 43 st(1),
- * 44 rdx no longer the port, 63 rsp. */
+ * 44 rdx no longer the port, 45 the status flags and DF, 63 rsp. */
 
 	.text
 	.code64
@@ -39,10 +41,11 @@
 /*
  * uint64_t guest_forktest_hc(struct cowvm_hc_snapshot *s,
  *                            const struct forktest_regs *v)
- * Load every register from *v (16-byte aligned), outl s to the SNAPSHOT
- * port, then compare; returns the mismatch bits (0: all registers
- * survived). Preserves the SysV callee-saved registers and leaves MXCSR and
- * the x87 control word at their defaults and the x87 stack empty.
+ * Load every register, the status flags and DF from *v (16-byte aligned),
+ * outl s to the SNAPSHOT port, then compare; returns the mismatch bits (0:
+ * all survived). Preserves the SysV callee-saved registers and leaves MXCSR
+ * and the x87 control word at their defaults, the x87 stack empty and DF
+ * clear.
  */
 	.globl guest_forktest_hc
 	.type guest_forktest_hc, @function
@@ -79,6 +82,13 @@ guest_forktest_hc:
 	movdqa R_XMM + 16 * 13(%rax), %xmm13
 	movdqa R_XMM + 16 * 14(%rax), %xmm14
 	movdqa R_XMM + 16 * 15(%rax), %xmm15
+	/* The status flags and DF: nothing below changes them. */
+	pushfq
+	pop %rcx
+	and $~FLAGS_MASK, %rcx
+	or R_FLAGS(%rax), %rcx
+	push %rcx
+	popfq
 	mov R_GPR + 8 * 0(%rax), %rbx
 	mov R_GPR + 8 * 1(%rax), %rcx
 	mov R_GPR + 8 * 2(%rax), %rsi
@@ -98,6 +108,8 @@ guest_forktest_hc:
 	/* Here the guest resumes, in the original or in a clone. */
 	.globl guest_forktest_resume
 guest_forktest_resume:
+	pushfq
+	pop %rax
 	cmp $HC_SNAPSHOT_PORT, %rdx
 	mov $0, %edx /* mov keeps the flags */
 	je 2f
@@ -106,7 +118,10 @@ guest_forktest_resume:
 	je 3f
 	mov forktest_saved_rsp(%rip), %rsp
 	bts $63, %rdx
-3:	mov 8(%rsp), %rax
+3:	and $FLAGS_MASK, %rax
+	mov %rax, 0(%rsp)
+	mov 8(%rsp), %rax
+	cld
 	CHKGPR %rbx, 0
 	CHKGPR %rcx, 1
 	CHKGPR %rsi, 2
@@ -120,6 +135,11 @@ guest_forktest_resume:
 	CHKGPR %r13, 10
 	CHKGPR %r14, 11
 	CHKGPR %r15, 12
+	mov 0(%rsp), %rcx
+	cmp R_FLAGS(%rax), %rcx
+	je 8f
+	bts $45, %rdx
+8:
 	CHKXMM 0
 	CHKXMM 1
 	CHKXMM 2

@@ -163,9 +163,10 @@ _Static_assert(sizeof(struct cowvm_hc_cmdline) == 24, "hc_cmdline layout");
  * pattern of seed S and prints
  * "forktest: seed=S mib=M rounds=R pages=K checksum=0xH" with the memtest
  * checksum H of the region. Each round r = 1..R loads known values into
- * rbx rcx rsi rdi rbp r8-r15, xmm0-xmm15, MXCSR, the x87 control word and two
- * x87 registers, issues COWVM_HC_SNAPSHOT with tag r (ret preset to 0 under
- * QEMU, where nothing answers), and takes id = ret, which must be >= 0.
+ * rbx rcx rsi rdi rbp r8-r15, xmm0-xmm15, MXCSR, the x87 control word, two
+ * x87 registers and the status flags and DF of RFLAGS, issues
+ * COWVM_HC_SNAPSHOT with tag r (ret preset to 0 under QEMU, where nothing
+ * answers), and takes id = ret, which must be >= 0.
  * It checks that every register survived and that the region's checksum
  * is still the one printed last, then writes K whole pages: with
  * npages = M * 256 and start = (id * K + 13 * r) mod npages (products and
