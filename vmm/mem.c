@@ -1,5 +1,5 @@
-/* Guest RAM lifecycle: the shared frame store, memslots over one VA region,
- * fresh RAM on its own window, host access and accounting. */
+/* Guest RAM lifecycle: the shared frame store, memslots over one VA region
+ * of the arena, fresh RAM on its own window, host access and accounting. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -30,6 +30,7 @@
 #define VMM_STORE_WINDOWS (1u << 30)
 
 pthread_mutex_t vmm_store_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(uint8_t *) vmm_last_hole; /* for tests */
 static struct cow_store *vmm_store_ptr;
 static unsigned vmm_store_refs;
 
@@ -143,7 +144,6 @@ int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
 	struct vmm_range r[VMM_MAX_RANGES];
 	struct vmm_mem *mem;
 	uint64_t off = 0;
-	void *p;
 	int err = 0;
 
 	if (!size || size % VMM_PAGE || mode > COWVM_MEM_UFFD)
@@ -168,12 +168,15 @@ int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
 		free(mem);
 		return errno ? -errno : -ENOMEM;
 	}
-	p = mmap(NULL, size, PROT_NONE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		err = -errno;
-	else
-		mem->base = p;
+	err = vmm_arena_alloc(size, &mem->base, &mem->span);
+	if (!err && empty) { /* a hole: realizing then replaces nothing */
+		if (munmap(mem->base, size) < 0)
+			err = -errno;
+		else
+			mem->hole = true;
+	}
+	if (!err && empty)
+		atomic_store(&vmm_last_hole, mem->base);
 	if (!err) {
 		mem->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 		if (mem->pagemap < 0)
@@ -294,21 +297,59 @@ int64_t vmm_mem_written(struct vmm_mem *mem)
 	return n;
 }
 
-/* Stop the handler, unmap, drop the table and the store reference. */
+/* The region of the last empty mem created. */
+void *vmm_mem_last_hole(void)
+{
+	return atomic_load(&vmm_last_hole);
+}
+
+/* Drop the table and the extents. */
+void vmm_mem_release(struct vmm_mem *mem)
+{
+	pthread_mutex_lock(&vmm_store_lock);
+	cow_tree_destroy(mem->tree);
+	pthread_mutex_unlock(&vmm_store_lock);
+	mem->tree = NULL;
+	vmm_extents_put(mem->ext);
+	mem->ext = NULL;
+	mem->direct = false;
+}
+
+/* Reserve the region PROT_NONE again and give it back to the arena: over
+ * mem's own mappings with MAP_FIXED, into a hole only where nothing else
+ * got mapped meanwhile; a region holding a foreign mapping stays out of
+ * the arena for good, the mapping untouched. */
+static void mem_region_put(struct vmm_mem *mem)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+		    (mem->hole ? MAP_FIXED_NOREPLACE : MAP_FIXED);
+	void *p;
+
+	if (!mem->base)
+		return;
+	p = mmap(mem->base, mem->size, PROT_NONE, flags, -1, 0);
+	if (p == mem->base) {
+		vmm_arena_free(mem->base, mem->span);
+		return;
+	}
+	if (p != MAP_FAILED)
+		munmap(p, mem->size);
+	else if (!mem->hole)
+		munmap(mem->base, mem->size);
+}
+
+/* Stop the handler, give the region back, drop the table and the store
+ * reference. */
 void vmm_mem_destroy(struct vmm_mem *mem)
 {
 	if (!mem)
 		return;
 	vmm_uffd_stop(mem);
 	vmm_mem_record_fini(mem);
-	if (mem->base)
-		munmap(mem->base, mem->size);
+	mem_region_put(mem);
 	if (mem->pagemap >= 0)
 		close(mem->pagemap);
-	pthread_mutex_lock(&vmm_store_lock);
-	cow_tree_destroy(mem->tree);
-	pthread_mutex_unlock(&vmm_store_lock);
-	vmm_extents_put(mem->ext);
+	vmm_mem_release(mem);
 	free(mem);
 	vmm_store_put();
 }

@@ -49,6 +49,10 @@ static inline uint64_t vmm_mem_top(uint64_t mem)
  * A vmm_mem is one VM's RAM: a cow_tree in the process-wide frame store
  * (the single truth of what the VM holds) and one host VA region covering
  * all of RAM (low range, then high range) registered once as memslots.
+ * Regions are carved from a process-wide arena reserved far from the
+ * kernel's mmap area; an empty mem's region is a hole (nothing mapped), so
+ * that realizing it replaces no mapping under its memslots (replacing one
+ * costs an O(memory) KVM invalidation under shadow paging).
  * Frames are laid out gpa-congruently in windows of the store's memfd, so
  * the region is realized by one mmap per run of pages sharing a window.
  * A fresh VM maps its own window MAP_SHARED (writes land in its frames).
@@ -68,15 +72,17 @@ struct vmm_mem;
 struct vmm_mem_image;
 
 /* Register RAM of size bytes (vmm_mem_layout) as memslots of vm_fd over one
- * VA region. empty = false: zero RAM ready to run; empty = true: no
- * contents until vmm_mem_realize (a pool VM). mode DEFAULT picks the
- * default. 0 and *out, or -errno. */
+ * VA region of the arena. empty = false: zero RAM ready to run; empty =
+ * true: no contents and no mapping until vmm_mem_realize (a pool VM; its
+ * vCPU must not run before). mode DEFAULT picks the default. 0 and *out,
+ * or -errno. */
 int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
 		   bool empty, struct vmm_mem **out);
 
 /* Host address of guest-physical [gpa, gpa + len) for reading, or NULL
  * unless the whole range lies in one RAM range (len 0: gpa itself must be
- * RAM). Overflow-safe. Ranges never touch (the hole below 4 GiB). */
+ * RAM). Overflow-safe. Ranges never touch (the hole below 4 GiB). On an
+ * empty mem the address lies in its unmapped region. */
 void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len);
 
 /* Like vmm_mem_gpa, for host writes: the pages are recorded as written
@@ -91,9 +97,12 @@ void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
 int vmm_mem_image_take(struct vmm_mem *mem, struct vmm_mem_image **out);
 
 /* Make mem's contents equal img's (same size, else -EINVAL). On an empty
- * mem: a table fork and one mmap per run of the image's layout, no
- * per-page work. On a mem that ran: O(pages written since it was realized
- * or last folded, plus runs whose layout differs). */
+ * mem: a table fork and one mmap per run of the image's layout into the
+ * hole, no per-page work (plus, in UFFD mode, write-protecting all of RAM:
+ * O(memory)); -EBUSY, mem staying empty, if something else got mapped in
+ * its region (which is left untouched: the caller needs another VM). On a
+ * mem that ran: O(pages written since it was realized or last folded,
+ * plus runs whose layout differs). */
 int vmm_mem_realize(struct vmm_mem *mem, struct vmm_mem_image *img);
 
 /* Take one more reference on img. */
@@ -116,7 +125,16 @@ uint64_t vmm_mem_size(const struct vmm_mem *mem);
 /* The realization mem uses (never COWVM_MEM_DEFAULT). */
 enum cowvm_mem_mode vmm_mem_mode(const struct vmm_mem *mem);
 
-/* Release the RAM; call after the VM fd is closed. NULL is ignored. */
+/* Free mem's table now (the frames only it holds go back to the store)
+ * while its mappings stay until vmm_mem_destroy, for a VM whose vCPU will
+ * never run again and whose fd is still open: unmapping under live
+ * memslots costs an O(memory) KVM invalidation, after the close nothing.
+ * Afterwards only vmm_mem_destroy may be called. */
+void vmm_mem_release(struct vmm_mem *mem);
+
+/* Release the RAM and give the region back to the arena; call after the
+ * VM fd is closed (unmapping under live memslots costs O(memory)). NULL is
+ * ignored. */
 void vmm_mem_destroy(struct vmm_mem *mem);
 
 /* For tests: 0 if mem's host mappings (from /proc/self/maps) realize
@@ -129,6 +147,10 @@ int vmm_mem_check(struct vmm_mem *mem, bool full, char *why, size_t n);
 
 /* For tests: pages of mem written since its last fold (guest and host). */
 int64_t vmm_mem_written(struct vmm_mem *mem);
+
+/* For tests: the region of the most recently created empty mem (a hole
+ * until realized), or NULL. */
+void *vmm_mem_last_hole(void);
 
 /* For tests: frames in use in the process-wide store, or 0 if none. */
 uint64_t vmm_mem_store_frames(void);

@@ -189,22 +189,33 @@ int vmm_mem_image_take(struct vmm_mem *mem, struct vmm_mem_image **out)
 	return 0;
 }
 
-/* Empty mem: fork the table and map the image's runs. */
+/* Empty mem: fork the table and map the image's runs into the hole, one
+ * mmap per run and no invalidation of the memslots. The dirty log is left
+ * alone: an empty mem never ran, so it is clean (collecting it would cost
+ * O(memory)). A foreign mapping in the hole fails with -EBUSY, untouched,
+ * and leaves mem empty. */
 static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
 {
 	int err;
 
+	if (!mem->hole)
+		return -EINVAL; /* released by vmm_mem_release */
 	pthread_mutex_lock(&vmm_store_lock);
 	mem->tree = cow_tree_fork(img->tree);
 	pthread_mutex_unlock(&vmm_store_lock);
 	if (!mem->tree)
 		return -ENOMEM;
 	mem->ext = vmm_extents_get(img->ext);
-	err = vmm_mem_map_range(mem, mem->ext, 0, mem->pages, false);
-	if (!err && mem->mode == COWVM_MEM_UFFD)
+	err = vmm_mem_map_hole(mem, mem->ext);
+	if (err) {
+		vmm_mem_release(mem);
+		return err;
+	}
+	mem->hole = false;
+	if (mem->mode == COWVM_MEM_UFFD)
 		err = vmm_uffd_protect(mem, 0, mem->pages, true);
 	if (!err)
-		err = vmm_mem_written_clear(mem, true);
+		err = vmm_mem_written_clear(mem, false);
 	return err;
 }
 

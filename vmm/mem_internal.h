@@ -4,11 +4,19 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 #include "cow.h"
 #include "mem.h"
 
 #define VMM_PAGE 4096ull
+
+/* Alignment of arena ranges, and the PROT_NONE guard left after each. */
+#define VMM_ARENA_ALIGN (2ull << 20)
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 
 /* A run of RAM pages (by page offset in RAM order: low range, then high)
  * mapped onto a run of frames: page off + i is frame frame + i. */
@@ -73,6 +81,8 @@ struct vmm_mem {
 	uint64_t size, pages;
 	enum cowvm_mem_mode mode;
 	uint8_t *base; /* the VA region of all RAM */
+	uint64_t span; /* bytes of arena held from base (with the guard) */
+	bool hole;     /* nothing of mem is mapped in the region (empty) */
 	unsigned nr;
 	struct vmm_mem_slot slot[VMM_MAX_RANGES];
 	struct cow_tree *tree;	 /* NULL while empty */
@@ -96,6 +106,12 @@ struct cow_store *vmm_store(void);
 /* mem.c: guest-physical address of RAM page offset off. */
 uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off);
 
+/* mem_arena.c: a range of the VA arena for size bytes of RAM, reserved
+ * PROT_NONE, at *base for *span bytes; 0 or -errno. */
+int vmm_arena_alloc(uint64_t size, uint8_t **base, uint64_t *span);
+/* mem_arena.c: give a range back, reserved PROT_NONE again. */
+void vmm_arena_free(uint8_t *base, uint64_t span);
+
 /* mem_map.c: extents with n entries, refcount 1; NULL on ENOMEM. */
 struct vmm_extents *vmm_extents_new(uint64_t n);
 /* mem_map.c: drop a reference on ext. NULL is ignored. */
@@ -108,9 +124,14 @@ struct vmm_extents *vmm_extents_overlay(const struct vmm_extents *ext,
 					const struct vmm_extent *add,
 					uint64_t nadd);
 /* mem_map.c: map RAM pages [off, off + n) as ext says (MAP_PRIVATE, or
- * MAP_SHARED when shared); 0 or -errno. */
+ * MAP_SHARED when shared) over what is there; 0 or -errno. */
 int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
 		      uint64_t off, uint64_t n, bool shared);
+/* mem_map.c: map all of RAM MAP_PRIVATE as ext says into the hole of an
+ * empty mem, never replacing a mapping: 0, or -EBUSY when something else
+ * is mapped in the region (left untouched), or -errno; on failure the
+ * region is a hole again. */
+int vmm_mem_map_hole(struct vmm_mem *mem, const struct vmm_extents *ext);
 /* mem_map.c: append run [off, off + n) to runs, merging with the last;
  * 0 or -ENOMEM. */
 int vmm_runs_add(struct vmm_runs *runs, uint64_t off, uint64_t n);

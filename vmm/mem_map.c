@@ -99,28 +99,64 @@ static uint64_t extents_find(const struct vmm_extents *ext, uint64_t off)
 	return lo;
 }
 
-/* One mmap(MAP_FIXED) of the frame memfd per extent piece in the range. */
-int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
-		      uint64_t off, uint64_t n, bool shared)
+/* One mmap of the frame memfd with flags per extent piece of RAM pages
+ * [off, off + n); stops at the first failure with *done pages mapped. A
+ * MAP_FIXED_NOREPLACE mmap that lands elsewhere (a kernel older than the
+ * flag) is undone and fails with EEXIST. */
+static int map_pieces(struct vmm_mem *mem, const struct vmm_extents *ext,
+		      uint64_t off, uint64_t n, int flags, uint64_t *done)
 {
 	int fd = cow_frame_fd(vmm_store());
-	int flags =
-		(shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED | MAP_NORESERVE;
-	uint64_t i = extents_find(ext, off), end = off + n;
+	uint64_t i = extents_find(ext, off), start = off, end = off + n;
 
 	for (; off < end; i++) {
 		const struct vmm_extent *e = &ext->e[i];
 		uint64_t stop = e->off + e->n < end ? e->off + e->n : end;
 		uint64_t frame = e->frame + (off - e->off);
-		void *p = mmap(mem->base + off * VMM_PAGE,
-			       (stop - off) * VMM_PAGE, PROT_READ | PROT_WRITE,
-			       flags, fd, (off_t)(frame * VMM_PAGE));
+		uint8_t *want = mem->base + off * VMM_PAGE;
+		void *p = mmap(want, (stop - off) * VMM_PAGE,
+			       PROT_READ | PROT_WRITE, flags, fd,
+			       (off_t)(frame * VMM_PAGE));
 
-		if (p == MAP_FAILED)
+		if (p != MAP_FAILED && p != want) {
+			munmap(p, (stop - off) * VMM_PAGE);
+			errno = EEXIST;
+			p = MAP_FAILED;
+		}
+		if (p == MAP_FAILED) {
+			*done = off - start;
 			return -errno;
+		}
 		off = stop;
 	}
+	*done = n;
 	return 0;
+}
+
+/* MAP_FIXED over whatever the range holds. */
+int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
+		      uint64_t off, uint64_t n, bool shared)
+{
+	uint64_t done;
+
+	return map_pieces(mem, ext, off, n,
+			  (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
+				  MAP_NORESERVE,
+			  &done);
+}
+
+/* MAP_FIXED_NOREPLACE piece by piece; on failure unmap the pieces mapped
+ * so far (ours: nothing else could have been there). */
+int vmm_mem_map_hole(struct vmm_mem *mem, const struct vmm_extents *ext)
+{
+	uint64_t done;
+	int err = map_pieces(mem, ext, 0, mem->pages,
+			     MAP_PRIVATE | MAP_FIXED_NOREPLACE | MAP_NORESERVE,
+			     &done);
+
+	if (err && done)
+		munmap(mem->base, done * VMM_PAGE);
+	return err == -EEXIST ? -EBUSY : err;
 }
 
 /* Append a run, merging with a contiguous last one. */

@@ -249,18 +249,21 @@ static bool pool_reap_push(struct cowvm *vm)
 	return true;
 }
 
-/* Release vm's RAM now and leave its fds (whose last close tears the KVM
- * VM down, ~15 ms with a PIT here) to the reaper, or free it all inline if
- * the reaper cannot take it. The RAM may go before the VM fd: the vCPU
- * never enters KVM_RUN again, and KVM reaches guest RAM only for a vCPU. */
+/* Free vm's guest page table (and the frames only it holds) now and leave
+ * its fds (whose last close tears the KVM VM down, ~15 ms with a PIT here)
+ * and then its RAM mappings to the reaper, or free it all inline if the
+ * reaper cannot take it. Unmapping after the close skips KVM's O(memory)
+ * invalidation of live memslots. The frames may go before the VM fd: the
+ * vCPU never enters KVM_RUN again, and KVM reaches guest RAM only for a
+ * vCPU. */
 void vmm_pool_discard(struct cowvm *vm)
 {
 	bool queued;
 
 	if (!vm)
 		return;
-	vmm_mem_destroy(vm->mem);
-	vm->mem = NULL;
+	if (vm->mem)
+		vmm_mem_release(vm->mem);
 	pthread_mutex_lock(&pool_lock);
 	queued = pool_reap_push(vm);
 	pthread_mutex_unlock(&pool_lock);

@@ -14,8 +14,9 @@ int vmm_pool_reserve(const struct cowvm_config *cfg, unsigned n);
  * created now. NULL and errno on failure (reason in vmm_vm_error()). */
 struct cowvm *vmm_pool_take(const struct cowvm_config *cfg);
 
-/* Destroy vm: its RAM now, its vCPU and VM fds on the reaper thread (or
- * now, on this thread, if the reaper cannot take it). NULL is ignored. */
+/* Destroy vm: its guest page table now, its vCPU and VM fds and then its
+ * RAM mappings on the reaper thread (or now, on this thread, if the reaper
+ * cannot take it). NULL is ignored. */
 void vmm_pool_discard(struct cowvm *vm);
 
 /* Counters for tests and benchmarks. */

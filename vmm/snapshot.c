@@ -75,7 +75,9 @@ static int snap_apply(struct cowvm *vm, struct cowvm_snapshot *snap)
 	return vmm_state_restore(vm, snap->state);
 }
 
-/* A new VM in snap's state, from the pool when it holds one. */
+/* A new VM in snap's state, from the pool when it holds one. A VM whose
+ * empty RAM region got a foreign mapping (-EBUSY, untouched) is discarded
+ * for one created now. */
 struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 {
 	struct cowvm *vm = vmm_pool_take(&snap->cfg);
@@ -83,7 +85,21 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 
 	if (!vm)
 		return NULL;
-	err = snap_apply(vm, snap);
+	err = vmm_mem_realize(vm->mem, snap->mem);
+	if (err == -EBUSY) {
+		vmm_pool_discard(vm);
+		err = vmm_vm_new(&snap->cfg, true, &vm);
+		if (err) {
+			errno = -err;
+			return NULL;
+		}
+		err = vmm_mem_realize(vm->mem, snap->mem);
+	}
+	if (err)
+		vmm_fail(vm, -err, "cannot realize guest RAM: %s",
+			 strerror(-err));
+	else
+		err = vmm_state_restore(vm, snap->state);
 	if (err) {
 		vmm_vm_set_error(vm->err);
 		vmm_pool_discard(vm);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <linux/kvm.h>
@@ -138,6 +139,61 @@ static inline uint64_t anon_bytes(void)
 			break;
 	fclose(f);
 	return kb * 1024;
+}
+
+/* Bytes of [lo, lo + len) covered by mappings (/proc/self/maps); 0 for a
+ * hole. */
+static inline uint64_t mapped_bytes(const void *lo, uint64_t len)
+{
+	uint64_t a = (uint64_t)(uintptr_t)lo, b = a + len, n = 0;
+	unsigned long long s, e;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	TEST_ASSERT(f, "/proc/self/maps");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%llx", &s, &e) == 2 && e > a && s < b)
+			n += (e < b ? e : b) - (s > a ? s : a);
+	fclose(f);
+	return n;
+}
+
+/* Mappings (VMAs) of this process. */
+static inline unsigned vma_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	unsigned n = 0;
+	int c;
+
+	TEST_ASSERT(f, "/proc/self/maps");
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Map one anonymous page at p, where nothing may be mapped, holding the
+ * byte mark: something that is not the VM's in its region. */
+static inline void *foreign_page(void *p, uint8_t mark)
+{
+	void *q =
+		mmap(p, PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	TEST_ASSERT(q == p, "foreign page at %p: got %p", p, q);
+	memset(q, mark, PAGE);
+	return q;
+}
+
+/* Fail unless the foreign page at p is still mapped and holds mark. */
+static inline void expect_foreign(const void *p, uint8_t mark)
+{
+	const uint8_t *b = p;
+
+	TEST_ASSERT(mapped_bytes(p, PAGE) == PAGE, "foreign page %p gone", p);
+	for (uint64_t i = 0; i < PAGE; i++)
+		TEST_ASSERT(b[i] == mark, "foreign page %p byte %llu: %u", p,
+			    (unsigned long long)i, b[i]);
 }
 
 /* Monotonic seconds. */

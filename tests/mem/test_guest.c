@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "mem_test.h"
+#include "pool.h"
 #include "vmm.h"
 
 static const char *guest;
@@ -219,6 +220,56 @@ static void test_mode(enum cowvm_mem_mode mode)
 	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
 }
 
+/* A pool VM whose RAM hole got a foreign mapping: cowvm_clone discards it
+ * for a VM created on the spot, the clone runs the snapshot's guest, and
+ * the foreign page outlives both VMs untouched. */
+static void test_clone_conflict(enum cowvm_mem_mode mode)
+{
+	const char *cmd = "memtest seed=3 mib=4";
+	struct vmm_pool_stats s0, s1;
+	struct cowvm_snapshot *snap;
+	struct cowvm_config cfg;
+	struct cowvm *a, *k;
+	char line[160], got[32] = "";
+	uint8_t *hole, *fp;
+	int con;
+
+	memtest_line(3, 4, line, sizeof(line));
+	a = boot(mode, cmd, &con);
+	snap = cowvm_snapshot(a);
+	TEST_ASSERT(snap, "snapshot: %s", cowvm_error(a));
+	cfg = a->cfg;
+	TEST_OK(cowvm_pool_reserve(&cfg, 1));
+	TEST_OK(cowvm_pool_wait(&cfg, 60000));
+	hole = vmm_mem_last_hole(); /* the pool VM's: the last one created */
+	TEST_ASSERT(hole && mapped_bytes(hole, 64 * MiB) == 0, "pool VM hole");
+	fp = foreign_page(hole + 100 * PAGE, 0x77);
+	s0 = vmm_pool_stats(&cfg);
+	k = cowvm_clone(snap);
+	TEST_ASSERT(k, "clone: %s", cowvm_error(NULL));
+	s1 = vmm_pool_stats(&cfg);
+	TEST_ASSERT(s1.taken == s0.taken + 1, "not taken from the pool");
+	TEST_ASSERT(k->mem->base != hole, "the clone kept the pool VM's RAM");
+	expect_foreign(fp, 0x77);
+	TEST_OK(cowvm_read(k, COWVM_BOOT_CMDLINE, got, strlen(cmd) + 1));
+	TEST_ASSERT(!strcmp(got, cmd), "clone command line: %s", got);
+	TEST_ASSERT(run_expect(k, con, line) == 1, "clone run");
+	CHECK_MEM(k->mem, true);
+	expect_foreign(fp, 0x77);
+	cowvm_destroy(k);
+	cowvm_destroy(a);
+	TEST_OK(cowvm_pool_reserve(&cfg, 0));
+	TEST_OK(vmm_pool_wait_reaped(60000));
+	expect_foreign(fp, 0x77);
+	TEST_ASSERT(!munmap(fp, PAGE), "munmap");
+	cowvm_snapshot_put(snap);
+	close(con);
+	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
+	printf("%s: clone over a foreign page in the pool VM's hole fell back "
+	       "to a new VM\n",
+	       mode_name(mode));
+}
+
 int main(int argc, char **argv)
 {
 	test_require_kvm();
@@ -226,5 +277,7 @@ int main(int argc, char **argv)
 	guest = argv[1];
 	test_mode(COWVM_MEM_KERNEL);
 	test_mode(COWVM_MEM_UFFD);
+	test_clone_conflict(COWVM_MEM_KERNEL);
+	test_clone_conflict(COWVM_MEM_UFFD);
 	return 0;
 }
