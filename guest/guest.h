@@ -114,5 +114,6 @@ int guest_hypercalls(int argc, char **argv);
 int guest_badcall(int argc, char **argv);
 int guest_serial(int argc, char **argv);
 int guest_forktest(int argc, char **argv);
+int guest_serve(int argc, char **argv);
 
 #endif

@@ -14,7 +14,7 @@ static const struct workload workloads[] = {
 	{"fault", guest_fault},	      {"spin", guest_spin},
 	{"exit", guest_exit_cmd},     {"hypercalls", guest_hypercalls},
 	{"badcall", guest_badcall},   {"serial", guest_serial},
-	{"forktest", guest_forktest},
+	{"forktest", guest_forktest}, {"serve", guest_serve},
 };
 
 static char cmdline[COWVM_CMDLINE_MAX];

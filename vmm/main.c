@@ -9,6 +9,7 @@
 #include "cowvm.h"
 #include "cowvm_abi.h"
 #include "demo.h"
+#include "serve_cmd.h"
 
 #ifndef COWVM_VERSION
 #define COWVM_VERSION "unknown"
@@ -28,6 +29,7 @@ static const char usage_text[] =
 	"usage: cowvm run [--mem SIZE] [--timeout SECONDS] GUEST.elf "
 	"[-- GUEST_CMDLINE...]\n"
 	"       cowvm demo [GUEST.elf]\n"
+	"       cowvm serve [SERVE OPTIONS] GUEST.elf [-- GUEST_WORDS...]\n"
 	"       cowvm --help | --version\n"
 	"\n"
 	"Boot GUEST.elf (an x86-64 ELF kernel following the cowvm boot\n"
@@ -278,6 +280,7 @@ int main(int argc, char **argv)
 		return usage_error("%s", "missing command");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
+		fputs(serve_help_text, stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
@@ -288,5 +291,7 @@ int main(int argc, char **argv)
 		return demo_main(argc, argv);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "serve"))
+		return serve_main(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);
 }

@@ -1,0 +1,372 @@
+/* `cowvm serve`: parse its options, boot the serve template, serve requests
+ * from stdin or a generated load, print responses and a summary table. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+#include "serve_cmd.h"
+
+enum {
+	SERVE_EXIT_OK = 0,
+	SERVE_EXIT_REQUESTS = 1, /* a request failed or mismatched */
+	SERVE_EXIT_USAGE = 120,
+	SERVE_EXIT_LOAD = 121,
+	SERVE_EXIT_INIT = 122, /* the guest exited or crashed during init */
+	SERVE_EXIT_VMM = 124,
+};
+
+const char serve_help_text[] =
+	"\n"
+	"cowvm serve boots GUEST.elf's serve workload once (a runtime state:\n"
+	"a hash table of --state-mib MiB), snapshots it and serves every\n"
+	"request on a clone of that snapshot, checking each response against\n"
+	"a host model. Requests are stdin's lines (responses on stdout, one\n"
+	"line each, the summary on stderr) or a generated load (--requests).\n"
+	"  --state-mib M      runtime state size, 1..65536 (default 64)\n"
+	"  --seed S           state seed (default 1)\n"
+	"  --mem SIZE         guest RAM (default: 12 MiB + the state)\n"
+	"  --mode clone|reset clone: a new clone per request, destroyed after\n"
+	"                     it; reset: one clone per worker, cowvm_reset to\n"
+	"                     the snapshot after each request (default clone)\n"
+	"  --concurrency C    worker threads, 1..256 (default 1)\n"
+	"  --requests N       serve N generated requests instead of stdin\n"
+	"  --live K           then measure memory with K clones alive\n"
+	"                     (default 16 with --requests, else 0)\n"
+	"  --timeout SECONDS  limit per request (default 10, 0: none)\n"
+	"  -- WORDS...        extra words for the guest's serve command line\n"
+	"exit status of cowvm serve:\n"
+	"  0      every response was correct\n"
+	"  1      some request failed (guest crash, timeout) or was wrong\n"
+	"  120    usage error\n"
+	"  121    cannot boot: KVM unavailable, bad or unreadable guest ELF\n"
+	"  122    the guest exited or crashed during init (before its\n"
+	"         snapshot)\n"
+	"  124    VMM error while serving\n";
+
+struct serve_opts {
+	struct serve_cfg cfg;
+	enum serve_mode mode;
+	unsigned concurrency;
+	uint64_t requests; /* 0: stdin */
+	long live;	   /* -1: default */
+	double timeout_s;
+};
+
+/* Print one usage error line; returns SERVE_EXIT_USAGE. */
+static int serve_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "cowvm serve: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try cowvm --help)\n");
+	return SERVE_EXIT_USAGE;
+}
+
+/* Parse an unsigned decimal in [min, max]; 0 or -1. */
+static int serve_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Parse SIZE with an optional K/M/G suffix into bytes; 0 or -1. */
+static int serve_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end && strchr("kK", *end))
+		shift = 10;
+	else if (*end && strchr("mM", *end))
+		shift = 20;
+	else if (*end && strchr("gG", *end))
+		shift = 30;
+	end += shift ? 1 : 0;
+	if (errno || *end || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* Join words with single spaces (NULL for none or out of memory). */
+static char *serve_join(char **w, int n)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < n; i++)
+		len += strlen(w[i]) + 1;
+	s = n ? calloc(1, len) : NULL;
+	for (int i = 0; s && i < n; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, w[i]);
+	}
+	return s;
+}
+
+/* Parse one option with value v into o; 0 or SERVE_EXIT_USAGE. */
+static int serve_option(const char *a, const char *v, struct serve_opts *o)
+{
+	uint64_t x;
+	char *end;
+
+	if (!strcmp(a, "--state-mib")) {
+		if (serve_uint(v, 1, 65536, &o->cfg.state_mib))
+			return serve_usage("--state-mib '%s' is not 1..65536",
+					   v);
+	} else if (!strcmp(a, "--seed")) {
+		if (serve_uint(v, 0, UINT64_MAX, &o->cfg.seed))
+			return serve_usage("--seed '%s' is not a number", v);
+	} else if (!strcmp(a, "--mem")) {
+		if (serve_size(v, &o->cfg.mem) || o->cfg.mem < COWVM_MEM_MIN ||
+		    o->cfg.mem > COWVM_MEM_MAX || o->cfg.mem % 4096)
+			return serve_usage("--mem '%s' is not a multiple of 4K "
+					   "in 4M..64G",
+					   v);
+	} else if (!strcmp(a, "--mode")) {
+		if (strcmp(v, "clone") && strcmp(v, "reset"))
+			return serve_usage("--mode '%s' is not clone or reset",
+					   v);
+		o->mode = strcmp(v, "clone") ? SERVE_RESET : SERVE_CLONE;
+	} else if (!strcmp(a, "--concurrency")) {
+		if (serve_uint(v, 1, 256, &x))
+			return serve_usage("--concurrency '%s' is not 1..256",
+					   v);
+		o->concurrency = (unsigned)x;
+	} else if (!strcmp(a, "--requests")) {
+		if (serve_uint(v, 1, 100000000, &o->requests))
+			return serve_usage("--requests '%s' is not 1..1e8", v);
+	} else if (!strcmp(a, "--live")) {
+		if (serve_uint(v, 0, 4096, &x))
+			return serve_usage("--live '%s' is not 0..4096", v);
+		o->live = (long)x;
+	} else if (!strcmp(a, "--timeout")) {
+		errno = 0;
+		o->timeout_s = strtod(v, &end);
+		if (end == v || *end || errno || !isfinite(o->timeout_s) ||
+		    o->timeout_s < 0 || o->timeout_s > 1e6)
+			return serve_usage("--timeout '%s' is not 0..1e6 "
+					   "seconds",
+					   v);
+	} else {
+		return serve_usage("unknown option '%s'", a);
+	}
+	return 0;
+}
+
+/* Parse `serve` arguments (argv[0] is "serve"); 0 or an exit status. */
+static int serve_parse(int argc, char **argv, struct serve_opts *o)
+{
+	int i = 1, r;
+
+	for (; i < argc && !o->cfg.elf; i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-' || !a[1]) {
+			o->cfg.elf = a;
+			continue;
+		}
+		if (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))
+			return serve_usage(strncmp(a, "--", 2) ||
+							   !strcmp(a, "--")
+						   ? "unexpected '%s'"
+						   : "%s needs a value",
+					   a);
+		r = serve_option(a, argv[++i], o);
+		if (r)
+			return r;
+	}
+	if (!o->cfg.elf)
+		return serve_usage("%s", "missing GUEST.elf");
+	if (i < argc && strcmp(argv[i], "--"))
+		return serve_usage("unexpected argument '%s' (extra guest "
+				   "words go after --)",
+				   argv[i]);
+	if (i < argc) {
+		o->cfg.guest_extra = serve_join(argv + i + 1, argc - i - 1);
+		if (argc - i - 1 && !o->cfg.guest_extra)
+			return serve_usage("%s", "out of memory");
+	}
+	if (o->cfg.mem &&
+	    o->cfg.mem < serve_default_mem(o->cfg.state_mib) - (4ull << 20))
+		return serve_usage("--mem is too small for --state-mib (need "
+				   "%s + the state)",
+				   "8M");
+	return 0;
+}
+
+/* Read stdin's lines (without their newlines) into a batch; 0 or -1. */
+static int serve_read_stdin(struct serve_batch *b)
+{
+	size_t cap = 0;
+	char *line = NULL;
+	ssize_t n;
+
+	while ((n = getline(&line, &cap, stdin)) >= 0) {
+		char **reqs;
+		size_t *lens;
+
+		if (n && line[n - 1] == '\n')
+			line[--n] = 0;
+		reqs = realloc((void *)b->reqs, (b->n + 1) * sizeof(*reqs));
+		if (reqs)
+			b->reqs = (const char *const *)reqs;
+		lens = realloc((void *)b->lens, (b->n + 1) * sizeof(*lens));
+		if (lens)
+			b->lens = lens;
+		if (!reqs || !lens)
+			break;
+		reqs[b->n] = line;
+		lens[b->n++] = (size_t)n;
+		line = NULL;
+		cap = 0;
+	}
+	free(line);
+	return ferror(stdin) || !feof(stdin) ? -1 : 0;
+}
+
+/* Free the batch's stdin requests and responses. */
+static void serve_free_batch(struct serve_batch *b)
+{
+	for (uint64_t k = 0; k < b->n; k++) {
+		if (b->reqs)
+			free((void *)b->reqs[k]);
+		if (b->responses)
+			free(b->responses[k]);
+	}
+	free((void *)b->reqs);
+	free((void *)b->lens);
+	free(b->responses);
+	free(b->statuses);
+}
+
+/* Print the summary table to f. */
+static void serve_summary(FILE *f, const struct serve_opts *o,
+			  const struct serve_template *t,
+			  const struct serve_stats *s, uint64_t n,
+			  const struct serve_mem *mem)
+{
+	double p50 = serve_percentile(s->lat_us, n, 50);
+	double p99 = serve_percentile(s->lat_us, n, 99);
+
+	fprintf(f,
+		"cowvm serve: state %llu MiB (seed %llu), guest RAM %llu MiB, "
+		"template boot %.1f ms\n",
+		(unsigned long long)o->cfg.state_mib,
+		(unsigned long long)o->cfg.seed,
+		(unsigned long long)(t->cfg.mem_size >> 20), t->boot_ms);
+	fprintf(f, "%-6s %9s %5s %10s %9s %9s %9s %7s %10s\n", "mode",
+		"requests", "conc", "req/s", "p50 us", "p99 us", "ok", "failed",
+		"mismatched");
+	fprintf(f, "%-6s %9llu %5u %10.0f %9.1f %9.1f %9llu %7llu %10llu\n",
+		o->mode == SERVE_CLONE ? "clone" : "reset",
+		(unsigned long long)n, o->concurrency,
+		s->seconds > 0 ? (double)n / s->seconds : 0, p50, p99,
+		(unsigned long long)s->ok, (unsigned long long)s->failed,
+		(unsigned long long)s->mismatched);
+	if (mem && mem->k) {
+		fprintf(f,
+			"memory per live clone (%u alive, each after one "
+			"request): host %.0f KiB (Anonymous + VmPTE), cowvm "
+			"private %.0f KiB + tables %.0f KiB\n",
+			mem->k, mem->host_kib, mem->private_kib,
+			mem->table_kib);
+		if (mem->idle_kib >= 0)
+			fprintf(f,
+				"  after cowvm_reset (idle worker): host %.0f "
+				"KiB\n",
+				mem->idle_kib);
+	}
+	fprintf(f, "latency: clone (or nothing, reset) + request write + run "
+		   "+ response read; destroy or reset after it\n");
+	if (s->first_error[0])
+		fprintf(f, "first problem: %s\n", s->first_error);
+}
+
+/* Boot, serve and report; the command's exit status. */
+static int serve_run(struct serve_opts *o)
+{
+	struct serve_batch b = {.mode = o->mode, .concurrency = o->concurrency};
+	struct serve_stats s = {0};
+	struct serve_mem mem = {0};
+	struct serve_template t;
+	struct serve_model m;
+	char err[SERVE_ERR_MAX];
+	int r, status;
+
+	serve_model_init(&m, o->cfg.state_mib, o->cfg.seed);
+	o->cfg.timeout_ms = (uint64_t)(o->timeout_s * 1e3);
+	if (!o->requests && serve_read_stdin(&b)) {
+		fprintf(stderr, "cowvm serve: cannot read stdin: %s\n",
+			strerror(errno));
+		serve_free_batch(&b);
+		return SERVE_EXIT_USAGE;
+	}
+	b.n = o->requests ? o->requests : b.n;
+	if (!o->requests) {
+		b.responses = calloc(b.n + 1, sizeof(*b.responses));
+		b.statuses = calloc(b.n + 1, sizeof(*b.statuses));
+	}
+	r = serve_template_boot(&o->cfg, &t, err);
+	if (r) {
+		fprintf(stderr, "cowvm serve: %s\n", err);
+		serve_free_batch(&b);
+		return r == -EIO ? SERVE_EXIT_INIT : SERVE_EXIT_LOAD;
+	}
+	r = serve_batch_run(&t, &m, &b, &s, err);
+	if (!r && o->live)
+		r = serve_measure_mem(&t, &m, o->mode, (unsigned)o->live, &mem,
+				      err);
+	status = r			    ? SERVE_EXIT_VMM
+		 : s.failed || s.mismatched ? SERVE_EXIT_REQUESTS
+					    : SERVE_EXIT_OK;
+	if (r)
+		fprintf(stderr, "cowvm serve: %s\n", err);
+	for (uint64_t k = 0; !r && b.responses && k < b.n; k++)
+		printf("%s\n", b.responses[k] ? b.responses[k] : "");
+	if (!r) {
+		fflush(stdout);
+		serve_summary(o->requests ? stdout : stderr, o, &t, &s, b.n,
+			      &mem);
+	}
+	free(s.lat_us);
+	serve_template_free(&t);
+	serve_free_batch(&b);
+	return status;
+}
+
+/* cowvm serve ...: the documented exit status. */
+int serve_main(int argc, char **argv)
+{
+	struct serve_opts o = {.cfg = {.state_mib = 64, .seed = 1},
+			       .mode = SERVE_CLONE,
+			       .concurrency = 1,
+			       .live = -1,
+			       .timeout_s = 10};
+	int r = serve_parse(argc, argv, &o);
+
+	if (!r) {
+		if (o.live < 0)
+			o.live = o.requests ? 16 : 0;
+		r = serve_run(&o);
+	}
+	free((void *)o.cfg.guest_extra);
+	return r;
+}

@@ -1,0 +1,152 @@
+/* `cowvm serve`: the serverless warm-start driver over the public cowvm API
+ * (a template booted once, one clone or reset per request), the host model
+ * that checks every response, the generated load and the statistics. */
+#ifndef SERVE_H
+#define SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cowvm.h"
+#include "cowvm_abi.h"
+
+#define SERVE_ERR_MAX 256
+
+/* The host's own model of the serve workload (cowvm_abi.h): what a fresh
+ * state answers, computed from the table's definition, not from a table. */
+struct serve_model {
+	uint64_t state_mib, seed, nslots, nkeys;
+};
+
+/* serve_model_respond's status for a request that reaches crash. */
+#define SERVE_MODEL_CRASH (-1)
+
+/* Set the model up for state_mib (1..65536) and seed; 0 or -EINVAL. */
+int serve_model_init(struct serve_model *m, uint64_t state_mib, uint64_t seed);
+
+/* The response a fresh state gives to request data req[0, len): its data
+ * into resp (COWVM_SERVE_DATA_MAX bytes), its length into *resp_len;
+ * returns the status, or SERVE_MODEL_CRASH. */
+int serve_model_respond(const struct serve_model *m, const char *req,
+			size_t len, char *resp, size_t *resp_len);
+
+/* Request k of the generated load for m into buf (cap bytes, at least
+ * 256); returns its length. Every request aggregates, reads and writes
+ * the table, and reads what request k - 1 wrote (it must not see it). */
+size_t serve_gen_request(const struct serve_model *m, uint64_t k, char *buf,
+			 size_t cap);
+
+/* What the template is booted from. */
+struct serve_cfg {
+	const char *elf;
+	uint64_t state_mib, seed;
+	uint64_t mem; /* guest RAM; 0: serve_default_mem */
+	enum cowvm_mem_mode mem_mode;
+	uint64_t timeout_ms;	 /* per request run, 0 = none */
+	const char *guest_extra; /* words appended to the guest's command
+				  * line, or NULL */
+};
+
+/* Guest RAM that holds the workload's buffers and a state of state_mib. */
+uint64_t serve_default_mem(uint64_t state_mib);
+
+/* A booted template: the VM stopped at its COWVM_SERVE_TAG snapshot. */
+struct serve_template {
+	struct cowvm_config cfg;
+	struct cowvm *vm;
+	struct cowvm_snapshot *snap;
+	int console;	/* memfd of the guest console, shared by clones */
+	double boot_ms; /* create + load + init up to the snapshot */
+};
+
+/* Boot the template of c; 0, or -errno with one line in err (guest exit,
+ * fault or timeout during init included, with the guest's last console
+ * line). */
+int serve_template_boot(const struct serve_cfg *c, struct serve_template *t,
+			char *err);
+
+/* Release the template's snapshot and VM. */
+void serve_template_free(struct serve_template *t);
+
+/* One response as read back from guest memory. */
+struct serve_resp {
+	int status; /* the guest's exit status = the response's status */
+	uint32_t len;
+	char data[COWVM_SERVE_DATA_MAX + 1]; /* NUL-terminated */
+};
+
+/* Write request data req[0, len) into vm (at the template point), run it
+ * to its exit and read the response; 0, -EIO when the guest did not exit
+ * cleanly with a well-formed response, or another -errno; err says why. */
+int serve_vm_request(struct cowvm *vm, const char *req, size_t len,
+		     struct serve_resp *r, char *err);
+
+/* Whether r is what m predicts for req; 1 if so, else 0 with err set. */
+int serve_check(const struct serve_model *m, const char *req, size_t len,
+		const struct serve_resp *r, char *err);
+
+enum serve_mode {
+	SERVE_CLONE, /* a new clone of the template per request, destroyed */
+	SERVE_RESET, /* one clone per worker, reset to the template after
+		      * each request */
+};
+
+/* A batch of requests to serve: given ones, or generated ones. */
+struct serve_batch {
+	enum serve_mode mode;
+	unsigned concurrency;	 /* worker threads, each with its own VM */
+	uint64_t n;		 /* requests */
+	const char *const *reqs; /* NULL: serve_gen_request(k) */
+	const size_t *lens;
+	char **responses; /* if not NULL: each response's data (malloc'ed,
+			   * the error line for a failed request) */
+	int *statuses;	  /* if not NULL: each status, -errno if failed */
+};
+
+/* What serving a batch measured. */
+struct serve_stats {
+	uint64_t ok, failed, mismatched; /* failed: no response at all */
+	double seconds;			 /* first request to last */
+	double *lat_us;			 /* n latencies (malloc'ed) */
+	char first_error[SERVE_ERR_MAX];
+};
+
+/* Serve b on t's snapshot, checking each response against m (a request
+ * whose guest faults counts as failed, not as an error); 0, or -errno
+ * when the batch could not run (err says why). Free s->lat_us. */
+int serve_batch_run(struct serve_template *t, const struct serve_model *m,
+		    const struct serve_batch *b, struct serve_stats *s,
+		    char *err);
+
+/* Memory per live clone: K clones each having served one generated
+ * request, alive at once. */
+struct serve_mem {
+	unsigned k;
+	double host_kib;    /* smaps_rollup Anonymous + VmPTE delta / K */
+	double private_kib; /* cowvm_mem_stats pages_private * 4 KiB avg */
+	double table_kib;   /* cowvm_mem_stats table_private_bytes avg */
+	double idle_kib;    /* SERVE_RESET: host_kib after every reset; else
+			     * -1 */
+};
+
+/* Measure serve_mem with k live clones in mode; the pool is stopped
+ * meanwhile, so each VM's own creation counts too. 0 or -errno with
+ * err. */
+int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
+		      enum serve_mode mode, unsigned k, struct serve_mem *out,
+		      char *err);
+
+/* This process's anonymous memory plus page tables in KiB, -1 if
+ * unreadable (pid 0: this process). */
+long serve_proc_kib(int pid, int private_only);
+
+/* Percentile p (0..100) of n samples by nearest rank; sorts v. */
+double serve_percentile(double *v, size_t n, double p);
+
+/* Median of n doubles; sorts v. */
+double serve_median(double *v, size_t n);
+
+/* Microseconds on the monotonic clock. */
+double serve_now_us(void);
+
+#endif
