@@ -1,7 +1,8 @@
 /* Memory accounting: 64 clones of a 256 MiB guest each write 1 MiB;
  * cowvm_mem_stats shows about 256 private pages per clone and the rest
  * shared, and the process's own memory (smaps_rollup) grows by less than
- * twice what the clones hold privately, pages and tables. */
+ * twice what the clones hold privately, pages and tables; clones that only
+ * read hold no copies. */
 #include "fork_test.h"
 
 #define NCLONES 64
@@ -24,6 +25,37 @@ static uint64_t rollup(const char *field)
 	fclose(fp);
 	TEST_ASSERT(found, "no %s in smaps_rollup", field);
 	return kb * 1024;
+}
+
+/* Clones that only read: each checksums an 8 MiB region twice and writes
+ * no page of it, so it must hold no more than SLACK private pages. */
+static void readers(const char *elf, enum cowvm_mem_mode mode)
+{
+	struct cowvm_mem_stats st;
+	struct cowvm_snapshot *s;
+	struct fnode p, c;
+	struct ft f;
+
+	ft_init(&f, elf, 64 * MIB, mode, 77, 8, 1, 0);
+	p = ft_boot(&f);
+	s = cowvm_snapshot(p.vm);
+	TEST_ASSERT(s, "cowvm_snapshot: %s", cowvm_error(p.vm));
+	for (int i = 0; i < 8; i++) {
+		c = ft_child(&p, cowvm_clone(s));
+		ft_advance(&f, &c, (uint64_t)i);
+		TEST_OK(cowvm_mem_stats(c.vm, &st));
+		TEST_ASSERT(st.pages_private <= SLACK,
+			    "a clone that read 2048 pages holds %" PRIu64
+			    " private pages",
+			    st.pages_private);
+		cowvm_destroy(c.vm);
+	}
+	printf("memstats: a clone that only read 8 MiB: %" PRIu64
+	       " private pages\n",
+	       st.pages_private);
+	cowvm_snapshot_put(s);
+	cowvm_destroy(p.vm);
+	ft_fini(&f);
 }
 
 /* Run every check against the guest ELF given as argv[1]. */
@@ -137,5 +169,6 @@ int main(int argc, char **argv)
 	cowvm_snapshot_put(snap);
 	cowvm_destroy(parent.vm);
 	ft_fini(&f);
+	readers(argv[1], mode);
 	return 0;
 }

@@ -18,6 +18,9 @@ int main(int argc, char **argv)
 	n = ft_boot(&f);
 	ft_check_mem(&f, &n, "booted");
 	for (uint64_t r = 0; r < rounds; r++) {
+		/* The last value set before the run is the one the guest
+		 * sees. */
+		TEST_OK(cowvm_set_snapshot_ret(n.vm, 111));
 		ft_advance(&f, &n, ids[r]);
 		ft_check_mem(&f, &n, "after a round");
 	}
