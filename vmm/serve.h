@@ -98,8 +98,8 @@ struct serve_batch {
 	uint64_t n;		 /* requests */
 	const char *const *reqs; /* NULL: serve_gen_request(k) */
 	const size_t *lens;
-	char **responses; /* if not NULL: each response's data (malloc'ed,
-			   * the error line for a failed request) */
+	char **responses; /* if not NULL: each response's data (malloc'ed),
+			   * "failed: WHY" for a request without one */
 	int *statuses;	  /* if not NULL: each status, -errno if failed */
 };
 

@@ -352,8 +352,9 @@ static void serve_record(struct serve_job *j, uint64_t k, int ret,
 	char why[SERVE_ERR_MAX];
 	int good = !ret && serve_check(j->m, req, len, r, why);
 
-	if (j->b->responses)
-		j->b->responses[k] = strdup(ret ? msg : r->data);
+	if (j->b->responses && (ret || !(j->b->responses[k] = strdup(r->data))))
+		if (asprintf(&j->b->responses[k], "failed: %s", msg) < 0)
+			j->b->responses[k] = NULL;
 	if (j->b->statuses)
 		j->b->statuses[k] = ret ? ret : r->status;
 	pthread_mutex_lock(&j->lock);

@@ -1,0 +1,87 @@
+#!/bin/bash
+# cowvm serve as a command: stdin requests and their responses, generated
+# loads in both modes, one-line errors and exit statuses for bad options,
+# bad guest ELFs, a guest crash during init and a crashing request.
+# usage: test_cmd.sh COWVM GUEST_ELF
+set -u
+cowvm=$1 elf=$2
+fails=0
+[ -e /dev/kvm ] || { echo "skip: no /dev/kvm"; exit 77; }
+out=$(mktemp) errf=$(mktemp)
+trap 'rm -f "$out" "$errf"' EXIT
+
+# expect STATUS STDERR_PATTERN -- ARGS...: run cowvm serve with stdin from
+# $input and check the exit status and that stderr matches (is empty for
+# an empty pattern).
+expect() {
+	local want=$1 pat=$2
+	shift 3
+	printf '%s' "${input:-}" | "$cowvm" serve "$@" >"$out" 2>"$errf"
+	local got=$?
+	if [ "$got" != "$want" ] || { [ -n "$pat" ] && ! grep -Eq -- "$pat" "$errf"; } ||
+		{ [ -z "$pat" ] && [ -s "$errf" ]; }; then
+		echo "FAIL: serve $*: status $got (want $want), stderr:"
+		sed 's/^/  /' "$errf"
+		fails=$((fails + 1))
+	fi
+}
+
+input=''
+expect 120 '^cowvm serve: missing GUEST.elf' -- --state-mib 4
+expect 120 "--mode 'fork' is not clone or reset" -- --mode fork "$elf"
+expect 120 "--concurrency '0' is not" -- --concurrency 0 "$elf"
+expect 120 "--state-mib 'x' is not" -- --state-mib x "$elf"
+expect 120 "--requests needs a value" -- --requests
+expect 120 "unknown option '--bogus'" -- --bogus 1 "$elf"
+expect 120 "--mem is too small" -- --mem 8M --state-mib 4 "$elf"
+expect 120 "unexpected argument 'x'" -- "$elf" x
+expect 121 'nonexistent' -- --state-mib 4 /nonexistent.elf
+expect 121 '.' -- --state-mib 4 "$0"
+expect 122 'crashed during init .*#UD' -- --state-mib 4 "$elf" -- fault=init
+expect 122 'exited with status 2 during init' -- --state-mib 4 "$elf" -- \
+	state_mib=999
+for f in "$errf"; do
+	[ "$(wc -l <"$f")" -le 1 ] || {
+		echo "FAIL: more than one error line"
+		fails=$((fails + 1))
+	}
+done
+
+# stdin: one response line per request, in order; summary on stderr.
+input=$'get 5\nput 5 7; get 5\nget 5\nbogus\n\n'
+expect 0 'ok' -- --state-mib 4 --seed 7 --concurrency 2 "$elf"
+v=$(sed -n 1p "$out" | sed 's/^req=1 5=//')
+want="req=1 5=$v
+req=1 5:$v->0000000000000007 5=0000000000000007
+req=1 5=$v
+error: command 1
+req=1"
+if [ "${#v}" != 16 ] || [ "$(cat "$out")" != "$want" ]; then
+	echo "FAIL: stdin responses:"; cat "$out"
+	fails=$((fails + 1))
+fi
+input=$'get 1\nget 1; crash\nget 2\n'
+expect 1 'request 2: the guest crashed' -- --state-mib 4 --mode reset "$elf"
+[ "$(sed -n 2p "$out" | cut -c1-25)" = "failed: the guest crashed" ] &&
+	[ "$(sed -n 3p "$out" | cut -c1-8)" = "req=1 2=" ] || {
+	echo "FAIL: responses around a crash:"; cat "$out"
+	fails=$((fails + 1))
+}
+
+# Generated loads: the summary table on stdout, every request ok.
+input=''
+for mode in clone reset; do
+	expect 0 '' -- --state-mib 4 --mode $mode --concurrency 2 \
+		--requests 100 --live 4 "$elf"
+	if ! grep -Eq "^$mode +100 +2 .* 100 +0 +0$" "$out" ||
+		! grep -q 'memory per live clone (4 alive' "$out"; then
+		echo "FAIL: $mode summary:"; cat "$out"
+		fails=$((fails + 1))
+	fi
+done
+"$cowvm" --help | grep -q 'cowvm serve \[SERVE OPTIONS\]' || {
+	echo "FAIL: --help lacks serve"
+	fails=$((fails + 1))
+}
+echo "$fails failures"
+[ "$fails" = 0 ]
