@@ -278,9 +278,9 @@ static struct size_times size_run(enum cowvm_mem_mode mode, uint64_t size)
 	return b;
 }
 
-/* Empty mems of every size are holes; realizing into them costs about the
- * same whatever the size in KERNEL mode. Prints what each operation costs
- * by size (UFFD write-protects all of RAM at realize: O(memory)). */
+/* Empty mems of every size are holes that realize, reset, image and
+ * destroy correctly; prints what each operation costs by size (speed goals
+ * are checked by bench-vmm, not here). */
 static void test_sizes(enum cowvm_mem_mode mode)
 {
 	static const uint64_t mib[] = {64, 256, 1024, 4096};
@@ -295,12 +295,6 @@ static void test_sizes(enum cowvm_mem_mode mode)
 		       t[k].realize * 1e6, t[k].reset * 1e6, t[k].take * 1e6,
 		       t[k].destroy * 1e6);
 	}
-	/* Loose: replacing a mapping under the memslots made 4 GiB ~25x
-	 * slower than 64 MiB here. */
-	TEST_ASSERT(mode == COWVM_MEM_UFFD ||
-			    t[3].realize < 3 * t[0].realize + 200e-6,
-		    "4 GiB realize %.0f us against %.0f us at 64 MiB",
-		    t[3].realize * 1e6, t[0].realize * 1e6);
 	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
 }
 
