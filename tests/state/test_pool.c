@@ -121,10 +121,6 @@ static void test_pool(void)
 	TEST_ASSERT(s.taken == s0.taken + 2 && s.missed == s0.missed + 1,
 		    "taken %lu missed %lu", s.taken - s0.taken,
 		    s.missed - s0.missed);
-	TEST_ASSERT(take_us[0] * 10 < take_us[2] &&
-			    take_us[1] * 10 < take_us[2],
-		    "warm takes %.0f/%.0f us vs synchronous %.0f us",
-		    take_us[0], take_us[1], take_us[2]);
 	printf("pool: take warm %.1f us, %.1f us; synchronous %.0f us\n",
 	       take_us[0], take_us[1], take_us[2]);
 
