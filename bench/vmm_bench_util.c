@@ -79,9 +79,14 @@ struct cowvm *bvm_restore_mapped(const struct cowvm_config *cfg, int fd,
 	return vm;
 }
 
-/* vmm_vm_free. */
+/* Free a VM from bvm_restore_mapped: unmap the file mapping first, so its
+ * RAM range goes back to cowvm's address-space arena as the hole it was. */
 void bvm_vm_free(struct cowvm *vm)
 {
+	void *base = vmm_mem_gpa(vm->mem, 0, 0);
+
+	if (base)
+		munmap(base, vm->cfg.mem_size);
 	vmm_vm_free(vm);
 }
 

@@ -35,7 +35,7 @@ int bvm_ram_file(struct cowvm *vm, int *fd, uint64_t *off);
  * region replaced by mmap(MAP_FIXED | MAP_PRIVATE) of [off, off + size)
  * of fd, then vmm_state_restore(st). NULL and errno. The result may be
  * read through bvm_ram but not run through cowvm (its RAM is not in the
- * cow engine); free it with bvm_vm_free. */
+ * cow engine); free it with bvm_vm_free, which unmaps that file. */
 struct cowvm *bvm_restore_mapped(const struct cowvm_config *cfg, int fd,
 				 uint64_t off, const struct vmm_state *st);
 
