@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(gcc g++ pkg-config meson ninja-build python3 libelf-dev liburing-dev
-	libbenchmark-dev qemu-system-x86 qemu-system-data seabios)
+	libbenchmark-dev qemu-system-x86 qemu-system-data seabios clang afl++)
 
 # Install the Debian packages that are not installed yet.
 install_missing() {

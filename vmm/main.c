@@ -10,6 +10,7 @@
 #include "cowvm_abi.h"
 #include "demo.h"
 #include "serve_cmd.h"
+#include "fuzz.h"
 
 #ifndef COWVM_VERSION
 #define COWVM_VERSION "unknown"
@@ -30,6 +31,8 @@ static const char usage_text[] =
 	"[-- GUEST_CMDLINE...]\n"
 	"       cowvm demo [GUEST.elf]\n"
 	"       cowvm serve [SERVE OPTIONS] GUEST.elf [-- GUEST_WORDS...]\n"
+	"       cowvm fuzz [FUZZ OPTIONS] TARGET.elf\n"
+	"       cowvm fuzz --reproduce FILE [--mem SIZE] TARGET.elf\n"
 	"       cowvm --help | --version\n"
 	"\n"
 	"Boot GUEST.elf (an x86-64 ELF kernel following the cowvm boot\n"
@@ -45,6 +48,25 @@ static const char usage_text[] =
 	"cowvm demo boots GUEST.elf (default build/guest/guest.elf) at a few\n"
 	"sizes, forks clones and prints fork latency and memory per clone.\n"
 	"\n"
+	"cowvm fuzz runs a snapshot fuzzer on TARGET.elf (a target built\n"
+	"with scripts/build-target.sh; see fuzz/README.md): it boots the\n"
+	"target, snapshots it after cowvm_target_init and runs every input\n"
+	"from that snapshot, keeping inputs that reach new edges.\n"
+	"  -i DIR             seed corpus (default: one built-in seed)\n"
+	"  -o DIR             results: DIR/queue, DIR/crashes and\n"
+	"                     DIR/timeouts, each input with a .txt reason\n"
+	"  --seed N           random seed (default 0); with --runs and no\n"
+	"                     timeouts the same seed gives the same results\n"
+	"  --runs N           stop after N runs (default: no limit)\n"
+	"  --seconds S        stop after S seconds (default: no limit)\n"
+	"  --timeout-ms MS    wall-clock limit per input (default 100)\n"
+	"  --mem SIZE         guest RAM (default 64M)\n"
+	"  --no-coverage      blind fuzzing: never grow the corpus\n"
+	"  --stop-on-crash    stop at the first crash\n"
+	"  --profile          print where the time per run goes\n"
+	"  -q, --quiet        no status line every second\n"
+	"  --reproduce FILE   run FILE once and print what it did\n"
+	"\n"
 	"exit status:\n"
 	"  0-119  the guest's own exit status\n"
 	"  120    usage error (bad option, --mem or --timeout value)\n"
@@ -53,7 +75,19 @@ static const char usage_text[] =
 	"  123    timeout\n"
 	"  124    VMM error: bad hypercall, access outside RAM, triple fault,\n"
 	"         unexpected exit\n"
-	"  125    the guest exited with a status outside 0-119\n";
+	"  125    the guest exited with a status outside 0-119\n"
+	"exit status of cowvm fuzz:\n"
+	"  0      no crash found (--reproduce: the input ran cleanly)\n"
+	"  1      a crash was found (--reproduce: the input crashes)\n"
+	"  2      --reproduce: the input timed out\n"
+	"  120    usage error\n"
+	"  121    cannot boot the target: KVM unavailable, bad ELF, or not\n"
+	"         a fuzz target (no harness)\n"
+	"  122    the target crashed during init (before its snapshot)\n"
+	"  123    the target did not reach its snapshot in 100 timeouts\n"
+	"  124    VMM error\n"
+	"  126    corpus folder missing or unreadable, output folder not\n"
+	"         writable or already holding results\n";
 
 struct options {
 	uint64_t mem;
@@ -289,6 +323,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "demo"))
 		return demo_main(argc, argv);
+	if (!strcmp(argv[1], "fuzz"))
+		return fuzz_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "serve"))

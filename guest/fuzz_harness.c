@@ -1,0 +1,81 @@
+/* The ring-3 main of a cowvm fuzz target ELF: numbers the coverage guards,
+ * runs the target's init, snapshots, then runs one input per resume (see
+ * the fuzz harness ABI in cowvm_abi.h). */
+#include "guest.h"
+#include "fuzz_target.h"
+
+#define CTL   ((struct cowvm_fuzz_ctl *)(uintptr_t)COWVM_FUZZ_CTL)
+#define MAP   ((uint8_t *)(uintptr_t)COWVM_FUZZ_MAP)
+#define INPUT ((const struct cowvm_fuzz_input *)(uintptr_t)COWVM_FUZZ_INPUT)
+
+/* The guard array of every instrumented object (guest/fuzz.ld). */
+extern uint32_t __start___sancov_guards[], __stop___sancov_guards[];
+
+/* Optional in the target. */
+void cowvm_target_init(void) __attribute__((weak));
+
+static uint32_t guards;
+
+/* Number the guards in [start, stop) 1, 2, ... skipping map byte 0; called
+ * once for all objects (the instrumented constructors never run). */
+void __sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop);
+void __sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop)
+{
+	for (uint32_t *g = start; g < stop; g++)
+		*g = 1 + guards++ % (COWVM_FUZZ_MAP_SIZE - 1);
+}
+
+/* Count one pass over the edge of guard *g (saturating at 255). */
+void __sanitizer_cov_trace_pc_guard(uint32_t *g);
+void __sanitizer_cov_trace_pc_guard(uint32_t *g)
+{
+	uint8_t *c = MAP + *g;
+
+	*c += *c != 255;
+}
+
+/* Report a crash at the caller: exit with COWVM_FUZZ_EXIT_ABORT. */
+void cowvm_target_abort(void)
+{
+	CTL->crash_rip = (uintptr_t)__builtin_return_address(0);
+	guest_exit(COWVM_FUZZ_EXIT_ABORT);
+}
+
+/* Ring-3 entry from guest_common64: set up, snapshot, run one input. */
+__attribute__((noreturn)) void guest_main(const struct cowvm_start_info *si);
+void guest_main(const struct cowvm_start_info *si)
+{
+	static struct cowvm_hc_snapshot snap = {COWVM_FUZZ_SNAPSHOT_TAG, 0};
+	struct cowvm_hc_info info = {0, 0, 0};
+	uint32_t mxcsr = 0x1f80;
+	uint64_t len;
+	int r;
+
+	__asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
+	guest_start = si;
+	guest_hc(COWVM_HC_INFO, &info);
+	guest_cowvm = info.magic == COWVM_ABI_MAGIC;
+	if (!guest_cowvm) {
+		guest_printf("fuzz: this target runs under cowvm fuzz only\n");
+		guest_exit(2);
+	}
+	__sanitizer_cov_trace_pc_guard_init(__start___sancov_guards,
+					    __stop___sancov_guards);
+	if (cowvm_target_init)
+		cowvm_target_init();
+	memset(MAP, 0, COWVM_FUZZ_MAP_SIZE);
+	CTL->magic = COWVM_FUZZ_MAGIC;
+	CTL->version = COWVM_FUZZ_VERSION;
+	CTL->guards =
+		guards < COWVM_FUZZ_MAP_SIZE ? guards : COWVM_FUZZ_MAP_SIZE - 1;
+	guest_hc(COWVM_HC_SNAPSHOT, &snap);
+	len = INPUT->len;
+	if (len > COWVM_FUZZ_INPUT_MAX)
+		len = COWVM_FUZZ_INPUT_MAX;
+	r = cowvm_target(INPUT->data, len);
+	if (r) {
+		CTL->crash_value = r;
+		guest_exit(COWVM_FUZZ_EXIT_RETURN);
+	}
+	guest_exit(COWVM_FUZZ_EXIT_OK);
+}

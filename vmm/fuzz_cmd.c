@@ -1,0 +1,359 @@
+/* `cowvm fuzz`: parse options, prepare the corpus folders, run the fuzz
+ * engine or reproduce one input, print status lines and pick the exit
+ * status. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "cowvm_abi.h"
+#include "fuzz.h"
+
+/* Exit statuses of `cowvm fuzz` (listed in `cowvm --help`). */
+enum {
+	FZ_OK = 0,	       /* no crash (found or reproduced) */
+	FZ_CRASH = 1,	       /* a crash was found or reproduced */
+	FZ_TIMEOUT = 2,	       /* --reproduce: the input timed out */
+	FZ_USAGE = 120,	       /* bad command line */
+	FZ_LOAD = 121,	       /* no KVM, bad ELF, no fuzz harness */
+	FZ_INIT_CRASH = 122,   /* the target crashed before its snapshot */
+	FZ_INIT_TIMEOUT = 123, /* the target never reached its snapshot */
+	FZ_VMM = 124,	       /* VMM error */
+	FZ_DIR = 126,	       /* corpus or output folder unusable */
+};
+
+struct fuzz_cli {
+	struct fuzz_opts o;
+	const char *reproduce;
+	int profile, quiet;
+};
+
+/* Print one usage error line; returns FZ_USAGE. */
+static int usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "cowvm fuzz: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try cowvm --help)\n");
+	return FZ_USAGE;
+}
+
+/* Parse an unsigned decimal into *v; 0 or -1. */
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+/* Parse SIZE with an optional K/M/G suffix into *v; 0 or -1. */
+static int parse_size(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift && end[1])
+		return -1;
+	if (!shift && *end)
+		return -1;
+	if (*v > (UINT64_MAX >> shift))
+		return -1;
+	*v <<= shift;
+	return 0;
+}
+
+/* Parse the command line into *c; 0 or FZ_USAGE after one line. */
+static int parse(int argc, char **argv, struct fuzz_cli *c)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int takes = strcmp(a, "-i") == 0 || !strcmp(a, "-o") ||
+			    !strcmp(a, "--seed") || !strcmp(a, "--runs") ||
+			    !strcmp(a, "--seconds") ||
+			    !strcmp(a, "--timeout-ms") || !strcmp(a, "--mem") ||
+			    !strcmp(a, "--reproduce");
+		char *end;
+
+		if (takes && !v)
+			return usage("%s needs a value", a);
+		if (takes)
+			i++;
+		if (!strcmp(a, "-i")) {
+			c->o.in_dir = v;
+		} else if (!strcmp(a, "-o")) {
+			c->o.out_dir = v;
+		} else if (!strcmp(a, "--reproduce")) {
+			c->reproduce = v;
+		} else if (!strcmp(a, "--seed")) {
+			if (parse_u64(v, &c->o.seed))
+				return usage("--seed '%s' is not a number", v);
+		} else if (!strcmp(a, "--runs")) {
+			if (parse_u64(v, &c->o.runs))
+				return usage("--runs '%s' is not a number", v);
+		} else if (!strcmp(a, "--timeout-ms")) {
+			if (parse_u64(v, &c->o.timeout_ms) ||
+			    !c->o.timeout_ms || c->o.timeout_ms > 3600000)
+				return usage("--timeout-ms '%s' is not in "
+					     "1..3600000",
+					     v);
+		} else if (!strcmp(a, "--seconds")) {
+			errno = 0;
+			c->o.seconds = strtod(v, &end);
+			if (end == v || *end || errno ||
+			    !isfinite(c->o.seconds) || c->o.seconds < 0)
+				return usage("--seconds '%s' is not a number "
+					     "of seconds",
+					     v);
+		} else if (!strcmp(a, "--mem")) {
+			if (parse_size(v, &c->o.mem) ||
+			    c->o.mem < COWVM_MEM_MIN ||
+			    c->o.mem > COWVM_MEM_MAX || c->o.mem % 4096)
+				return usage("--mem '%s' is not a multiple of "
+					     "4K in 4M..64G",
+					     v);
+		} else if (!strcmp(a, "--no-coverage")) {
+			c->o.no_coverage = 1;
+		} else if (!strcmp(a, "--stop-on-crash")) {
+			c->o.stop_on_crash = 1;
+		} else if (!strcmp(a, "--profile")) {
+			c->profile = 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			c->quiet = 1;
+		} else if (a[0] == '-' && a[1]) {
+			return usage("unknown option '%s'", a);
+		} else if (c->o.elf) {
+			return usage("unexpected argument '%s' (one "
+				     "TARGET.elf only)",
+				     a);
+		} else {
+			c->o.elf = a;
+		}
+	}
+	if (!c->o.elf)
+		return usage("%s", "missing TARGET.elf");
+	return 0;
+}
+
+/* Create dir unless it exists; 0 or -errno. */
+static int make_dir(const char *dir)
+{
+	struct stat sb;
+
+	if (!mkdir(dir, 0755))
+		return 0;
+	if (errno == EEXIST && !stat(dir, &sb) && S_ISDIR(sb.st_mode))
+		return 0;
+	return -errno;
+}
+
+/* Nonzero if dir holds any entry besides . and .. */
+static int dir_has_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int any = 0;
+
+	if (!d)
+		return 0;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return any;
+}
+
+/* Check -i and create -o with queue/, crashes/, timeouts/; 0 or FZ_DIR
+ * after one line. */
+static int prepare_dirs(const struct fuzz_cli *c)
+{
+	static const char *const subs[] = {"queue", "crashes", "timeouts"};
+	struct stat sb;
+	char path[4096];
+	int r;
+
+	if (c->o.in_dir && stat(c->o.in_dir, &sb)) {
+		fprintf(stderr, "cowvm fuzz: corpus folder %s: %s\n",
+			c->o.in_dir, strerror(errno));
+		return FZ_DIR;
+	}
+	if (c->o.in_dir && !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "cowvm fuzz: corpus folder %s: not a folder\n",
+			c->o.in_dir);
+		return FZ_DIR;
+	}
+	if (!c->o.out_dir)
+		return 0;
+	r = make_dir(c->o.out_dir);
+	for (size_t i = 0; !r && i < sizeof(subs) / sizeof(subs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->o.out_dir, subs[i]);
+		r = make_dir(path);
+		if (!r && dir_has_entries(path)) {
+			fprintf(stderr,
+				"cowvm fuzz: output folder %s already holds "
+				"results in %s/ (remove them or pick another "
+				"folder)\n",
+				c->o.out_dir, subs[i]);
+			return FZ_DIR;
+		}
+	}
+	if (!r) {
+		snprintf(path, sizeof(path), "%s/queue", c->o.out_dir);
+		r = access(path, W_OK) ? -errno : 0;
+	}
+	if (r) {
+		fprintf(stderr,
+			"cowvm fuzz: output folder %s is not writable: "
+			"%s\n",
+			c->o.out_dir, strerror(-r));
+		return FZ_DIR;
+	}
+	return 0;
+}
+
+/* The exit status for an open or loop failure class. */
+static int status_of(enum fuzz_open_error why)
+{
+	switch (why) {
+	case FUZZ_ERR_LOAD:
+	case FUZZ_ERR_HARNESS:
+		return FZ_LOAD;
+	case FUZZ_ERR_INIT_CRASH:
+		return FZ_INIT_CRASH;
+	case FUZZ_ERR_INIT_TIMEOUT:
+		return FZ_INIT_TIMEOUT;
+	case FUZZ_ERR_DIR:
+		return FZ_DIR;
+	default:
+		return FZ_VMM;
+	}
+}
+
+/* Print one status line for st on stderr. */
+static void status_line(const struct fuzz_stats *st, const char *prefix)
+{
+	fprintf(stderr,
+		"fuzz: %s%.0fs runs=%llu execs/s=%.0f corpus=%llu "
+		"edges=%u/%u crashes=%llu (saved %llu) timeouts=%llu\n",
+		prefix, st->elapsed_s, (unsigned long long)st->runs,
+		st->elapsed_s > 0 ? (double)st->runs / st->elapsed_s : 0.0,
+		(unsigned long long)st->corpus, st->edges, st->guards,
+		(unsigned long long)st->crashes,
+		(unsigned long long)st->crashes_saved,
+		(unsigned long long)st->timeouts);
+}
+
+/* The engine's once-a-second callback: a status line unless quiet. */
+static void tick(const struct fuzz_stats *st, void *arg)
+{
+	if (!*(const int *)arg)
+		status_line(st, "");
+}
+
+/* Print the per-exec time breakdown of st. */
+static void print_profile(const struct fuzz_stats *st)
+{
+	const struct fuzz_prof *p = &st->prof;
+	double n = p->execs ? (double)p->execs : 1, total = st->elapsed_s * 1e6;
+	double w = p->write_ns / n / 1e3, r = p->run_ns / n / 1e3,
+	       m = p->map_ns / n / 1e3, z = p->reset_ns / n / 1e3,
+	       u = p->mutate_ns / n / 1e3;
+
+	fprintf(stderr,
+		"fuzz: per exec (us): write %.2f run %.2f map %.2f reset %.2f "
+		"mutate %.2f other %.2f total %.2f\n",
+		w, r, m, z, u, total / n - (w + r + m + z + u), total / n);
+}
+
+/* --reproduce: run one input and say what it did. */
+static int reproduce(struct fuzz *f, const char *file)
+{
+	static uint8_t buf[COWVM_FUZZ_INPUT_MAX];
+	struct fuzz_result res;
+	char err[512];
+	size_t len = 0;
+	FILE *fp = fopen(file, "rb");
+
+	if (!fp) {
+		fprintf(stderr, "cowvm fuzz: cannot open %s: %s\n", file,
+			strerror(errno));
+		return FZ_DIR;
+	}
+	len = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	if (fuzz_exec(f, buf, len, &res, err, sizeof(err))) {
+		fprintf(stderr, "cowvm fuzz: %s\n", err);
+		return FZ_VMM;
+	}
+	if (res.outcome == FUZZ_OK) {
+		printf("no crash: %s (%zu bytes) ran cleanly\n", file, len);
+		return FZ_OK;
+	}
+	printf("%s\n", res.what);
+	return res.outcome == FUZZ_CRASH ? FZ_CRASH : FZ_TIMEOUT;
+}
+
+/* `cowvm fuzz ...`: the process exit status. */
+int fuzz_main(int argc, char **argv)
+{
+	struct fuzz_cli c = {.o = {.timeout_ms = 100, .mem = 64ull << 20}};
+	enum fuzz_open_error why;
+	const struct fuzz_stats *st;
+	struct fuzz *f;
+	char err[1024];
+	int r = parse(argc, argv, &c);
+
+	if (r)
+		return r;
+	if (!c.reproduce) {
+		r = prepare_dirs(&c);
+		if (r)
+			return r;
+	}
+	f = fuzz_open(&c.o, err, sizeof(err), &why);
+	if (!f) {
+		fprintf(stderr, "cowvm fuzz: %s\n", err);
+		return status_of(why);
+	}
+	if (c.reproduce) {
+		r = reproduce(f, c.reproduce);
+		fuzz_close(f);
+		return r;
+	}
+	r = fuzz_loop(f, tick, &c.quiet, err, sizeof(err), &why);
+	st = fuzz_stats(f);
+	if (r) {
+		fprintf(stderr, "cowvm fuzz: %s\n", err);
+		fuzz_close(f);
+		return status_of(why);
+	}
+	status_line(st, "done: ");
+	if (st->first_crash_run)
+		fprintf(stderr,
+			"fuzz: first crash at run %llu after %.3f s: "
+			"%s\n",
+			(unsigned long long)st->first_crash_run,
+			st->first_crash_s, st->first_crash);
+	if (c.profile)
+		print_profile(st);
+	r = st->crashes ? FZ_CRASH : FZ_OK;
+	fuzz_close(f);
+	return r;
+}
