@@ -82,6 +82,10 @@ static void fork_and_finish(struct fnode *parent, uint64_t k, const char *pend,
 	struct cowvm_snapshot *s = NULL;
 	struct fnode c;
 
+	size_t bytes = f.ref.npages * FORKREF_PAGE;
+	uint8_t *want = malloc(bytes), *got = malloc(bytes);
+
+	TEST_ASSERT(want && got, "malloc");
 	if (nth % 2) {
 		s = cowvm_snapshot(parent->vm);
 		TEST_ASSERT(s, "cowvm_snapshot: %s", cowvm_error(parent->vm));
@@ -89,6 +93,19 @@ static void fork_and_finish(struct fnode *parent, uint64_t k, const char *pend,
 	} else {
 		c = ft_child(parent, cowvm_fork(parent->vm));
 	}
+	/* The copy holds exactly what the (stopped) parent holds. Both are
+	 * read only now: reading first would give cowvm's userfaultfd
+	 * handler time to finish a fault the timeout interrupted. */
+	TEST_OK(cowvm_read(parent->vm, COWVM_MEMTEST_BASE, want, bytes));
+	TEST_OK(cowvm_read(c.vm, COWVM_MEMTEST_BASE, got, bytes));
+	for (size_t pg = 0; pg < f.ref.npages; pg++)
+		TEST_ASSERT(!memcmp(got + pg * FORKREF_PAGE,
+				    want + pg * FORKREF_PAGE, FORKREF_PAGE),
+			    "%s made in phase %" PRIu64 " (copy %d): page %zu "
+			    "differs from the parent's",
+			    s ? "clone" : "fork", k, nth, pg);
+	free(want);
+	free(got);
 	TEST_OK(cowvm_set_timeout(c.vm, 0));
 	finish_phase(&c, k, pend, s ? "clone" : "fork");
 	if (s) {
