@@ -122,7 +122,7 @@ int serve_batch_run(struct serve_template *t, const struct serve_model *m,
  * request, alive at once. */
 struct serve_mem {
 	unsigned k;
-	double host_kib;    /* smaps_rollup Anonymous + VmPTE delta / K */
+	double host_kib;    /* serve_proc_kib(0, 0) delta / K */
 	double private_kib; /* cowvm_mem_stats pages_private * 4 KiB avg */
 	double table_kib;   /* cowvm_mem_stats table_private_bytes avg */
 	double idle_kib;    /* SERVE_RESET: host_kib after every reset; else
@@ -136,8 +136,11 @@ int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
 		      enum serve_mode mode, unsigned k, struct serve_mem *out,
 		      char *err);
 
-/* This process's anonymous memory plus page tables in KiB, -1 if
- * unreadable (pid 0: this process). */
+/* Host memory in KiB, -1 if unreadable: for pid 0 this process's
+ * Anonymous + VmPTE plus the blocks of its open memfds (guest pages live
+ * in cowvm's frame memfd, whose freed frames stay allocated for reuse);
+ * for another pid its Anonymous (private_only: Private_Dirty +
+ * Private_Clean) + VmPTE. Compare deltas only. */
 long serve_proc_kib(int pid, int private_only);
 
 /* Percentile p (0..100) of n samples by nearest rank; sorts v. */

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,8 +77,34 @@ static long serve_kib(const char *path, const char *key)
 	return sum;
 }
 
+/* KiB allocated to the memfds this process holds open (cowvm's frame
+ * store keeps guest pages in one; anonymous counters do not see them). */
+static long serve_memfd_kib(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long kib = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char path[300], target[64];
+		struct stat st;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 7 || memcmp(target, "/memfd:", 7) || stat(path, &st))
+			continue;
+		kib += (long)(st.st_blocks / 2);
+	}
+	closedir(d);
+	return kib;
+}
+
 /* Anonymous memory (or, private_only, Private_Dirty + Private_Clean: what
- * no other process maps) plus page tables of pid (0: this process). */
+ * no other process maps) plus page tables of pid (0: this process, whose
+ * figure also adds its memfds' allocated memory). */
 long serve_proc_kib(int pid, int private_only)
 {
 	char rollup[64], status[64];
@@ -94,6 +122,8 @@ long serve_proc_kib(int pid, int private_only)
 	} else {
 		a = serve_kib(rollup, "Anonymous:");
 	}
+	if (!pid)
+		b = serve_memfd_kib();
 	pte = serve_kib(status, "VmPTE:");
 	if (a < 0 || b < 0 || pte < 0)
 		return -1;
