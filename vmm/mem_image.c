@@ -157,7 +157,7 @@ static int mem_undirect(struct vmm_mem *mem)
 }
 
 /* Fold (or leave direct mode), then fork the table. */
-int vmm_mem_image_take(struct vmm_mem *mem, struct vmm_mem_image **out)
+static int image_take_quiet(struct vmm_mem *mem, struct vmm_mem_image **out)
 {
 	struct vmm_mem_image *img;
 	int err;
@@ -221,7 +221,7 @@ static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
 
 /* Reset the table, drop the written copies, remap runs laid out
  * differently from the image. */
-int vmm_mem_realize(struct vmm_mem *mem, struct vmm_mem_image *img)
+static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 {
 	struct vmm_runs written = {0}, diff = {0};
 	bool was_direct = mem->direct;
@@ -281,4 +281,26 @@ void vmm_mem_image_put(struct vmm_mem_image *img)
 uint64_t vmm_mem_image_size(const struct vmm_mem_image *img)
 {
 	return img->size;
+}
+
+/* Freeze mem into a new image with no write-protect fault in flight. */
+int vmm_mem_image_take(struct vmm_mem *mem, struct vmm_mem_image **out)
+{
+	int err;
+
+	pthread_mutex_lock(&mem->rec.quiesce);
+	err = image_take_quiet(mem, out);
+	pthread_mutex_unlock(&mem->rec.quiesce);
+	return err;
+}
+
+/* Make mem's contents equal img's with no write-protect fault in flight. */
+int vmm_mem_realize(struct vmm_mem *mem, struct vmm_mem_image *img)
+{
+	int err;
+
+	pthread_mutex_lock(&mem->rec.quiesce);
+	err = realize_quiet(mem, img);
+	pthread_mutex_unlock(&mem->rec.quiesce);
+	return err;
 }

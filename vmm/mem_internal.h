@@ -53,6 +53,11 @@ struct vmm_mem_slot {
  * faults (UFFD mode). */
 struct vmm_mem_record {
 	pthread_mutex_t lock; /* the handler thread records too */
+	/* Held by the UFFD handler around record + unprotect of one fault,
+	 * and by image_take and realize for their whole run, so that a fault
+	 * still queued when the vCPU stopped cannot open a page after the
+	 * fold read the record (the page would stay writable, unrecorded). */
+	pthread_mutex_t quiesce;
 	bool init;
 	uint64_t *bits; /* one bit per RAM page: recorded */
 	uint64_t *list; /* RAM page offsets recorded, unsorted */

@@ -65,9 +65,11 @@ static void uffd_event(struct vmm_mem *mem, const struct uffd_msg *m)
 		return;
 	mem->uffd.faults++;
 	if (off < mem->pages &&
-	    (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
+	    (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
+		pthread_mutex_lock(&mem->rec.quiesce);
 		err = vmm_uffd_unprotect(mem, off, 1);
-	else
+		pthread_mutex_unlock(&mem->rec.quiesce);
+	} else
 		err = -EFAULT;
 	if (err) {
 		struct uffdio_range r = {addr, VMM_PAGE};

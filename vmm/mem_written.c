@@ -101,6 +101,7 @@ int vmm_mem_record_init(struct vmm_mem *mem)
 			return -ENOMEM;
 	}
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->quiesce, NULL);
 	r->init = true;
 	return 0;
 }
@@ -110,8 +111,10 @@ void vmm_mem_record_fini(struct vmm_mem *mem)
 {
 	struct vmm_mem_record *r = &mem->rec;
 
-	if (r->init)
+	if (r->init) {
 		pthread_mutex_destroy(&r->lock);
+		pthread_mutex_destroy(&r->quiesce);
+	}
 	free(r->bits);
 	free(r->list);
 	free(mem->dirty);
