@@ -284,7 +284,8 @@ static void serve_summary(FILE *f, const struct serve_opts *o,
 	if (mem && mem->k) {
 		fprintf(f,
 			"memory per live clone (%u alive, each after one "
-			"request): host %.0f KiB (Anonymous + VmPTE), cowvm "
+			"request): host %.0f KiB (Anonymous + VmPTE + memfd), "
+			"cowvm "
 			"private %.0f KiB + tables %.0f KiB\n",
 			mem->k, mem->host_kib, mem->private_kib,
 			mem->table_kib);
