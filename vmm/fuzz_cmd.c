@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cowvm_abi.h"
+#include "cli.h"
 #include "fuzz.h"
 
 /* Exit statuses of `cowvm fuzz` (listed in `cowvm --help`). */
@@ -41,46 +42,6 @@ static int usage(const char *fmt, const char *arg)
 	return FZ_USAGE;
 }
 
-/* Parse an unsigned decimal into *v; 0 or -1. */
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno || *end ? -1 : 0;
-}
-
-/* Parse SIZE with an optional K/M/G suffix into *v; 0 or -1. */
-static int parse_size(const char *s, uint64_t *v)
-{
-	char *end;
-	unsigned shift = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		shift = 10;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20;
-	else if (*end == 'G' || *end == 'g')
-		shift = 30;
-	if (shift && end[1])
-		return -1;
-	if (!shift && *end)
-		return -1;
-	if (*v > (UINT64_MAX >> shift))
-		return -1;
-	*v <<= shift;
-	return 0;
-}
-
 /* Parse the command line into *c; 0 or FZ_USAGE after one line. */
 static int parse(int argc, char **argv, struct fuzz_cli *c)
 {
@@ -104,13 +65,13 @@ static int parse(int argc, char **argv, struct fuzz_cli *c)
 		} else if (!strcmp(a, "--reproduce")) {
 			c->reproduce = v;
 		} else if (!strcmp(a, "--seed")) {
-			if (parse_u64(v, &c->o.seed))
+			if (cli_parse_u64(v, &c->o.seed))
 				return usage("--seed '%s' is not a number", v);
 		} else if (!strcmp(a, "--runs")) {
-			if (parse_u64(v, &c->o.runs))
+			if (cli_parse_u64(v, &c->o.runs))
 				return usage("--runs '%s' is not a number", v);
 		} else if (!strcmp(a, "--timeout-ms")) {
-			if (parse_u64(v, &c->o.timeout_ms) ||
+			if (cli_parse_u64(v, &c->o.timeout_ms) ||
 			    !c->o.timeout_ms || c->o.timeout_ms > 3600000)
 				return usage("--timeout-ms '%s' is not in "
 					     "1..3600000",
@@ -124,7 +85,7 @@ static int parse(int argc, char **argv, struct fuzz_cli *c)
 					     "of seconds",
 					     v);
 		} else if (!strcmp(a, "--mem")) {
-			if (parse_size(v, &c->o.mem) ||
+			if (cli_parse_size(v, &c->o.mem) ||
 			    c->o.mem < COWVM_MEM_MIN ||
 			    c->o.mem > COWVM_MEM_MAX || c->o.mem % 4096)
 				return usage("--mem '%s' is not a multiple of "

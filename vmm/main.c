@@ -8,6 +8,7 @@
 
 #include "cowvm.h"
 #include "cowvm_abi.h"
+#include "cli.h"
 #include "demo.h"
 #include "serve_cmd.h"
 #include "fuzz.h"
@@ -105,37 +106,10 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* Parse SIZE with an optional K/M/G suffix; 0 on success. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	unsigned shift = 0;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		shift = 10;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20;
-	else if (*end == 'G' || *end == 'g')
-		shift = 30;
-	if (shift)
-		end++;
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 /* Parse and check --mem; 0 or EXIT_USAGE after one line on stderr. */
 static int parse_mem(const char *s, uint64_t *mem)
 {
-	if (parse_size(s, mem))
+	if (cli_parse_size(s, mem))
 		return usage_error("--mem '%s' is not a size (N, NK, NM, NG)",
 				   s);
 	if (*mem < COWVM_MEM_MIN || *mem > COWVM_MEM_MAX)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "serve.h"
 #include "serve_cmd.h"
 
@@ -80,30 +81,6 @@ static int serve_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* Parse SIZE with an optional K/M/G suffix into bytes; 0 or -1. */
-static int serve_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end && strchr("kK", *end))
-		shift = 10;
-	else if (*end && strchr("mM", *end))
-		shift = 20;
-	else if (*end && strchr("gG", *end))
-		shift = 30;
-	end += shift ? 1 : 0;
-	if (errno || *end || v > (UINT64_MAX >> shift))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 /* Join words with single spaces (NULL for none or out of memory). */
 static char *serve_join(char **w, int n)
 {
@@ -135,8 +112,9 @@ static int serve_option(const char *a, const char *v, struct serve_opts *o)
 		if (serve_uint(v, 0, UINT64_MAX, &o->cfg.seed))
 			return serve_usage("--seed '%s' is not a number", v);
 	} else if (!strcmp(a, "--mem")) {
-		if (serve_size(v, &o->cfg.mem) || o->cfg.mem < COWVM_MEM_MIN ||
-		    o->cfg.mem > COWVM_MEM_MAX || o->cfg.mem % 4096)
+		if (cli_parse_size(v, &o->cfg.mem) ||
+		    o->cfg.mem < COWVM_MEM_MIN || o->cfg.mem > COWVM_MEM_MAX ||
+		    o->cfg.mem % 4096)
 			return serve_usage("--mem '%s' is not a multiple of 4K "
 					   "in 4M..64G",
 					   v);
