@@ -60,7 +60,7 @@ case "$cmd" in
 demo)
 	install_missing
 	build build
-	exec build/cow/cow-demo
+	exec build/vmm/cowvm demo build/guest/guest.elf
 	;;
 test)
 	install_missing
