@@ -588,6 +588,23 @@ static int sweep_step(struct fuzz *f, char *err, size_t errlen)
 	return try_input(f, f->work, len, how, 0, err, errlen);
 }
 
+/* After one exec that returned r: -errno passes through, 1 when a crash
+ * stops the loop (--stop-on-crash), else 0; calls tick once a second. */
+static int after_exec(struct fuzz *f, int r,
+		      void (*tick)(const struct fuzz_stats *, void *),
+		      void *arg, double *next_tick)
+{
+	if (r < 0)
+		return r;
+	if (r && f->o.stop_on_crash)
+		return 1;
+	if (tick && f->st.elapsed_s >= *next_tick) {
+		*next_tick = f->st.elapsed_s + 1;
+		tick(&f->st, arg);
+	}
+	return 0;
+}
+
 /* Fuzz until the budget is spent; see fuzz.h. */
 int fuzz_loop(struct fuzz *f, void (*tick)(const struct fuzz_stats *, void *),
 	      void *arg, char *err, size_t errlen, enum fuzz_open_error *why)
@@ -605,15 +622,10 @@ int fuzz_loop(struct fuzz *f, void (*tick)(const struct fuzz_stats *, void *),
 		char how[64];
 
 		if (f->sweep != SIZE_MAX) {
-			r = sweep_step(f, err, errlen);
-			if (r < 0)
-				return r;
-			if (r && f->o.stop_on_crash)
-				return 0;
-			if (tick && f->st.elapsed_s >= next_tick) {
-				next_tick = f->st.elapsed_s + 1;
-				tick(&f->st, arg);
-			}
+			r = after_exec(f, sweep_step(f, err, errlen), tick, arg,
+				       &next_tick);
+			if (r)
+				return r < 0 ? r : 0;
 			continue;
 		}
 
@@ -643,16 +655,13 @@ int fuzz_loop(struct fuzz *f, void (*tick)(const struct fuzz_stats *, void *),
 			}
 			fuzz_havoc(&f->rng, f->work, &len, FUZZ_MAX_LEN);
 			f->st.prof.mutate_ns += now_ns() - t0;
-			r = try_input(f, f->work, len, how, 0, err, errlen);
+			r = after_exec(
+				f,
+				try_input(f, f->work, len, how, 0, err, errlen),
+				tick, arg, &next_tick);
 			e = &f->queue[cur]; /* the queue may have moved */
-			if (r < 0)
-				return r;
-			if (r && f->o.stop_on_crash)
-				return 0;
-			if (tick && f->st.elapsed_s >= next_tick) {
-				next_tick = f->st.elapsed_s + 1;
-				tick(&f->st, arg);
-			}
+			if (r)
+				return r < 0 ? r : 0;
 		}
 	}
 	return 0;
