@@ -216,7 +216,7 @@ static int check_all(struct check *c)
 {
 	const struct cow_store *s = c->s;
 	const struct cow_tree *t;
-	uint32_t wused = 0, tused, fused, i, wpending = 0;
+	uint32_t wused = 0, tused, fused = 0, i, wpending = 0;
 	int r;
 
 	for (t = s->trees.next; t != &s->trees; t = t->next) {

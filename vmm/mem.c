@@ -313,6 +313,7 @@ void vmm_mem_release(struct vmm_mem *mem)
 	vmm_extents_put(mem->ext);
 	mem->ext = NULL;
 	mem->direct = false;
+	vmm_mem_unkeep(mem, 0, mem->pages);
 }
 
 /* Reserve the region PROT_NONE again and give it back to the arena: over
@@ -350,6 +351,7 @@ void vmm_mem_destroy(struct vmm_mem *mem)
 	if (mem->pagemap >= 0)
 		close(mem->pagemap);
 	vmm_mem_release(mem);
+	free(mem->kept);
 	free(mem);
 	vmm_store_put();
 }

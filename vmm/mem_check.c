@@ -63,15 +63,6 @@ static int check_table(struct vmm_mem *mem, bool full, char *why, size_t n)
 	return 0;
 }
 
-/* The frame page off maps to according to the extents. */
-static uint64_t ext_frame(const struct vmm_extents *x, uint64_t off)
-{
-	for (uint64_t i = 0; i < x->n; i++)
-		if (off - x->e[i].off < x->e[i].n)
-			return x->e[i].frame + (off - x->e[i].off);
-	return UINT64_MAX;
-}
-
 /* Every VMA of the region maps the frame memfd, shared only in direct
  * mode, at the offsets the extents say; no gaps. */
 static int check_maps(struct vmm_mem *mem, char *why, size_t n)
@@ -135,24 +126,6 @@ static int check_maps(struct vmm_mem *mem, char *why, size_t n)
 	return err;
 }
 
-/* True when off lies in one of the sorted runs. */
-static bool in_runs(const struct vmm_runs *r, uint64_t off)
-{
-	uint64_t lo = 0, hi = r->n;
-
-	while (lo < hi) {
-		uint64_t mid = (lo + hi) / 2;
-
-		if (off < r->r[mid].off)
-			hi = mid;
-		else if (off - r->r[mid].off >= r->r[mid].n)
-			lo = mid + 1;
-		else
-			return true;
-	}
-	return false;
-}
-
 /* Pages not written since the last fold read as their frames do. */
 static int check_contents(struct vmm_mem *mem, bool full, char *why, size_t n)
 {
@@ -164,12 +137,12 @@ static int check_contents(struct vmm_mem *mem, bool full, char *why, size_t n)
 	int err = vmm_mem_written_runs(mem, &written);
 
 	for (uint64_t off = 0; !err && off < mem->pages; off += step) {
-		uint64_t f = ext_frame(mem->ext, off);
+		uint32_t f = vmm_extents_frame(mem->ext, off);
 
-		if (in_runs(&written, off))
+		if (vmm_runs_has(&written, off))
 			continue;
 		if (memcmp(mem->base + off * VMM_PAGE,
-			   cow_frame_ptr(s, (uint32_t)f), VMM_PAGE))
+			   cow_frame_ptr(s, f), VMM_PAGE))
 			err = check_fail(
 				why, n,
 				"page %llu (gpa %#llx) differs from "
@@ -183,7 +156,7 @@ static int check_contents(struct vmm_mem *mem, bool full, char *why, size_t n)
 }
 
 /* Every page the kernel copied on write (PAGEMAP_SCAN) was recorded as
- * written: nothing escapes the fold or the reset. */
+ * written or is a kept copy: nothing escapes the fold or the reset. */
 static int check_record(struct vmm_mem *mem, char *why, size_t n)
 {
 	struct vmm_runs written = {0}, anon = {0};
@@ -193,7 +166,8 @@ static int check_record(struct vmm_mem *mem, char *why, size_t n)
 		err = vmm_mem_anon_runs(mem, &anon);
 	for (uint64_t i = 0; !err && i < anon.n; i++)
 		for (uint64_t k = 0; !err && k < anon.r[i].n; k++)
-			if (!in_runs(&written, anon.r[i].off + k))
+			if (!vmm_runs_has(&written, anon.r[i].off + k) &&
+			    !vmm_mem_is_kept(mem, anon.r[i].off + k))
 				err = check_fail(
 					why, n,
 					"page %llu (gpa %#llx) was copied on "

@@ -74,10 +74,55 @@ static int drop_runs(struct vmm_mem *mem, const struct vmm_runs *runs)
 		if (madvise(mem->base + off * VMM_PAGE, (end - off) * VMM_PAGE,
 			    MADV_DONTNEED) < 0)
 			return -errno;
+		vmm_mem_unkeep(mem, off, end - off);
 		if (mem->mode == COWVM_MEM_UFFD)
 			err = vmm_uffd_protect(mem, off, end - off, false);
 		if (err)
 			return err;
+	}
+	return 0;
+}
+
+/* Pages overwritten in place by a fold: their private copies now equal
+ * their frames, so keep them while there is room, else drop them. */
+static int keep_inplace(struct vmm_mem *mem, const struct vmm_runs *runs)
+{
+	if (!vmm_mem_keep_room(mem, vmm_runs_pages(runs)))
+		return drop_runs(mem, runs);
+	for (uint64_t i = 0; i < runs->n; i++) {
+		int err = vmm_mem_keep(mem, runs->r[i].off, runs->r[i].n);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* After a reset to mem->ext, give the written pages outside diff (which
+ * is mapped anew next) their frames' contents back: copy the frame into
+ * the private page and keep it while there is room (no copy on write at
+ * the next write), else drop the copy (the next access faults it in). */
+static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
+			   const struct vmm_runs *diff)
+{
+	struct cow_store *s = vmm_store();
+
+	if (!vmm_mem_keep_room(mem, vmm_runs_pages(written)))
+		return drop_runs(mem, written);
+	for (uint64_t i = 0; i < written->n; i++) {
+		for (uint64_t k = 0; k < written->r[i].n; k++) {
+			uint64_t off = written->r[i].off + k;
+			uint32_t f = vmm_extents_frame(mem->ext, off);
+			int err;
+
+			if (vmm_runs_has(diff, off))
+				continue;
+			memcpy(mem->base + off * VMM_PAGE, cow_frame_ptr(s, f),
+			       VMM_PAGE);
+			err = vmm_mem_keep(mem, off, 1);
+			if (err)
+				return err;
+		}
 	}
 	return 0;
 }
@@ -130,7 +175,7 @@ static int mem_fold(struct vmm_mem *mem)
 	mem->ext = ext;
 	err2 = map_runs(mem, ext, &fo.moved);
 	if (!err2)
-		err2 = drop_runs(mem, &fo.inplace);
+		err2 = keep_inplace(mem, &fo.inplace);
 	if (!err2 && !err)
 		err2 = vmm_mem_written_clear(mem, false);
 	err = err ? err : err2;
@@ -246,7 +291,7 @@ static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 	vmm_extents_put(mem->ext);
 	mem->ext = vmm_extents_get(img->ext);
 	mem->direct = false;
-	err = drop_runs(mem, &written);
+	err = restore_written(mem, &written, &diff);
 	if (!err)
 		err = map_runs(mem, mem->ext, &diff);
 	if (!err)

@@ -11,6 +11,9 @@
 
 #define VMM_PAGE 4096ull
 
+/* Most kept copies one VM holds (16 MiB); see vmm/mem_kept.c. */
+#define VMM_KEEP_MAX 4096u
+
 /* Alignment of arena ranges, and the PROT_NONE guard left after each. */
 #define VMM_ARENA_ALIGN (2ull << 20)
 
@@ -97,6 +100,8 @@ struct vmm_mem {
 	uint64_t *dirty; /* KVM_GET_DIRTY_LOG buffer (KERNEL mode) */
 	struct vmm_mem_record rec;
 	struct vmm_mem_uffd uffd;
+	uint64_t *kept; /* one bit per RAM page: a kept copy (mem_kept.c) */
+	uint64_t nkept;
 };
 
 /* mem.c: the process-wide store and its lock. */
@@ -128,6 +133,12 @@ struct vmm_extents *vmm_extents_get(struct vmm_extents *ext);
 struct vmm_extents *vmm_extents_overlay(const struct vmm_extents *ext,
 					const struct vmm_extent *add,
 					uint64_t nadd);
+/* mem_map.c: the frame ext maps page off to. */
+uint32_t vmm_extents_frame(const struct vmm_extents *ext, uint64_t off);
+/* mem_map.c: whether off lies in one of the sorted runs. */
+bool vmm_runs_has(const struct vmm_runs *runs, uint64_t off);
+/* mem_map.c: pages in all the runs. */
+uint64_t vmm_runs_pages(const struct vmm_runs *runs);
 /* mem_map.c: map RAM pages [off, off + n) as ext says (MAP_PRIVATE, or
  * MAP_SHARED when shared) over what is there; 0 or -errno. */
 int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
@@ -163,6 +174,15 @@ int vmm_mem_written_clear(struct vmm_mem *mem, bool log);
 /* mem_written.c: the sorted runs of anonymous pages in the region
  * (PAGEMAP_SCAN): what the host kernel copied on write. */
 int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out);
+
+/* mem_kept.c: whether n more pages may be kept (KERNEL mode only). */
+bool vmm_mem_keep_room(const struct vmm_mem *mem, uint64_t n);
+/* mem_kept.c: mark pages [off, off + n) kept; 0 or -ENOMEM. */
+int vmm_mem_keep(struct vmm_mem *mem, uint64_t off, uint64_t n);
+/* mem_kept.c: pages [off, off + n) hold no kept copy any more. */
+void vmm_mem_unkeep(struct vmm_mem *mem, uint64_t off, uint64_t n);
+/* mem_kept.c: whether page off holds a kept copy. */
+bool vmm_mem_is_kept(const struct vmm_mem *mem, uint64_t off);
 
 /* mem_uffd.c: set up userfaultfd and its handler thread; -errno. */
 int vmm_uffd_start(struct vmm_mem *mem);

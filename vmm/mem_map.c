@@ -99,6 +99,14 @@ static uint64_t extents_find(const struct vmm_extents *ext, uint64_t off)
 	return lo;
 }
 
+/* The frame ext maps page off to (ext covers it). */
+uint32_t vmm_extents_frame(const struct vmm_extents *ext, uint64_t off)
+{
+	const struct vmm_extent *e = &ext->e[extents_find(ext, off)];
+
+	return e->frame + (uint32_t)(off - e->off);
+}
+
 /* One mmap of the frame memfd with flags per extent piece of RAM pages
  * [off, off + n); stops at the first failure with *done pages mapped. A
  * MAP_FIXED_NOREPLACE mmap that lands elsewhere (a kernel older than the
@@ -138,11 +146,13 @@ int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
 		      uint64_t off, uint64_t n, bool shared)
 {
 	uint64_t done;
+	int err = map_pieces(mem, ext, off, n,
+			     (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
+				     MAP_NORESERVE,
+			     &done);
 
-	return map_pieces(mem, ext, off, n,
-			  (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
-				  MAP_NORESERVE,
-			  &done);
+	vmm_mem_unkeep(mem, off, done);
+	return err;
 }
 
 /* MAP_FIXED_NOREPLACE piece by piece; on failure unmap the pieces mapped
@@ -179,6 +189,34 @@ int vmm_runs_add(struct vmm_runs *runs, uint64_t off, uint64_t n)
 	}
 	runs->r[runs->n++] = (struct vmm_run){off, n};
 	return 0;
+}
+
+/* Whether off lies in one of the sorted runs. */
+bool vmm_runs_has(const struct vmm_runs *r, uint64_t off)
+{
+	uint64_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		uint64_t mid = (lo + hi) / 2;
+
+		if (off < r->r[mid].off)
+			hi = mid;
+		else if (off - r->r[mid].off >= r->r[mid].n)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+/* Pages in all the runs. */
+uint64_t vmm_runs_pages(const struct vmm_runs *runs)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < runs->n; i++)
+		n += runs->r[i].n;
+	return n;
 }
 
 /* Release a run list. */

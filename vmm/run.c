@@ -144,7 +144,7 @@ static int vmm_run_loop(struct cowvm *vm, const struct timespec *dl,
 	int r = VMM_CONTINUE;
 
 	while (r == VMM_CONTINUE) {
-		if (ioctl(vm->vcpu.fd, KVM_RUN, 0) < 0)
+		if (vcpu_kvm_run(&vm->vcpu) < 0)
 			r = vmm_run_failed(vm, errno, dl, exit);
 		else
 			r = vmm_handle_exit(vm, exit);

@@ -16,6 +16,7 @@
 #define ST_MSR_KVM_WALL	    0x11u
 #define ST_MSR_KVM_WALL_NEW 0x4b564d00u
 #define ST_CR4_LA57	    (1ull << 12)
+#define ST_EFER_LMA	    (1ull << 10)
 #define ST_LAPIC_TMCCT	    0x390u
 #define ST_SYNC_ALL                                                            \
 	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
@@ -252,7 +253,7 @@ static int st_flush(struct cowvm *vm)
 	run->kvm_valid_regs = ST_SYNC_ALL;
 	run->immediate_exit = 1;
 	st_stats.ioctls++;
-	r = ioctl(vm->vcpu.fd, KVM_RUN, 0);
+	r = vcpu_kvm_run(&vm->vcpu);
 	if (r < 0 && errno != EINTR && errno != EAGAIN)
 		err = vmm_fail(vm, errno, "KVM_RUN (immediate exit): %m");
 	else if (r == 0)
@@ -708,6 +709,39 @@ static int st_restore_regs(struct cowvm *vm, const struct vmm_state *st,
 	return err;
 }
 
+/* The linear rip KVM compares a pending OUT completion against. */
+static uint64_t st_linear_rip(const struct kvm_regs *regs,
+			      const struct kvm_sregs *sregs)
+{
+	if (sregs->cs.l && (sregs->efer & ST_EFER_LMA))
+		return regs->rip;
+	return (uint32_t)(sregs->cs.base + regs->rip);
+}
+
+/* Whether KVM's completion of vm's last exit, which the next KVM_RUN runs
+ * after applying st's registers, could act on them; then it must be run
+ * first. An OUT completion only skips the OUT when rip is still at it, so
+ * it is noted and left pending unless st resumes at that very address; IN
+ * and MMIO completions write registers or re-enter the emulator. */
+static bool st_completion_unsafe(struct cowvm *vm, const struct vmm_state *st)
+{
+	struct kvm_run *run = vm->vcpu.run;
+
+	if (vm->vcpu.sync_regs && run->exit_reason == KVM_EXIT_IO &&
+	    run->io.direction == KVM_EXIT_IO_OUT &&
+	    (run->kvm_valid_regs & ST_SYNC_ALL) == ST_SYNC_ALL &&
+	    !(run->kvm_dirty_regs & ST_SYNC_ALL)) {
+		vm->vcpu.out_pending = true;
+		vm->vcpu.out_rip = st_linear_rip(&run->s.regs.regs,
+						 &run->s.regs.sregs);
+		run->exit_reason = KVM_EXIT_INTR; /* noted */
+	}
+	if (run->exit_reason == KVM_EXIT_IO || run->exit_reason == KVM_EXIT_MMIO)
+		return true;
+	return vm->vcpu.out_pending &&
+	       vm->vcpu.out_rip == st_linear_rip(&st->regs, &st->sregs);
+}
+
 /* Put st into vm; 0 or -errno with vm->err. */
 int vmm_state_restore(struct cowvm *vm, const struct vmm_state *st)
 {
@@ -725,9 +759,7 @@ int vmm_state_restore(struct cowvm *vm, const struct vmm_state *st)
 				(unsigned long long)st->mem_size,
 				(unsigned long long)vm->cfg.mem_size);
 	vm->pristine = false;
-	if (!pristine && vm->vcpu.sync_regs &&
-	    (vm->vcpu.run->exit_reason == KVM_EXIT_IO ||
-	     vm->vcpu.run->exit_reason == KVM_EXIT_MMIO)) {
+	if (!pristine && vm->vcpu.sync_regs && st_completion_unsafe(vm, st)) {
 		/* complete the target's own pending I/O first, lest KVM
 		 * complete it on top of the restored registers */
 		err = st_flush(vm);

@@ -86,6 +86,13 @@ void vcpu_destroy(struct vmm_vcpu *vcpu)
 	vcpu->fd = -1;
 }
 
+/* One KVM_RUN; it runs whatever completion KVM held. */
+int vcpu_kvm_run(struct vmm_vcpu *vcpu)
+{
+	vcpu->out_pending = false;
+	return ioctl(vcpu->fd, KVM_RUN, 0);
+}
+
 /* The vCPU's rip as of the last exit (0 if unreadable). */
 uint64_t vcpu_rip(struct cowvm *vm)
 {

@@ -95,7 +95,7 @@ void vmm_vm_warm(struct cowvm *vm)
 
 	for (int i = 0; i < 2; i++) {
 		run->immediate_exit = 1;
-		(void)ioctl(vm->vcpu.fd, KVM_RUN, 0);
+		(void)vcpu_kvm_run(&vm->vcpu);
 	}
 	run->immediate_exit = 0;
 }

@@ -22,6 +22,10 @@ struct vmm_vcpu {
 	size_t run_size;
 	bool sync_regs; /* run->s.regs holds the registers after each exit */
 	bool nx;	/* CPUID offers NX: EFER.NXE may be set */
+	/* KVM still holds the completion of an OUT exit at linear rip
+	 * out_rip, to run at the next KVM_RUN (state.c) */
+	bool out_pending;
+	uint64_t out_rip;
 };
 
 /* The 16550 UART at COWVM_SERIAL_BASE: latched registers, THR -> console. */
@@ -107,6 +111,9 @@ int vmm_kvm_create_vm(struct cowvm *vm);
 int vcpu_create(struct cowvm *vm);
 /* vcpu.c: unmap and close the vCPU; safe on a partially created one. */
 void vcpu_destroy(struct vmm_vcpu *vcpu);
+/* vcpu.c: one KVM_RUN (which completes any pending exit); ioctl's result,
+ * errno set on failure. */
+int vcpu_kvm_run(struct vmm_vcpu *vcpu);
 /* vcpu.c: the vCPU's current rip (0 if it cannot be read). */
 uint64_t vcpu_rip(struct cowvm *vm);
 

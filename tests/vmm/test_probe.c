@@ -318,9 +318,37 @@ static void test_timer_hygiene(void)
 		    "the caller's mask is restored");
 	TEST_ASSERT(sigpending(&pending) == 0 && !sigismember(&pending, sig),
 		    "no timer signal left pending");
-	TEST_ASSERT(count_timers() <= 0, "%d POSIX timers left",
+	TEST_ASSERT(count_timers() == 1, "%d POSIX timers, want this thread's",
 		    count_timers());
 	TEST_ASSERT(pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0, "unblock");
+}
+
+/* A thread that runs a VM under a timeout. */
+static void *timer_thread(void *arg)
+{
+	struct tvm t = tvm_boot(64 * MIB, probe, "s");
+	struct cowvm_exit e;
+
+	(void)arg;
+	TEST_OK(cowvm_set_timeout(t.vm, 10000));
+	e = tvm_run(&t);
+	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST, "%s", e.detail);
+	tvm_free(&t);
+	return NULL;
+}
+
+/* Each thread's run timer goes with the thread. */
+static void test_timer_per_thread(void)
+{
+	int before = count_timers();
+	pthread_t th;
+
+	TEST_ASSERT(pthread_create(&th, NULL, timer_thread, NULL) == 0,
+		    "pthread_create");
+	TEST_ASSERT(pthread_join(th, NULL) == 0, "pthread_join");
+	TEST_ASSERT(count_timers() == before,
+		    "%d POSIX timers after the thread exited, %d before",
+		    count_timers(), before);
 }
 
 /* Run every check against the probe ELF given as argv[1]. */
@@ -338,6 +366,7 @@ int main(int argc, char **argv)
 	test_errors();
 	test_timeout();
 	test_timer_hygiene();
+	test_timer_per_thread();
 	test_timeout_exit_storm();
 	printf("test-vmm-probe: PASS\n");
 	return 0;

@@ -1,0 +1,48 @@
+/* Kept copies (KERNEL mode): private pages left mapped after a reset or a
+ * fold made their contents equal to the frames the extents map them to, so
+ * that the guest's next write to them costs no copy on write. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "mem_internal.h"
+
+/* Whether n more pages may be kept: the copies are memory the host holds
+ * on top of the frames, so each VM keeps at most VMM_KEEP_MAX. */
+bool vmm_mem_keep_room(const struct vmm_mem *mem, uint64_t n)
+{
+	return mem->mode == COWVM_MEM_KERNEL && mem->nkept + n <= VMM_KEEP_MAX;
+}
+
+/* Mark pages [off, off + n) kept; 0 or -ENOMEM. */
+int vmm_mem_keep(struct vmm_mem *mem, uint64_t off, uint64_t n)
+{
+	if (!mem->kept) {
+		mem->kept = calloc((mem->pages + 63) / 64, sizeof(uint64_t));
+		if (!mem->kept)
+			return -ENOMEM;
+	}
+	for (uint64_t p = off; p < off + n; p++) {
+		uint64_t bit = 1ull << (p % 64);
+
+		mem->nkept += !(mem->kept[p / 64] & bit);
+		mem->kept[p / 64] |= bit;
+	}
+	return 0;
+}
+
+/* Forget pages [off, off + n): their copies were dropped or replaced. */
+void vmm_mem_unkeep(struct vmm_mem *mem, uint64_t off, uint64_t n)
+{
+	for (uint64_t p = off; mem->nkept && p < off + n; p++) {
+		uint64_t bit = 1ull << (p % 64);
+
+		mem->nkept -= !!(mem->kept[p / 64] & bit);
+		mem->kept[p / 64] &= ~bit;
+	}
+}
+
+/* Whether page off is kept. */
+bool vmm_mem_is_kept(const struct vmm_mem *mem, uint64_t off)
+{
+	return mem->kept && (mem->kept[off / 64] >> (off % 64)) & 1;
+}
