@@ -107,6 +107,21 @@ static int mem_register(struct vmm_mem *mem, unsigned i)
 	return 0;
 }
 
+/* Ask KVM to write-protect logged pages again only on KVM_CLEAR_DIRTY_LOG
+ * (before any slot exists), so that hot pages can stay writable; without
+ * the capability every collection re-protects everything. */
+static void mem_manual_protect(struct vmm_mem *mem)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		.args = {KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE},
+	};
+
+	mem->manual = ioctl(mem->vm_fd, KVM_CHECK_EXTENSION,
+			    KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0 &&
+		      ioctl(mem->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+}
+
 /* Give mem a window of its own, map it linearly in a new table and map
  * the region MAP_SHARED onto it; O(pages) once. 0 or -errno. */
 static int mem_fresh(struct vmm_mem *mem)
@@ -186,6 +201,8 @@ int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
 		err = vmm_mem_record_init(mem);
 	if (!err && mem->mode == COWVM_MEM_UFFD)
 		err = vmm_uffd_start(mem);
+	if (!err && mem->mode == COWVM_MEM_KERNEL)
+		mem_manual_protect(mem);
 	if (!err && !empty)
 		err = mem_fresh(mem);
 	for (unsigned i = 0; !err && i < mem->nr; i++)
@@ -352,6 +369,7 @@ void vmm_mem_destroy(struct vmm_mem *mem)
 		close(mem->pagemap);
 	vmm_mem_release(mem);
 	free(mem->kept);
+	free(mem->hot);
 	free(mem);
 	vmm_store_put();
 }

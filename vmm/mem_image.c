@@ -101,7 +101,9 @@ static int keep_inplace(struct vmm_mem *mem, const struct vmm_runs *runs)
 /* After a reset to mem->ext, give the written pages outside diff (which
  * is mapped anew next) their frames' contents back: copy the frame into
  * the private page and keep it while there is room (no copy on write at
- * the next write), else drop the copy (the next access faults it in). */
+ * the next write), else drop the copy (the next access faults it in). A
+ * page written again since the last reset stays (or becomes) hot; a hot
+ * page found equal to its frame was not written and cools down. */
 static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
 			   const struct vmm_runs *diff)
 {
@@ -115,11 +117,20 @@ static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
 			uint32_t f = vmm_extents_frame(mem->ext, off);
 			int err;
 
+			uint8_t *page = mem->base + off * VMM_PAGE;
+			const void *frame = cow_frame_ptr(s, f);
+
 			if (vmm_runs_has(diff, off))
 				continue;
-			memcpy(mem->base + off * VMM_PAGE, cow_frame_ptr(s, f),
-			       VMM_PAGE);
+			if (vmm_mem_is_hot(mem, off) &&
+			    !memcmp(page, frame, VMM_PAGE)) {
+				vmm_mem_hot_del(mem, off);
+				continue;
+			}
+			memcpy(page, frame, VMM_PAGE);
 			err = vmm_mem_keep(mem, off, 1);
+			if (!err)
+				err = vmm_mem_hot_add(mem, off);
 			if (err)
 				return err;
 		}

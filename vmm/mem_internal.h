@@ -11,8 +11,10 @@
 
 #define VMM_PAGE 4096ull
 
-/* Most kept copies one VM holds (16 MiB); see vmm/mem_kept.c. */
+/* Most kept copies one VM holds (16 MiB), and most of them left writable
+ * for the guest between resets (hot); see vmm/mem_kept.c. */
 #define VMM_KEEP_MAX 4096u
+#define VMM_HOT_MAX  64u
 
 /* Alignment of arena ranges, and the PROT_NONE guard left after each. */
 #define VMM_ARENA_ALIGN (2ull << 20)
@@ -102,6 +104,9 @@ struct vmm_mem {
 	struct vmm_mem_uffd uffd;
 	uint64_t *kept; /* one bit per RAM page: a kept copy (mem_kept.c) */
 	uint64_t nkept;
+	uint64_t *hot; /* one bit per RAM page: a hot kept copy */
+	uint64_t nhot;
+	bool manual; /* KVM re-protects only on KVM_CLEAR_DIRTY_LOG */
 };
 
 /* mem.c: the process-wide store and its lock. */
@@ -167,9 +172,10 @@ int vmm_mem_record(struct vmm_mem *mem, uint64_t off, uint64_t n);
 /* mem_written.c: the sorted runs of pages written since the last fold
  * (the record, after collecting the KVM dirty log in KERNEL mode). */
 int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out);
-/* mem_written.c: written pages were folded or dropped: forget them, and
- * with log the KVM dirty log so far (KERNEL mode; without, the caller has
- * just collected it). */
+/* mem_written.c: written pages were folded or dropped: forget them and
+ * write-protect them again in KVM except the hot ones; with log also the
+ * KVM dirty log so far (KERNEL mode; without, the caller has just
+ * collected it). */
 int vmm_mem_written_clear(struct vmm_mem *mem, bool log);
 /* mem_written.c: the sorted runs of anonymous pages in the region
  * (PAGEMAP_SCAN): what the host kernel copied on write. */
@@ -183,6 +189,13 @@ int vmm_mem_keep(struct vmm_mem *mem, uint64_t off, uint64_t n);
 void vmm_mem_unkeep(struct vmm_mem *mem, uint64_t off, uint64_t n);
 /* mem_kept.c: whether page off holds a kept copy. */
 bool vmm_mem_is_kept(const struct vmm_mem *mem, uint64_t off);
+/* mem_kept.c: make kept page off hot if there is room: the guest may go on
+ * writing it without a fault, and every reset compares and refills it. */
+int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off);
+/* mem_kept.c: page off is no longer hot. */
+void vmm_mem_hot_del(struct vmm_mem *mem, uint64_t off);
+/* mem_kept.c: whether page off is hot. */
+bool vmm_mem_is_hot(const struct vmm_mem *mem, uint64_t off);
 
 /* mem_uffd.c: set up userfaultfd and its handler thread; -errno. */
 int vmm_uffd_start(struct vmm_mem *mem);

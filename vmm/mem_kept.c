@@ -1,6 +1,9 @@
 /* Kept copies (KERNEL mode): private pages left mapped after a reset or a
  * fold made their contents equal to the frames the extents map them to, so
- * that the guest's next write to them costs no copy on write. */
+ * that the guest's next write to them costs no copy on write. Hot ones are
+ * also left writable in KVM (with manual dirty-log re-protection), so that
+ * it costs no exit either: KVM keeps reporting them dirty, and each reset
+ * compares them with their frames. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -38,7 +41,42 @@ void vmm_mem_unkeep(struct vmm_mem *mem, uint64_t off, uint64_t n)
 
 		mem->nkept -= !!(mem->kept[p / 64] & bit);
 		mem->kept[p / 64] &= ~bit;
+		vmm_mem_hot_del(mem, p);
 	}
+}
+
+/* Make kept page off hot while fewer than VMM_HOT_MAX are; 0 or -ENOMEM. */
+int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off)
+{
+	uint64_t bit = 1ull << (off % 64);
+
+	if (!mem->manual || mem->nhot >= VMM_HOT_MAX)
+		return 0;
+	if (!mem->hot) {
+		mem->hot = calloc((mem->pages + 63) / 64, sizeof(uint64_t));
+		if (!mem->hot)
+			return -ENOMEM;
+	}
+	mem->nhot += !(mem->hot[off / 64] & bit);
+	mem->hot[off / 64] |= bit;
+	return 0;
+}
+
+/* Page off is not hot (any more). */
+void vmm_mem_hot_del(struct vmm_mem *mem, uint64_t off)
+{
+	uint64_t bit = 1ull << (off % 64);
+
+	if (!mem->nhot || !(mem->hot[off / 64] & bit))
+		return;
+	mem->hot[off / 64] &= ~bit;
+	mem->nhot--;
+}
+
+/* Whether page off is hot. */
+bool vmm_mem_is_hot(const struct vmm_mem *mem, uint64_t off)
+{
+	return mem->nhot && (mem->hot[off / 64] >> (off % 64)) & 1;
 }
 
 /* Whether page off is kept. */

@@ -156,25 +156,53 @@ int vmm_mem_record(struct vmm_mem *mem, uint64_t off, uint64_t n)
 	return err;
 }
 
-/* Fetch (and so clear) the KVM dirty log of every slot; record the pages
- * unless discard. O(memory / 32 KiB) for the bitmaps, plus dirty pages. */
+/* Write-protect again in KVM, and clear in its dirty log, the pages of
+ * slot i set in bits (bit k: page first + k of the slot, first a multiple
+ * of 64); with manual re-protection only. 0 or -errno. */
+static int dirty_rearm(struct vmm_mem *mem, unsigned i, uint64_t first,
+		       uint64_t n, uint64_t *bits)
+{
+	struct kvm_clear_dirty_log c = {
+		.slot = i,
+		.num_pages = (uint32_t)n,
+		.first_page = first,
+		.dirty_bitmap = bits,
+	};
+
+	if (!mem->manual || !n)
+		return 0;
+	if (ioctl(mem->vm_fd, KVM_CLEAR_DIRTY_LOG, &c) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Fetch the KVM dirty log of every slot (clearing it: by KVM, or here
+ * with manual re-protection when discarding); record the pages unless
+ * discard. O(memory / 32 KiB) for the bitmaps, plus dirty pages. */
 static int dirty_collect(struct vmm_mem *mem, bool discard)
 {
 	for (unsigned i = 0; i < mem->nr; i++) {
 		struct kvm_dirty_log log = {.slot = i,
 					    .dirty_bitmap = mem->dirty};
 		uint64_t n = mem->slot[i].range.size / VMM_PAGE;
+		int err;
 
 		if (ioctl(mem->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 			return -errno;
-		for (uint64_t w = 0; !discard && w < (n + 63) / 64; w++) {
+		if (discard) {
+			err = dirty_rearm(mem, i, 0, n, mem->dirty);
+			if (err)
+				return err;
+			continue;
+		}
+		for (uint64_t w = 0; w < (n + 63) / 64; w++) {
 			uint64_t bits = mem->dirty[w];
 
 			while (bits) {
 				uint64_t b = (uint64_t)__builtin_ctzll(bits);
-				int err = vmm_mem_record(
-					mem, mem->slot[i].off + w * 64 + b, 1);
 
+				err = vmm_mem_record(
+					mem, mem->slot[i].off + w * 64 + b, 1);
 				if (err)
 					return err;
 				bits &= bits - 1;
@@ -182,6 +210,38 @@ static int dirty_collect(struct vmm_mem *mem, bool discard)
 		}
 	}
 	return 0;
+}
+
+/* Re-protect the recorded pages of slot i that are not hot: one
+ * KVM_CLEAR_DIRTY_LOG over the 64-page-aligned span they cover. */
+static int record_rearm_slot(struct vmm_mem *mem, unsigned i)
+{
+	const struct vmm_mem_record *r = &mem->rec;
+	uint64_t lo = mem->slot[i].off, n = mem->slot[i].range.size / VMM_PAGE;
+	uint64_t first = UINT64_MAX, last = 0, span;
+
+	for (uint64_t k = 0; k < r->nlist; k++) {
+		uint64_t p = r->list[k] - lo;
+
+		if (r->list[k] >= lo && p < n && !vmm_mem_is_hot(mem, r->list[k])) {
+			first = p < first ? p : first;
+			last = p > last ? p : last;
+		}
+	}
+	if (first == UINT64_MAX)
+		return 0;
+	first &= ~63ull;
+	span = (last - first + 64) & ~63ull;
+	if (first + span > n)
+		span = n - first;
+	memset(mem->dirty, 0, (span + 63) / 64 * sizeof(uint64_t));
+	for (uint64_t k = 0; k < r->nlist; k++) {
+		uint64_t p = r->list[k] - lo;
+
+		if (r->list[k] >= lo && p < n && !vmm_mem_is_hot(mem, r->list[k]))
+			mem->dirty[(p - first) / 64] |= 1ull << ((p - first) % 64);
+	}
+	return dirty_rearm(mem, i, first, span, mem->dirty);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -215,12 +275,16 @@ int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out)
 	return err;
 }
 
-/* Forget the record, and with log the dirty log so far. */
+/* Re-protect the recorded pages except hot ones, forget the record, and
+ * with log the dirty log so far. */
 int vmm_mem_written_clear(struct vmm_mem *mem, bool log)
 {
 	struct vmm_mem_record *r = &mem->rec;
+	int err = 0;
 
 	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; !err && mem->manual && i < mem->nr; i++)
+		err = record_rearm_slot(mem, i);
 	if (r->nlist < bitmap_words(mem))
 		for (uint64_t i = 0; i < r->nlist; i++)
 			r->bits[r->list[i] / 64] &=
@@ -229,6 +293,7 @@ int vmm_mem_written_clear(struct vmm_mem *mem, bool log)
 		memset(r->bits, 0, bitmap_words(mem) * sizeof(*r->bits));
 	r->nlist = 0;
 	pthread_mutex_unlock(&r->lock);
-	return log && mem->mode == COWVM_MEM_KERNEL ? dirty_collect(mem, true)
-						    : 0;
+	if (!err && log && mem->mode == COWVM_MEM_KERNEL)
+		err = dirty_collect(mem, true);
+	return err;
 }
