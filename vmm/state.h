@@ -72,6 +72,8 @@ struct vmm_state_stats {
 	uint32_t restored; /* vmm_state_piece bits set by ioctl */
 	unsigned msrs;	   /* MSRs written */
 	bool sync_regs;	   /* regs, sregs, events left for the next KVM_RUN */
+	bool ring3;	   /* restore: only what ring 3 can change (the guest
+			    * provably stayed at CPL 3 since the last one) */
 };
 
 /* Capture the state of a freshly created VM and the MSR list once per
