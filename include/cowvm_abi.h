@@ -14,7 +14,8 @@
  * cowvm loads the ELF's PT_LOAD segments at their physical addresses
  * (p_paddr), which must lie in guest RAM at or above COWVM_LOAD_MIN, and
  * enters e_entry directly in 64-bit mode at CPL 0 with:
- *   - paging on (CR0.PG|PE|MP, CR4.PAE|OSFXSR|OSXMMEXCPT, EFER.LME|LMA|SCE),
+ *   - paging on (CR0.PG|PE|MP, CR4.PAE|OSFXSR|OSXMMEXCPT, EFER.LME|LMA; SCE
+ *     clear, so SYSCALL raises #UD unless the guest enables it),
  *     an identity map of [0, top of guest RAM) built from 2 MiB pages with
  *     P|RW|US set, its tables at COWVM_BOOT_PML4 and above;
  *   - a flat 64-bit code segment (selector 0x08) and data segments (0x10)

@@ -13,7 +13,6 @@
 #define BOOT_CR4_PAE	    (1ull << 5)
 #define BOOT_CR4_OSFXSR	    (1ull << 9)
 #define BOOT_CR4_OSXMMEXCPT (1ull << 10)
-#define BOOT_EFER_SCE	    (1ull << 0)
 #define BOOT_EFER_LME	    (1ull << 8)
 #define BOOT_EFER_LMA	    (1ull << 10)
 #define BOOT_EFER_NXE	    (1ull << 11)
@@ -152,7 +151,7 @@ static int boot_sregs(struct cowvm *vm)
 		BOOT_CR0_PG;
 	s.cr3 = COWVM_BOOT_PML4;
 	s.cr4 = BOOT_CR4_PAE | BOOT_CR4_OSFXSR | BOOT_CR4_OSXMMEXCPT;
-	s.efer = BOOT_EFER_LME | BOOT_EFER_LMA | BOOT_EFER_SCE;
+	s.efer = BOOT_EFER_LME | BOOT_EFER_LMA;
 	if (vm->vcpu.nx)
 		s.efer |= BOOT_EFER_NXE;
 	s.cs = boot_segment(BOOT_SEL_CODE, 1);

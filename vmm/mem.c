@@ -241,6 +241,7 @@ void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 
 	if (!p || !mem->tree)
 		return NULL;
+	vmm_mem_watch_write(mem, gpa, len);
 	if (mem->direct || !len)
 		return p; /* writes land in mem's own frames */
 	first = (uint64_t)(p - mem->base) / VMM_PAGE;
@@ -331,6 +332,7 @@ void vmm_mem_release(struct vmm_mem *mem)
 	mem->ext = NULL;
 	mem->direct = false;
 	vmm_mem_unkeep(mem, 0, mem->pages);
+	vmm_mem_watch(mem, NULL, 0);
 }
 
 /* Reserve the region PROT_NONE again and give it back to the arena: over

@@ -105,6 +105,23 @@ int vmm_mem_image_take(struct vmm_mem *mem, struct vmm_mem_image **out);
  * plus runs whose layout differs). */
 int vmm_mem_realize(struct vmm_mem *mem, struct vmm_mem_image *img);
 
+/* A guest-physical byte range watched for writes (vmm_mem_watch). */
+struct vmm_watch {
+	uint64_t gpa, len;
+};
+
+#define VMM_WATCH_MAX 32u
+
+/* Watch the n ranges w for writes from now on (n = 0: stop): a guest write
+ * to any page holding one (seen in the KVM dirty log when the next fold or
+ * realize collects it), or a host write (vmm_mem_gpa_write) overlapping
+ * one. false, watching nothing, unless mem is in KERNEL mode and
+ * n <= VMM_WATCH_MAX. */
+bool vmm_mem_watch(struct vmm_mem *mem, const struct vmm_watch *w, unsigned n);
+/* Whether mem watches ranges none of which was written since
+ * vmm_mem_watch, as far as the last collection saw. */
+bool vmm_mem_watch_clean(const struct vmm_mem *mem);
+
 /* Take one more reference on img. */
 void vmm_mem_image_get(struct vmm_mem_image *img);
 

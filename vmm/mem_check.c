@@ -141,8 +141,8 @@ static int check_contents(struct vmm_mem *mem, bool full, char *why, size_t n)
 
 		if (vmm_runs_has(&written, off))
 			continue;
-		if (memcmp(mem->base + off * VMM_PAGE,
-			   cow_frame_ptr(s, f), VMM_PAGE))
+		if (memcmp(mem->base + off * VMM_PAGE, cow_frame_ptr(s, f),
+			   VMM_PAGE))
 			err = check_fail(
 				why, n,
 				"page %llu (gpa %#llx) differs from "

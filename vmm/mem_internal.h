@@ -107,6 +107,9 @@ struct vmm_mem {
 	uint64_t *hot; /* one bit per RAM page: a hot kept copy */
 	uint64_t nhot;
 	bool manual; /* KVM re-protects only on KVM_CLEAR_DIRTY_LOG */
+	struct vmm_watch watch[VMM_WATCH_MAX]; /* mem_watch.c */
+	unsigned nwatch;
+	bool watch_hit;
 };
 
 /* mem.c: the process-wide store and its lock. */
@@ -196,6 +199,9 @@ int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off);
 void vmm_mem_hot_del(struct vmm_mem *mem, uint64_t off);
 /* mem_kept.c: whether page off is hot. */
 bool vmm_mem_is_hot(const struct vmm_mem *mem, uint64_t off);
+
+/* mem_watch.c: note a write to [gpa, gpa + len) against the watch. */
+void vmm_mem_watch_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
 
 /* mem_uffd.c: set up userfaultfd and its handler thread; -errno. */
 int vmm_uffd_start(struct vmm_mem *mem);

@@ -176,6 +176,26 @@ static int dirty_rearm(struct vmm_mem *mem, unsigned i, uint64_t first,
 	return 0;
 }
 
+/* Feed the dirty pages of slot i (in mem->dirty) to the write watch. */
+static void dirty_watch(struct vmm_mem *mem, unsigned i)
+{
+	uint64_t n = mem->slot[i].range.size / VMM_PAGE;
+
+	for (uint64_t w = 0; mem->nwatch && w < (n + 63) / 64; w++) {
+		uint64_t bits = mem->dirty[w];
+
+		while (bits) {
+			uint64_t b = (uint64_t)__builtin_ctzll(bits);
+
+			vmm_mem_watch_write(mem,
+					    mem->slot[i].range.gpa +
+						    (w * 64 + b) * VMM_PAGE,
+					    VMM_PAGE);
+			bits &= bits - 1;
+		}
+	}
+}
+
 /* Fetch the KVM dirty log of every slot (clearing it: by KVM, or here
  * with manual re-protection when discarding); record the pages unless
  * discard. O(memory / 32 KiB) for the bitmaps, plus dirty pages. */
@@ -189,6 +209,7 @@ static int dirty_collect(struct vmm_mem *mem, bool discard)
 
 		if (ioctl(mem->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 			return -errno;
+		dirty_watch(mem, i);
 		if (discard) {
 			err = dirty_rearm(mem, i, 0, n, mem->dirty);
 			if (err)
@@ -223,7 +244,8 @@ static int record_rearm_slot(struct vmm_mem *mem, unsigned i)
 	for (uint64_t k = 0; k < r->nlist; k++) {
 		uint64_t p = r->list[k] - lo;
 
-		if (r->list[k] >= lo && p < n && !vmm_mem_is_hot(mem, r->list[k])) {
+		if (r->list[k] >= lo && p < n &&
+		    !vmm_mem_is_hot(mem, r->list[k])) {
 			first = p < first ? p : first;
 			last = p > last ? p : last;
 		}
@@ -238,8 +260,10 @@ static int record_rearm_slot(struct vmm_mem *mem, unsigned i)
 	for (uint64_t k = 0; k < r->nlist; k++) {
 		uint64_t p = r->list[k] - lo;
 
-		if (r->list[k] >= lo && p < n && !vmm_mem_is_hot(mem, r->list[k]))
-			mem->dirty[(p - first) / 64] |= 1ull << ((p - first) % 64);
+		if (r->list[k] >= lo && p < n &&
+		    !vmm_mem_is_hot(mem, r->list[k]))
+			mem->dirty[(p - first) / 64] |= 1ull
+							<< ((p - first) % 64);
 	}
 	return dirty_rearm(mem, i, first, span, mem->dirty);
 }

@@ -516,6 +516,7 @@ int vmm_state_save(struct cowvm *vm, struct vmm_state **out)
 		vmm_state_free(st);
 		return err;
 	}
+	vmm_r3_prepare(vm, st);
 	*out = st;
 	return 0;
 }
@@ -610,29 +611,34 @@ static int st_put(struct cowvm *vm, const struct vmm_state *st, bool pristine,
 	return st_ioctl(vm, fd, req, (void *)arg, name);
 }
 
-/* The vCPU pieces set by ioctl, in the order KVM needs them. */
+/* The vCPU pieces set by ioctl, in the order KVM needs them; with ring3
+ * only those CPL 3 can change or that change by themselves (FPU state,
+ * the LAPIC, which devices reachable from ring 3 can interrupt). */
 static int st_restore_vcpu(struct cowvm *vm, const struct vmm_state *st,
-			   bool pristine)
+			   bool pristine, bool ring3)
 {
 	int fd = vm->vcpu.fd;
 	int err;
 
 	err = st_put(vm, st, pristine, VMM_PIECE_XSAVE, fd, KVM_SET_XSAVE,
 		     st->xsave, "SET_XSAVE");
-	if (!err)
-		err = st_put(vm, st, pristine, VMM_PIECE_XCRS, fd, KVM_SET_XCRS,
-			     &st->xcrs, "SET_XCRS");
-	if (!err)
-		err = st_put(vm, st, pristine, VMM_PIECE_MP, fd,
-			     KVM_SET_MP_STATE, &st->mp_state, "SET_MP_STATE");
-	if (!err) /* before the MSRs: TSC_DEADLINE needs the LVT mode */
+	if (!err && ring3)
 		err = st_put(vm, st, pristine, VMM_PIECE_LAPIC, fd,
 			     KVM_SET_LAPIC, &st->lapic, "SET_LAPIC");
-	if (!err)
+	if (!err && !ring3)
+		err = st_put(vm, st, pristine, VMM_PIECE_XCRS, fd, KVM_SET_XCRS,
+			     &st->xcrs, "SET_XCRS");
+	if (!err && !ring3)
+		err = st_put(vm, st, pristine, VMM_PIECE_MP, fd,
+			     KVM_SET_MP_STATE, &st->mp_state, "SET_MP_STATE");
+	if (!err && !ring3) /* before the MSRs: TSC_DEADLINE needs the LVT */
+		err = st_put(vm, st, pristine, VMM_PIECE_LAPIC, fd,
+			     KVM_SET_LAPIC, &st->lapic, "SET_LAPIC");
+	if (!err && !ring3)
 		err = st_put(vm, st, pristine, VMM_PIECE_DEBUGREGS, fd,
 			     KVM_SET_DEBUGREGS, &st->debugregs,
 			     "SET_DEBUGREGS");
-	if (!err)
+	if (!err && !ring3)
 		err = st_restore_msrs(vm, st, pristine);
 	if (!err && st_tsc_attr && st_tsc_settable) {
 		struct kvm_device_attr a = {
@@ -732,11 +738,12 @@ static bool st_completion_unsafe(struct cowvm *vm, const struct vmm_state *st)
 	    (run->kvm_valid_regs & ST_SYNC_ALL) == ST_SYNC_ALL &&
 	    !(run->kvm_dirty_regs & ST_SYNC_ALL)) {
 		vm->vcpu.out_pending = true;
-		vm->vcpu.out_rip = st_linear_rip(&run->s.regs.regs,
-						 &run->s.regs.sregs);
+		vm->vcpu.out_rip =
+			st_linear_rip(&run->s.regs.regs, &run->s.regs.sregs);
 		run->exit_reason = KVM_EXIT_INTR; /* noted */
 	}
-	if (run->exit_reason == KVM_EXIT_IO || run->exit_reason == KVM_EXIT_MMIO)
+	if (run->exit_reason == KVM_EXIT_IO ||
+	    run->exit_reason == KVM_EXIT_MMIO)
 		return true;
 	return vm->vcpu.out_pending &&
 	       vm->vcpu.out_rip == st_linear_rip(&st->regs, &st->sregs);
@@ -766,16 +773,18 @@ int vmm_state_restore(struct cowvm *vm, const struct vmm_state *st)
 		if (err)
 			return err;
 	}
+	st_stats.ring3 = !pristine && vmm_r3_holds(vm, st);
 	early = st_restore_sregs_early(vm, st, pristine);
-	if (early < 0)
-		return early;
-	err = st_restore_vcpu(vm, st, pristine);
+	err = early < 0 ? early : 0;
+	if (!err)
+		err = st_restore_vcpu(vm, st, pristine, st_stats.ring3);
 	if (!err)
 		err = st_restore_vm(vm, st, pristine);
 	if (!err)
 		err = st_restore_regs(vm, st, early == 1);
 	if (!err)
 		err = st_soft_put(vm, &st->soft);
+	vmm_r3_arm(vm, st, !err);
 	return err;
 }
 

@@ -64,6 +64,12 @@ struct vmm_state {
 	struct vmm_soft soft;
 	/* pieces equal to a freshly created VM's (restore skips them on one) */
 	uint32_t same;
+	/* ring-3 restores (state_r3.c): a unique id, whether allowed, and
+	 * the guest-physical ranges whose writes end the proof */
+	uint64_t id;
+	bool r3_ok;
+	unsigned nwatch;
+	struct vmm_watch watch[VMM_WATCH_MAX];
 };
 
 /* What the last vmm_state_save or vmm_state_restore of this thread did. */
@@ -89,6 +95,16 @@ int vmm_state_save(struct cowvm *vm, struct vmm_state **out);
  * what a pristine vm already has; regs, sregs and events through sync regs
  * for the next KVM_RUN. 0 or -errno with vm->err. */
 int vmm_state_restore(struct cowvm *vm, const struct vmm_state *st);
+
+/* state_r3.c: give st its id and decide whether it allows ring-3
+ * restores, listing what to watch from vm's RAM as at the capture. */
+void vmm_r3_prepare(struct cowvm *vm, struct vmm_state *st);
+/* state_r3.c: whether vm provably stayed at CPL 3 since st was restored
+ * into it (call right after realizing vm's RAM). */
+bool vmm_r3_holds(struct cowvm *vm, const struct vmm_state *st);
+/* state_r3.c: after restoring st into vm (ok) or failing to: arm or
+ * disarm the watch. */
+void vmm_r3_arm(struct cowvm *vm, const struct vmm_state *st, bool ok);
 
 /* Free a state; NULL is ignored. */
 void vmm_state_free(struct vmm_state *st);

@@ -49,9 +49,9 @@ static void vmm_timer_install(void)
 	struct sigaction sa = {.sa_handler = vmm_timer_handler};
 
 	sigemptyset(&sa.sa_mask);
-	vmm_timer_ready = sigaction(COWVM_TIMER_SIGNAL, &sa, NULL) == 0 &&
-			  pthread_key_create(&vmm_timer_key,
-					     vmm_timer_thread_exit) == 0;
+	vmm_timer_ready =
+		sigaction(COWVM_TIMER_SIGNAL, &sa, NULL) == 0 &&
+		pthread_key_create(&vmm_timer_key, vmm_timer_thread_exit) == 0;
 }
 
 /* Create this thread's timer, aimed at this thread; 0 or -errno. */

@@ -57,7 +57,8 @@ struct cowvm {
 	uint64_t snap_gpa;
 	int64_t snap_ret;
 	struct cowvm_exit stop_exit; /* repeated by cowvm_run once stopped */
-	char err[256];		     /* last failure, cowvm_error() */
+	uint64_t r3_id; /* state_r3.c: the state vm provably still holds */
+	char err[256];	/* last failure, cowvm_error() */
 };
 
 /* Result of handling one KVM exit: keep running, or stop (exit filled). */
