@@ -1,7 +1,8 @@
 /* The cowvm guest's ring-0 code: the PVH note and 32-bit entry for QEMU, the
  * 64-bit cowvm entry, the common init that drops to ring 3, the GDT, TSS and
- * IDT, and the exception stubs. Every ring-0 instruction is emulated on our
- * KVM (about 1 us each), so the path from entry to ring 3 is kept short. */
+ * IDT, the exception stubs and the one ring-0 service. Every ring-0
+ * instruction is emulated on our KVM (about 1 us each), so the path from
+ * entry to ring 3 and the service are kept short. */
 
 #define KERNEL_CS 0x08
 #define KERNEL_DS 0x10
@@ -9,6 +10,8 @@
 #define USER_DS (0x20 | 3)
 #define TSS_SEL 0x28
 #define NR_GATES 32 /* the CPU exception vectors */
+#define R0_SERVICE_VEC 3 /* #BP: GUEST_R0_VECTOR in guest.h */
+#define MSR_KERNEL_GS_BASE 0xc0000102
 #define IOBITMAP_PORTS 0x800 /* ports below this are open to ring 3 */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
@@ -140,16 +143,21 @@ guest_common64:
 
 /*
  * Exception stubs, 16 bytes apart: push a 0 error code for vectors that
- * push none, push the vector, join guest_isr_common.
+ * push none, push the vector, join guest_isr_common. The stub of
+ * R0_SERVICE_VEC jumps to the ring-0 service instead.
  */
 .macro ISR v
 	.org guest_isr_stubs + 16 * \v
+	.if \v == R0_SERVICE_VEC
+	jmp guest_r0_kgs_swap
+	.else
 	.if (\v == 8) || (\v == 10) || (\v == 11) || (\v == 12) || (\v == 13) || (\v == 14) || (\v == 17) || (\v == 21) || (\v == 29) || (\v == 30)
 	.else
 	pushq $0
 	.endif
 	pushq $\v
 	jmp guest_isr_common
+	.endif
 .endm
 
 	.balign 16
@@ -169,6 +177,24 @@ guest_isr_common:
 4:	cli
 	hlt
 	jmp 4b
+
+/*
+ * The ring-0 service (int3 from ring 3, rdi = v): swap MSR
+ * IA32_KERNEL_GS_BASE with v, return the old value in rax, iretq to ring 3
+ * (#BP is a trap: the frame's rip is past the int3). Clobbers rcx, rdx and
+ * rsi; touches no memory but its frame on the RSP0 stack.
+ */
+guest_r0_kgs_swap:
+	mov $MSR_KERNEL_GS_BASE, %ecx
+	rdmsr
+	shl $32, %rdx
+	lea (%rax,%rdx), %rsi /* rdmsr zeroed the upper half of rax */
+	mov %edi, %eax
+	mov %rdi, %rdx
+	shr $32, %rdx
+	wrmsr
+	mov %rsi, %rax
+	iretq
 
 	.section .data, "aw", @progbits
 	.balign 16
@@ -197,7 +223,8 @@ guest_idt_ptr:
 	.quad guest_idt
 
 /*
- * 64-bit TSS: RSP0 is the kernel stack, IST1 (double fault) its own. It
+ * 64-bit TSS: RSP0 is the kernel stack (where exceptions from ring 3 and
+ * the ring-0 service push their frames), IST1 (double fault) its own. It
  * carries an all-open I/O permission bitmap for ports below IOBITMAP_PORTS:
  * ring 3 runs with IOPL 3, which is enough on hardware-assisted KVM and
  * QEMU, but PVM-based KVM (ours) runs guest user mode at hardware IOPL 0
@@ -220,8 +247,13 @@ guest_tss_iobitmap:
 	.byte 0xff             /* the bitmap's required terminator */
 guest_tss_end:
 
-/* Interrupt gates to KERNEL_CS, DPL 0, IST 1 for the double fault.
- * Offsets are filled in at boot. */
+/* Interrupt gates to KERNEL_CS, DPL 0, IST 1 for the double fault, and
+ * DPL 3 for R0_SERVICE_VEC, which ring 3 raises with int3 to reach the
+ * ring-0 service (guest_r0_kgs_swap). #BP serves because the CPU raises it
+ * for nothing but int3 (so the service replaces the #BP fault report), and
+ * because our PVM-based KVM delivers it for a software interrupt from ring
+ * 3, where int n with other vectors (15, 16 and 0x80 were tried) gives #UD
+ * instead. Offsets are filled in at boot. */
 	.balign 16
 guest_idt:
 	.set vec, 0
@@ -229,6 +261,8 @@ guest_idt:
 	.word 0, KERNEL_CS
 	.if vec == 8
 	.byte 1, 0x8e
+	.elseif vec == R0_SERVICE_VEC
+	.byte 0, 0xee
 	.else
 	.byte 0, 0x8e
 	.endif

@@ -46,6 +46,26 @@ static inline uint8_t inb(uint16_t port)
 	return v;
 }
 
+/* IDT vector of the guest's one ring-0 service (guest/entry.S): #BP, a
+ * DPL-3 interrupt gate that ring 3 raises with int3. The CPU raises #BP
+ * for nothing else, and our PVM-based KVM delivers it from ring 3 where
+ * int n with other vectors (15, 16, 0x80) gives #UD. */
+#define GUEST_R0_VECTOR 3
+
+/* Enter ring 0 through the ring-0 service (int3) to swap
+ * IA32_KERNEL_GS_BASE with v: about ten emulated instructions at CPL 0, the
+ * iret frame on the TSS's RSP0 stack. Returns the old value. */
+static inline uint64_t guest_r0_swap_kgs(uint64_t v)
+{
+	uint64_t old;
+
+	__asm__ volatile("int %[vec]"
+			 : "=a"(old)
+			 : [vec] "i"(GUEST_R0_VECTOR), "D"(v)
+			 : "rcx", "rdx", "rsi", "memory");
+	return old;
+}
+
 /* Issue hypercall nr with its argument struct at arg (identity mapped, so
  * its virtual address is its guest-physical address, below 4 GiB): one
  * outl of that address to the call's port. */
@@ -115,5 +135,6 @@ int guest_badcall(int argc, char **argv);
 int guest_serial(int argc, char **argv);
 int guest_forktest(int argc, char **argv);
 int guest_serve(int argc, char **argv);
+int guest_r0swap(int argc, char **argv);
 
 #endif
