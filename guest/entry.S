@@ -1,6 +1,6 @@
 /* The cowvm guest's ring-0 code: the PVH note and 32-bit entry for QEMU, the
  * 64-bit cowvm entry, the common init that drops to ring 3, the GDT, TSS and
- * IDT, the exception stubs and the one ring-0 service. Every ring-0
+ * IDT, the exception stubs and a ring-0 service for tests. Every ring-0
  * instruction is emulated on our KVM (about 1 us each), so the path from
  * entry to ring 3 and the service are kept short. */
 
@@ -10,7 +10,6 @@
 #define USER_DS (0x20 | 3)
 #define TSS_SEL 0x28
 #define NR_GATES 32 /* the CPU exception vectors */
-#define R0_SERVICE_VEC 3 /* #BP: GUEST_R0_VECTOR in guest.h */
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define IOBITMAP_PORTS 0x800 /* ports below this are open to ring 3 */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
@@ -143,21 +142,16 @@ guest_common64:
 
 /*
  * Exception stubs, 16 bytes apart: push a 0 error code for vectors that
- * push none, push the vector, join guest_isr_common. The stub of
- * R0_SERVICE_VEC jumps to the ring-0 service instead.
+ * push none, push the vector, join guest_isr_common.
  */
 .macro ISR v
 	.org guest_isr_stubs + 16 * \v
-	.if \v == R0_SERVICE_VEC
-	jmp guest_r0_kgs_swap
-	.else
 	.if (\v == 8) || (\v == 10) || (\v == 11) || (\v == 12) || (\v == 13) || (\v == 14) || (\v == 17) || (\v == 21) || (\v == 29) || (\v == 30)
 	.else
 	pushq $0
 	.endif
 	pushq $\v
 	jmp guest_isr_common
-	.endif
 .endm
 
 	.balign 16
@@ -179,11 +173,13 @@ guest_isr_common:
 	jmp 4b
 
 /*
- * The ring-0 service (int3 from ring 3, rdi = v): swap MSR
+ * The ring-0 service, not reachable until guest_r0_service_install points
+ * the #BP gate at it with DPL 3 (int3 from ring 3, rdi = v): swap MSR
  * IA32_KERNEL_GS_BASE with v, return the old value in rax, iretq to ring 3
  * (#BP is a trap: the frame's rip is past the int3). Clobbers rcx, rdx and
  * rsi; touches no memory but its frame on the RSP0 stack.
  */
+	.globl guest_r0_kgs_swap
 guest_r0_kgs_swap:
 	mov $MSR_KERNEL_GS_BASE, %ecx
 	rdmsr
@@ -247,22 +243,17 @@ guest_tss_iobitmap:
 	.byte 0xff             /* the bitmap's required terminator */
 guest_tss_end:
 
-/* Interrupt gates to KERNEL_CS, DPL 0, IST 1 for the double fault, and
- * DPL 3 for R0_SERVICE_VEC, which ring 3 raises with int3 to reach the
- * ring-0 service (guest_r0_kgs_swap). #BP serves because the CPU raises it
- * for nothing but int3 (so the service replaces the #BP fault report), and
- * because our PVM-based KVM delivers it for a software interrupt from ring
- * 3, where int n with other vectors (15, 16 and 0x80 were tried) gives #UD
- * instead. Offsets are filled in at boot. */
+/* Interrupt gates to KERNEL_CS, DPL 0, IST 1 for the double fault.
+ * Offsets are filled in at boot. guest_r0_service_install turns the #BP
+ * gate into the DPL-3 entry of the ring-0 service. */
 	.balign 16
+	.globl guest_idt
 guest_idt:
 	.set vec, 0
 	.rept NR_GATES
 	.word 0, KERNEL_CS
 	.if vec == 8
 	.byte 1, 0x8e
-	.elseif vec == R0_SERVICE_VEC
-	.byte 0, 0xee
 	.else
 	.byte 0, 0x8e
 	.endif

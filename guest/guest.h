@@ -46,11 +46,16 @@ static inline uint8_t inb(uint16_t port)
 	return v;
 }
 
-/* IDT vector of the guest's one ring-0 service (guest/entry.S): #BP, a
- * DPL-3 interrupt gate that ring 3 raises with int3. The CPU raises #BP
- * for nothing else, and our PVM-based KVM delivers it from ring 3 where
- * int n with other vectors (15, 16, 0x80) gives #UD. */
+/* IDT vector of the guest's ring-0 service for tests (guest/entry.S): #BP,
+ * which the CPU raises for nothing but int3, and which our PVM-based KVM
+ * delivers from ring 3 where int n with other vectors (15, 16, 0x80) gives
+ * #UD. Until guest_r0_service_install, int3 is reported as a fault like
+ * any exception. */
 #define GUEST_R0_VECTOR 3
+
+/* Make the GUEST_R0_VECTOR gate a DPL-3 entry to the ring-0 service (ring
+ * 3 writes the IDT, which the identity map leaves writable). */
+void guest_r0_service_install(void);
 
 /* Enter ring 0 through the ring-0 service (int3) to swap
  * IA32_KERNEL_GS_BASE with v: about ten emulated instructions at CPL 0, the

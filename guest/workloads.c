@@ -243,6 +243,35 @@ int guest_serial(int argc, char **argv)
 	return 0;
 }
 
+/* The IDT's 16-byte interrupt gates (guest/entry.S) and the service. */
+extern uint8_t guest_idt[];
+void guest_r0_kgs_swap(void);
+
+/* Point the #BP gate at the ring-0 service: present, DPL 3, 64-bit
+ * interrupt gate to the kernel code segment, no IST. */
+void guest_r0_service_install(void)
+{
+	uint64_t fn = (uint64_t)(uintptr_t)guest_r0_kgs_swap;
+	volatile uint8_t *g = guest_idt + 16 * GUEST_R0_VECTOR;
+	const uint8_t gate[16] = {
+		(uint8_t)fn,
+		(uint8_t)(fn >> 8),
+		0x08,
+		0,
+		0,
+		0xee,
+		(uint8_t)(fn >> 16),
+		(uint8_t)(fn >> 24),
+		(uint8_t)(fn >> 32),
+		(uint8_t)(fn >> 40),
+		(uint8_t)(fn >> 48),
+		(uint8_t)(fn >> 56),
+	};
+
+	for (unsigned i = 0; i < sizeof(gate); i++)
+		g[i] = gate[i];
+}
+
 #define R0SWAP_TAG  0x72307377ull /* "r0sw" */
 #define R0SWAP_SEED 0x5eedull
 #define R0SWAP_BAD  0xbadull
@@ -272,6 +301,7 @@ int guest_r0swap(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
+	guest_r0_service_install();
 	guest_r0_swap_kgs(R0SWAP_SEED);
 	guest_hc(COWVM_HC_SNAPSHOT, snap);
 	for (unsigned i = 0; i < sizeof(r0swap_page.r.buf); i++)

@@ -13,6 +13,7 @@
  * A timer in the snapshot's LAPIC (TSC deadline) could change state without
  * an entry, so such a state never qualifies. */
 #include <stdatomic.h>
+#include <string.h>
 
 #include "state.h"
 
@@ -102,13 +103,13 @@ static void r3_watch(struct r3_walk *wk, uint64_t gva, uint64_t len)
 static bool r3_read(struct r3_walk *wk, uint64_t gva, uint64_t *val)
 {
 	uint64_t gpa;
-	const uint64_t *p;
+	const void *p;
 
 	if ((gva & (R3_PAGE - 1)) > R3_PAGE - 8 || !r3_translate(wk, gva, &gpa))
 		return false;
 	p = vmm_mem_gpa(wk->vm->mem, gpa, 8);
 	if (p)
-		*val = *p;
+		memcpy(val, p, 8); /* TSS fields sit at 4 mod 8 */
 	return p != NULL;
 }
 
