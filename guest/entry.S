@@ -192,8 +192,13 @@ guest_r0_kgs_swap:
 	mov %rsi, %rax
 	iretq
 
+/*
+ * The GDT, TSS and IDT fill pages of their own: nothing ring 3 writes may
+ * share a page with them, or the VMM's proof that ring 3 never entered
+ * ring 0 (it watches these pages in the dirty log) fails on every reset.
+ */
 	.section .data, "aw", @progbits
-	.balign 16
+	.balign 4096
 	.globl guest_gdt
 guest_gdt:
 	.quad 0
@@ -261,6 +266,7 @@ guest_idt:
 	.long 0, 0
 	.set vec, vec + 1
 	.endr
+	.balign 4096 /* the page is the descriptors' alone */
 
 	.section .bss, "aw", @nobits
 	.balign 4096
