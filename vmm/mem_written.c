@@ -176,29 +176,10 @@ static int dirty_rearm(struct vmm_mem *mem, unsigned i, uint64_t first,
 	return 0;
 }
 
-/* Feed the dirty pages of slot i (in mem->dirty) to the write watch. */
-static void dirty_watch(struct vmm_mem *mem, unsigned i)
-{
-	uint64_t n = mem->slot[i].range.size / VMM_PAGE;
-
-	for (uint64_t w = 0; mem->nwatch && w < (n + 63) / 64; w++) {
-		uint64_t bits = mem->dirty[w];
-
-		while (bits) {
-			uint64_t b = (uint64_t)__builtin_ctzll(bits);
-
-			vmm_mem_watch_write(mem,
-					    mem->slot[i].range.gpa +
-						    (w * 64 + b) * VMM_PAGE,
-					    VMM_PAGE);
-			bits &= bits - 1;
-		}
-	}
-}
-
 /* Fetch the KVM dirty log of every slot (clearing it: by KVM, or here
- * with manual re-protection when discarding); record the pages unless
- * discard. O(memory / 32 KiB) for the bitmaps, plus dirty pages. */
+ * with manual re-protection when discarding); show the pages to the write
+ * watch and record them unless discard. O(memory / 32 KiB) for the bitmaps,
+ * plus dirty pages. */
 static int dirty_collect(struct vmm_mem *mem, bool discard)
 {
 	for (unsigned i = 0; i < mem->nr; i++) {
@@ -209,26 +190,30 @@ static int dirty_collect(struct vmm_mem *mem, bool discard)
 
 		if (ioctl(mem->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 			return -errno;
-		dirty_watch(mem, i);
-		if (discard) {
-			err = dirty_rearm(mem, i, 0, n, mem->dirty);
-			if (err)
-				return err;
-			continue;
-		}
 		for (uint64_t w = 0; w < (n + 63) / 64; w++) {
 			uint64_t bits = mem->dirty[w];
 
 			while (bits) {
-				uint64_t b = (uint64_t)__builtin_ctzll(bits);
+				uint64_t p = w * 64 +
+					     (uint64_t)__builtin_ctzll(bits);
 
-				err = vmm_mem_record(
-					mem, mem->slot[i].off + w * 64 + b, 1);
+				vmm_mem_watch_write(mem,
+						    mem->slot[i].range.gpa +
+							    p * VMM_PAGE,
+						    VMM_PAGE);
+				err = discard ? 0
+					      : vmm_mem_record(
+							mem,
+							mem->slot[i].off + p,
+							1);
 				if (err)
 					return err;
 				bits &= bits - 1;
 			}
 		}
+		err = discard ? dirty_rearm(mem, i, 0, n, mem->dirty) : 0;
+		if (err)
+			return err;
 	}
 	return 0;
 }

@@ -79,6 +79,19 @@ static inline int st_count_fds(void)
 	return n - 1; /* the directory's own fd */
 }
 
+/* Read one MSR of vm's vCPU directly. */
+static inline uint64_t st_get_msr(struct cowvm *vm, uint32_t index)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = {.h = {.nmsrs = 1}, .e = {.index = index}};
+
+	TEST_ASSERT(ioctl(vm->vcpu.fd, KVM_GET_MSRS, &m) == 1, "GET_MSRS %x",
+		    index);
+	return m.e.data;
+}
+
 /* Microseconds between two test_now() readings. */
 static inline double st_us(double t0, double t1)
 {

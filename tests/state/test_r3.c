@@ -11,19 +11,6 @@
 /* The snapshot ret of each run: 1 enters ring 0, 0 stays in ring 3. */
 static const int64_t rets[] = {0, 0, 1, 1, 0, 1, 0, 0};
 
-/* Read one MSR of vm's vCPU directly. */
-static uint64_t get_msr(struct cowvm *vm, uint32_t index)
-{
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = {.h = {.nmsrs = 1}, .e = {.index = index}};
-
-	TEST_ASSERT(ioctl(vm->vcpu.fd, KVM_GET_MSRS, &m) == 1, "GET_MSRS %x",
-		    index);
-	return m.e.data;
-}
-
 /* Run vm (stopped at r0swap's snapshot or reset to snap) once per ret,
  * resetting it to snap after each run and checking the reset; returns
  * whether a reset after a ring-3-only run that followed a reset took the
@@ -55,7 +42,7 @@ static bool run_sequence(struct cowvm *vm, struct cowvm_snapshot *snap,
 		TEST_ASSERT(r == 0, "%s: reset %zu: %s", what, i,
 			    cowvm_error(vm));
 		st = vmm_state_last_stats();
-		kgs = get_msr(vm, MSR_KERNEL_GS_BASE);
+		kgs = st_get_msr(vm, MSR_KERNEL_GS_BASE);
 		printf(" %lld/%d", (long long)rets[i], st.ring3);
 		TEST_ASSERT(kgs == KGS_SEED,
 			    "%s: after reset %zu (run ret %lld, ring3 %d) "
@@ -91,7 +78,7 @@ int main(int argc, char **argv)
 		    e.reason, e.detail);
 	snap = cowvm_snapshot(t.vm);
 	TEST_ASSERT(snap, "cowvm_snapshot: %s", cowvm_error(t.vm));
-	TEST_ASSERT(get_msr(t.vm, MSR_KERNEL_GS_BASE) == KGS_SEED,
+	TEST_ASSERT(st_get_msr(t.vm, MSR_KERNEL_GS_BASE) == KGS_SEED,
 		    "KERNEL_GS_BASE at the snapshot is not 0x%llx", KGS_SEED);
 	fast_vm = run_sequence(t.vm, snap, "booted");
 	clone = cowvm_clone(snap);

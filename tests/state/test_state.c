@@ -26,19 +26,6 @@ static const struct kvm_msr_entry test_msrs[] = {
 	{.index = 0x2ff, .data = 0xc06}, /* MTRRdefType */
 };
 
-/* Read one MSR of vm's vCPU directly. */
-static uint64_t get_msr(struct cowvm *vm, uint32_t index)
-{
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = {.h = {.nmsrs = 1}, .e = {.index = index}};
-
-	TEST_ASSERT(ioctl(vm->vcpu.fd, KVM_GET_MSRS, &m) == 1, "GET_MSRS %x",
-		    index);
-	return m.e.data;
-}
-
 /* Whether the saved MSR list holds index. */
 static bool msr_listed(uint32_t index)
 {
@@ -401,7 +388,7 @@ static void test_roundtrip(void)
 	TEST_OK(vmm_state_init());
 	set_everything(a.vm, &want);
 	sa = save(a.vm);
-	tsc_a = get_msr(a.vm, MSR_TSC);
+	tsc_a = st_get_msr(a.vm, MSR_TSC);
 
 	/* get after set */
 	TEST_ASSERT(!memcmp(&sa->regs, &want.regs, sizeof(want.regs)), "regs");
@@ -442,9 +429,9 @@ static void test_roundtrip(void)
 	restore(b.vm, sa);
 	sb = save(b.vm);
 	expect_same_state(sa, sb, "into a fresh VM");
-	TEST_ASSERT(get_msr(b.vm, MSR_TSC) >= tsc_a,
+	TEST_ASSERT(st_get_msr(b.vm, MSR_TSC) >= tsc_a,
 		    "TSC went back: 0x%llx < 0x%llx",
-		    (unsigned long long)get_msr(b.vm, MSR_TSC),
+		    (unsigned long long)st_get_msr(b.vm, MSR_TSC),
 		    (unsigned long long)tsc_a);
 	vmm_state_free(sb);
 
@@ -453,7 +440,7 @@ static void test_roundtrip(void)
 	restore(c.vm, sa);
 	sb = save(c.vm);
 	expect_same_state(sa, sb, "into a used VM");
-	TEST_ASSERT(get_msr(c.vm, MSR_TSC) >= tsc_a, "TSC went back");
+	TEST_ASSERT(st_get_msr(c.vm, MSR_TSC) >= tsc_a, "TSC went back");
 	vmm_state_free(sb);
 
 	/* back into a fresh VM's state, then into the same VM again */
