@@ -10,9 +10,10 @@ set -u
 mode=$1 qemu=$2 elf=$3 expect_bin=$4 nm=$5 cowvm=${6:-}
 failures=0
 
-# Print a failure and count it.
+# Print a failure with the last run's raw output, and count it.
 fail() {
 	echo "FAIL: $*" >&2
+	printf '%s\n' "${raw:-}" | sed 's/^/  | /' >&2
 	failures=$((failures + 1))
 }
 
@@ -32,9 +33,10 @@ run_qemu() {
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		-serial stdio -display none -monitor none </dev/null >"$tmp" 2>&1
 	rc=$?
+	raw=$(cat -v "$tmp" | head -c 4000)
 	# SeaBIOS leaves "Booting from ROM.." without a newline before the
-	# guest's first line.
-	out=$(tr -d '\r' <"$tmp" | sed 's/^.*Booting from ROM\.\.//')
+	# guest's first line, with a dot more when the host is busy.
+	out=$(tr -d '\r' <"$tmp" | sed 's/^.*Booting from ROM\.*//')
 	rm -f "$tmp"
 	if ((rc == 124)); then
 		status="timeout"
@@ -53,6 +55,7 @@ run_cowvm() {
 	read -r -a words <<<"$1"
 	out=$(timeout 60 "$cowvm" run --timeout 30 "$elf" -- "${words[@]}" </dev/null 2>&1)
 	status=$?
+	raw=$out
 	echo "--- cowvm '$1': status $status"
 	printf '%s\n' "$out" | grep -a -E '^(selftest|memtest|forktest|guest|fault|serial|exit|cowvm):'
 }
