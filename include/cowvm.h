@@ -138,6 +138,9 @@ struct cowvm_mem_stats {
 	uint64_t pages_shared;	/* pages shared with snapshots or other VMs */
 	uint64_t table_bytes;	/* guest page-table bytes this VM reaches */
 	uint64_t table_private_bytes; /* of which only this VM holds */
+	uint64_t pages_kept; /* host copies of pages that read as shared: a
+			      * reset refilled them for the next write to
+			      * reuse (KERNEL mode, at most 4096 per VM) */
 };
 
 /* Fill *st with vm's memory accounting; 0 or -errno. */

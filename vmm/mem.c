@@ -266,11 +266,13 @@ enum cowvm_mem_mode vmm_mem_mode(const struct vmm_mem *mem)
 }
 
 /* Table accounting, then move written pages the table still shares to
- * private: the VM holds its own copy of each. */
+ * private (the VM holds its own copy of each); kept copies not written
+ * since are counted apart. */
 int vmm_mem_stats(struct vmm_mem *mem, struct cowvm_mem_stats *st)
 {
 	struct vmm_runs runs = {0};
 	struct cow_stats cs;
+	uint64_t kept;
 	int err;
 
 	if (!mem->tree)
@@ -280,14 +282,20 @@ int vmm_mem_stats(struct vmm_mem *mem, struct cowvm_mem_stats *st)
 		return err;
 	pthread_mutex_lock(&vmm_store_lock);
 	cow_tree_stats(mem->tree, &cs);
+	kept = mem->nkept;
 	for (uint64_t i = 0; i < runs.n; i++)
-		for (uint64_t k = 0; k < runs.r[i].n; k++)
-			if (!cow_tree_page_private(
-				    mem->tree,
-				    vmm_mem_off_gpa(mem, runs.r[i].off + k))) {
+		for (uint64_t k = 0; k < runs.r[i].n; k++) {
+			uint64_t off = runs.r[i].off + k;
+
+			if (vmm_mem_hot_clean(mem, off))
+				continue; /* not written: still kept */
+			kept -= vmm_mem_is_kept(mem, off);
+			if (!cow_tree_page_private(mem->tree,
+						   vmm_mem_off_gpa(mem, off))) {
 				cs.pages_private++;
 				cs.pages_shared--;
 			}
+		}
 	pthread_mutex_unlock(&vmm_store_lock);
 	vmm_runs_free(&runs);
 	*st = (struct cowvm_mem_stats){
@@ -296,6 +304,7 @@ int vmm_mem_stats(struct vmm_mem *mem, struct cowvm_mem_stats *st)
 		.pages_shared = cs.pages_shared,
 		.table_bytes = cs.table_bytes,
 		.table_private_bytes = cs.table_private_bytes,
+		.pages_kept = kept,
 	};
 	return 0;
 }

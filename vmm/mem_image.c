@@ -117,17 +117,14 @@ static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
 			uint32_t f = vmm_extents_frame(mem->ext, off);
 			int err;
 
-			uint8_t *page = mem->base + off * VMM_PAGE;
-			const void *frame = cow_frame_ptr(s, f);
-
 			if (vmm_runs_has(diff, off))
 				continue;
-			if (vmm_mem_is_hot(mem, off) &&
-			    !memcmp(page, frame, VMM_PAGE)) {
+			if (vmm_mem_hot_clean(mem, off)) {
 				vmm_mem_hot_del(mem, off);
 				continue;
 			}
-			memcpy(page, frame, VMM_PAGE);
+			memcpy(mem->base + off * VMM_PAGE, cow_frame_ptr(s, f),
+			       VMM_PAGE);
 			err = vmm_mem_keep(mem, off, 1);
 			if (!err)
 				err = vmm_mem_hot_add(mem, off);

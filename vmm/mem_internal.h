@@ -199,6 +199,8 @@ int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off);
 void vmm_mem_hot_del(struct vmm_mem *mem, uint64_t off);
 /* mem_kept.c: whether page off is hot. */
 bool vmm_mem_is_hot(const struct vmm_mem *mem, uint64_t off);
+/* mem_kept.c: whether page off is hot and holds its frame's bytes. */
+bool vmm_mem_hot_clean(const struct vmm_mem *mem, uint64_t off);
 
 /* mem_watch.c: note a write to [gpa, gpa + len) against the watch. */
 void vmm_mem_watch_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len);

@@ -6,6 +6,7 @@
  * compares them with their frames. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mem_internal.h"
 
@@ -83,4 +84,15 @@ bool vmm_mem_is_hot(const struct vmm_mem *mem, uint64_t off)
 bool vmm_mem_is_kept(const struct vmm_mem *mem, uint64_t off)
 {
 	return mem->kept && (mem->kept[off / 64] >> (off % 64)) & 1;
+}
+
+/* Whether hot page off holds its frame's bytes: KVM reports hot pages
+ * dirty whether the guest wrote them or not, so only the bytes tell. */
+bool vmm_mem_hot_clean(const struct vmm_mem *mem, uint64_t off)
+{
+	return vmm_mem_is_hot(mem, off) &&
+	       !memcmp(mem->base + off * VMM_PAGE,
+		       cow_frame_ptr(vmm_store(),
+				     vmm_extents_frame(mem->ext, off)),
+		       VMM_PAGE);
 }

@@ -1,13 +1,15 @@
 /* Memory accounting: 64 clones of a 256 MiB guest each write 1 MiB;
  * cowvm_mem_stats shows about 256 private pages per clone and the rest
  * shared, and the process's own memory (smaps_rollup) grows by less than
- * twice what the clones hold privately, pages and tables; clones that only
- * read hold no copies. */
+ * twice what the clones hold privately, pages and tables; a reset leaves
+ * the written pages as kept copies (KERNEL mode); clones that only read
+ * hold no copies. */
 #include "fork_test.h"
 
-#define NCLONES 64
-#define PAGES	256 /* 1 MiB per clone */
-#define SLACK	64  /* private pages a clone may add: stack, buffers */
+#define NCLONES	   64
+#define PAGES	   256 /* 1 MiB per clone */
+#define SLACK	   64  /* private pages a clone may add: stack, buffers */
+#define HOST_PAGES 16
 
 /* A field of /proc/self/smaps_rollup in bytes. */
 static uint64_t rollup(const char *field)
@@ -59,6 +61,28 @@ static void readers(const char *elf, enum cowvm_mem_mode mode)
 }
 
 /* Run every check against the guest ELF given as argv[1]. */
+/* Host writes to HOST_PAGES pages no one wrote, then a reset: KERNEL mode
+ * keeps exactly those copies more, UFFD mode none. */
+static void kept_after_host_writes(struct cowvm *vm, struct cowvm_snapshot *s,
+				   enum cowvm_mem_mode mode)
+{
+	struct cowvm_mem_stats a, b;
+	uint64_t top = 255 * MIB;
+
+	TEST_OK(cowvm_mem_stats(vm, &a));
+	for (int i = 0; i < HOST_PAGES; i++)
+		TEST_OK(cowvm_write(vm, top + (uint64_t)i * 4096, &i,
+				    sizeof(i)));
+	TEST_OK(cowvm_reset(vm, s));
+	TEST_OK(cowvm_mem_stats(vm, &b));
+	TEST_ASSERT(b.pages_kept ==
+			    a.pages_kept +
+				    (mode == COWVM_MEM_UFFD ? 0 : HOST_PAGES),
+		    "kept copies %" PRIu64 " -> %" PRIu64 " after host writes "
+		    "to %d pages and a reset",
+		    a.pages_kept, b.pages_kept, HOST_PAGES);
+}
+
 int main(int argc, char **argv)
 {
 	enum cowvm_mem_mode mode;
@@ -136,7 +160,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NCLONES; i += 9)
 		ft_check_mem(&f, &c[i], "clone");
 
-	/* A reset drops what a clone wrote. */
+	/* A reset drops what a clone wrote; KERNEL mode keeps the copies,
+	 * refilled, for the next writes, and says so. */
 	for (int i = 0; i < NCLONES; i += 8) {
 		TEST_OK(cowvm_reset(c[i].vm, snap));
 		TEST_OK(cowvm_mem_stats(c[i].vm, &st));
@@ -144,10 +169,18 @@ int main(int argc, char **argv)
 			    "clone %d keeps %" PRIu64 " private pages after a "
 			    "reset",
 			    i, st.pages_private);
+		TEST_ASSERT(mode == COWVM_MEM_UFFD
+				    ? st.pages_kept == 0
+				    : st.pages_kept >= PAGES &&
+					      st.pages_kept <= PAGES + SLACK,
+			    "clone %d holds %" PRIu64 " kept copies after "
+			    "writing %d pages and a reset",
+			    i, st.pages_kept, PAGES);
 	}
+	kept_after_host_writes(c[0].vm, snap, mode);
 	printf("memstats: after a reset: %" PRIu64 " private, %" PRIu64
-	       " shared\n",
-	       st.pages_private, st.pages_shared);
+	       " shared, %" PRIu64 " kept\n",
+	       st.pages_private, st.pages_shared, st.pages_kept);
 
 	/* Destroyed clones give their memory back (cowvm may reap them in
 	 * the background: wait up to 10 s). */
