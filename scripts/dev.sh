@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cowvm developer entry point: install what is missing, build, then run the
-# demo (`demo`) or every test in a normal and a sanitizer build (`test`).
+# demo (`demo`) or every test in a normal and a sanitizer build, after
+# building a release one too (`test`).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -66,6 +67,8 @@ test)
 	install_missing
 	build build
 	build build-asan -Dsanitize=true
+	# -O3 sees warnings (werror) the default build does not: build only.
+	build build-release -Dbuildtype=release
 	for dir in build build-asan; do
 		echo "== meson test -C $dir" >&2
 		run_suite "$dir"
