@@ -1,6 +1,6 @@
-/* serve-compare: the serverless warm start measured four ways in one run,
- * each response checked against the host model: cowvm serve in clone mode
- * and in reset mode, a fresh VM booted per request, and host fork() of a
+/* serve-compare: the serverless warm start measured five ways in one run,
+ * each response checked against the host model: cowvm serve in clone,
+ * spare and reset modes, a fresh VM booted per request, and host fork() of a
  * process holding the same state (the guest's runtime built natively).
  * Prints medians over repetitions of throughput, p50/p99 latency and
  * memory per live clone. */
@@ -22,10 +22,10 @@
 
 #define SC_MAX_REPS 64
 
-enum { SC_CLONE, SC_RESET, SC_FRESH, SC_FORK, SC_CONFIGS };
+enum { SC_CLONE, SC_SPARE, SC_RESET, SC_FRESH, SC_FORK, SC_CONFIGS };
 
-static const char *const sc_names[SC_CONFIGS] = {"cowvm clone", "cowvm reset",
-						 "fresh VM", "host fork()"};
+static const char *const sc_names[SC_CONFIGS] = {
+	"cowvm clone", "cowvm spare", "cowvm reset", "fresh VM", "host fork()"};
 
 /* One repetition of one configuration. */
 struct sc_rep {
@@ -386,10 +386,10 @@ static int sc_parse(int argc, char **argv, struct sc_opts *o)
 static void sc_print(const struct sc_opts *o,
 		     struct sc_rep reps[SC_CONFIGS][SC_MAX_REPS], double boot)
 {
-	const uint64_t n[SC_CONFIGS] = {o->requests, o->requests,
+	const uint64_t n[SC_CONFIGS] = {o->requests, o->requests, o->requests,
 					o->fresh_requests, o->requests};
-	const unsigned k[SC_CONFIGS] = {o->live, o->live, o->fresh_live,
-					o->live};
+	const unsigned k[SC_CONFIGS] = {o->live, o->live, o->live,
+					o->fresh_live, o->live};
 
 	printf("serve-compare: state %llu MiB, %u repetitions, medians; "
 	       "template boot %.1f ms\n",
@@ -420,11 +420,15 @@ static void sc_print(const struct sc_opts *o,
 			printf("%10s", "-");
 		printf(" %7llu %4llu\n", ok, bad);
 	}
-	printf("cowvm reset, idle worker after cowvm_reset: %.0f KiB/clone\n",
+	printf("cowvm reset, idle worker after cowvm_reset: %.0f KiB/clone; "
+	       "cowvm spare, destroyed into a spare: %.0f KiB/clone\n",
 	       sc_med(reps[SC_RESET], o->reps,
+		      offsetof(struct sc_rep, idle_kib)),
+	       sc_med(reps[SC_SPARE], o->reps,
 		      offsetof(struct sc_rep, idle_kib)));
 	printf("latency: clone/boot/fork + request + response read (destroy, "
-	       "reset, waitpid after it).\nhost KiB per live clone: cowvm and "
+	       "reset, waitpid after it; a spare is reset in "
+	       "cowvm_destroy).\nhost KiB per live clone: cowvm and "
 	       "fresh VM = delta of this process's Anonymous + VmPTE + memfd "
 	       "blocks / live (cowvm reuses freed frames, so a fresh VM can "
 	       "land on frames freed earlier: trust the cowvm column there); "
@@ -483,6 +487,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < o.reps; i++) {
 		boot[i] = t.boot_ms;
 		if (sc_cowvm(&o, &t, &m, SERVE_CLONE, &reps[SC_CLONE][i],
+			     err) ||
+		    sc_cowvm(&o, &t, &m, SERVE_SPARE, &reps[SC_SPARE][i],
 			     err) ||
 		    sc_cowvm(&o, &t, &m, SERVE_RESET, &reps[SC_RESET][i],
 			     err) ||

@@ -124,6 +124,13 @@ COWVM_API struct cowvm *cowvm_fork(struct cowvm *parent);
  * pages vm wrote since; 0 or -errno. */
 COWVM_API int cowvm_reset(struct cowvm *vm, struct cowvm_snapshot *snap);
 
+/* Keep up to n clones of snap as spares: a clone made while n > 0 holds a
+ * reference to snap, and when it is destroyed while snap has other
+ * references it is reset to snap (O(pages it wrote)) and the next
+ * cowvm_clone(snap) takes it instead of a new VM. 0 (the default) keeps
+ * none; a lower n destroys the spares beyond it. 0 or -errno. */
+COWVM_API int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n);
+
 /* Take one more reference to snap; returns snap. */
 COWVM_API struct cowvm_snapshot *
 cowvm_snapshot_get(struct cowvm_snapshot *snap);
@@ -156,7 +163,9 @@ COWVM_API int cowvm_pool_reserve(const struct cowvm_config *cfg, unsigned n);
 COWVM_API int cowvm_pool_wait(const struct cowvm_config *cfg,
 			      unsigned timeout_ms);
 
-/* Destroy a VM and release everything it holds. NULL is ignored. */
+/* Destroy a VM and release everything it holds, unless it is kept as a
+ * spare of the snapshot it was cloned from (cowvm_snapshot_keep), until
+ * that snapshot goes. NULL is ignored. */
 COWVM_API void cowvm_destroy(struct cowvm *vm);
 
 #ifdef __cplusplus

@@ -119,10 +119,3 @@ const char *cowvm_error(const struct cowvm *vm)
 {
 	return vm ? vm->err : vmm_vm_error();
 }
-
-/* Release the vCPU, the VM, its RAM and everything else, closing the fds
- * on the pool's reaper thread; NULL is ignored. */
-void cowvm_destroy(struct cowvm *vm)
-{
-	vmm_pool_discard(vm);
-}

@@ -29,9 +29,13 @@ const char serve_help_text[] =
 	"  --state-mib M      runtime state size, 1..65536 (default 64)\n"
 	"  --seed S           state seed (default 1)\n"
 	"  --mem SIZE         guest RAM (default: 12 MiB + the state)\n"
-	"  --mode clone|reset clone: a new clone per request, destroyed after\n"
-	"                     it; reset: one clone per worker, cowvm_reset to\n"
-	"                     the snapshot after each request (default clone)\n"
+	"  --mode clone|spare|reset\n"
+	"                     clone: a new clone per request, destroyed after\n"
+	"                     it; spare: the same, the snapshot keeping a\n"
+	"                     destroyed clone per worker, reset, for the next\n"
+	"                     (cowvm_snapshot_keep); reset: one clone per\n"
+	"                     worker, cowvm_reset to the snapshot after each\n"
+	"                     request (default clone)\n"
 	"  --concurrency C    worker threads, 1..256 (default 1)\n"
 	"  --requests N       serve N generated requests instead of stdin\n"
 	"  --live K           then measure memory with K clones alive\n"
@@ -119,10 +123,15 @@ static int serve_option(const char *a, const char *v, struct serve_opts *o)
 					   "in 4M..64G",
 					   v);
 	} else if (!strcmp(a, "--mode")) {
-		if (strcmp(v, "clone") && strcmp(v, "reset"))
-			return serve_usage("--mode '%s' is not clone or reset",
-					   v);
-		o->mode = strcmp(v, "clone") ? SERVE_RESET : SERVE_CLONE;
+		if (!strcmp(v, "clone"))
+			o->mode = SERVE_CLONE;
+		else if (!strcmp(v, "spare"))
+			o->mode = SERVE_SPARE;
+		else if (!strcmp(v, "reset"))
+			o->mode = SERVE_RESET;
+		else
+			return serve_usage(
+				"--mode '%s' is not clone, spare or reset", v);
 	} else if (!strcmp(a, "--concurrency")) {
 		if (serve_uint(v, 1, 256, &x))
 			return serve_usage("--concurrency '%s' is not 1..256",
@@ -254,8 +263,7 @@ static void serve_summary(FILE *f, const struct serve_opts *o,
 		"requests", "conc", "req/s", "p50 us", "p99 us", "ok", "failed",
 		"mismatched");
 	fprintf(f, "%-6s %9llu %5u %10.0f %9.1f %9.1f %9llu %7llu %10llu\n",
-		o->mode == SERVE_CLONE ? "clone" : "reset",
-		(unsigned long long)n, o->concurrency,
+		serve_mode_name(o->mode), (unsigned long long)n, o->concurrency,
 		s->seconds > 0 ? (double)n / s->seconds : 0, p50, p99,
 		(unsigned long long)s->ok, (unsigned long long)s->failed,
 		(unsigned long long)s->mismatched);
@@ -268,13 +276,15 @@ static void serve_summary(FILE *f, const struct serve_opts *o,
 			mem->k, mem->host_kib, mem->private_kib,
 			mem->table_kib);
 		if (mem->idle_kib >= 0)
-			fprintf(f,
-				"  after cowvm_reset (idle worker): host %.0f "
-				"KiB\n",
+			fprintf(f, "  %s: host %.0f KiB\n",
+				o->mode == SERVE_RESET
+					? "after cowvm_reset (idle worker)"
+					: "destroyed into spares",
 				mem->idle_kib);
 	}
-	fprintf(f, "latency: clone (or nothing, reset) + request write + run "
-		   "+ response read; destroy or reset after it\n");
+	fprintf(f, "latency: clone (a spare's take in spare mode, nothing in "
+		   "reset mode) + request write + run + response read; "
+		   "destroy (a spare's reset) or reset after it\n");
 	if (s->first_error[0])
 		fprintf(f, "first problem: %s\n", s->first_error);
 }

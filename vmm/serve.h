@@ -89,7 +89,12 @@ enum serve_mode {
 	SERVE_CLONE, /* a new clone of the template per request, destroyed */
 	SERVE_RESET, /* one clone per worker, reset to the template after
 		      * each request */
+	SERVE_SPARE, /* as SERVE_CLONE, with the template keeping a destroyed
+		      * clone per worker as a spare (cowvm_snapshot_keep) */
 };
+
+/* The name of mode: "clone", "reset" or "spare". */
+const char *serve_mode_name(enum serve_mode mode);
 
 /* A batch of requests to serve: given ones, or generated ones. */
 struct serve_batch {
@@ -125,8 +130,9 @@ struct serve_mem {
 	double host_kib;    /* serve_proc_kib(0, 0) delta / K */
 	double private_kib; /* cowvm_mem_stats pages_private * 4 KiB avg */
 	double table_kib;   /* cowvm_mem_stats table_private_bytes avg */
-	double idle_kib;    /* SERVE_RESET: host_kib after every reset; else
-			     * -1 */
+	double idle_kib;    /* SERVE_RESET: host_kib after every reset;
+			     * SERVE_SPARE: with all k destroyed into
+			     * spares; else -1 */
 };
 
 /* Measure serve_mem with k live clones in mode; the pool is stopped

@@ -474,6 +474,14 @@ static void *serve_worker(void *arg)
 	return NULL;
 }
 
+/* The name of mode. */
+const char *serve_mode_name(enum serve_mode mode)
+{
+	return mode == SERVE_RESET   ? "reset"
+	       : mode == SERVE_SPARE ? "spare"
+				     : "clone";
+}
+
 /* Serve batch b. */
 int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 		    const struct serve_batch *b, struct serve_stats *s,
@@ -497,6 +505,7 @@ int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 	r = cowvm_pool_reserve(&t->cfg, c + 1);
 	if (!r)
 		cowvm_pool_wait(&t->cfg, SERVE_POOL_WAIT_MS);
+	cowvm_snapshot_keep(t->snap, b->mode == SERVE_SPARE ? c : 0);
 	atomic_init(&j.next, 0);
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_cond_init(&j.cv, NULL);
@@ -515,6 +524,7 @@ int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 	for (unsigned k = 0; k < started; k++)
 		pthread_join(th[k], NULL);
 	s->seconds = (serve_now_us() - t0) / 1e6;
+	cowvm_snapshot_keep(t->snap, 0);
 	pthread_cond_destroy(&j.cv);
 	pthread_mutex_destroy(&j.lock);
 	free(th);
@@ -567,6 +577,7 @@ int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
 		return k ? -ENOMEM : -EINVAL;
 	}
 	cowvm_pool_reserve(&t->cfg, 0);
+	cowvm_snapshot_keep(t->snap, mode == SERVE_SPARE ? k : 0);
 	base = serve_settled_kib();
 	for (; n < k && !ret; n++) {
 		size_t len = serve_gen_request(m, n, buf, sizeof(buf));
@@ -599,9 +610,12 @@ int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
 			snprintf(err, SERVE_ERR_MAX, "reset: %s",
 				 cowvm_error(vms[i]));
 		}
+	while (mode == SERVE_SPARE && n)
+		cowvm_destroy(vms[--n]);
 	idle = serve_proc_kib(0, 0);
 	while (n--)
 		cowvm_destroy(vms[n]);
+	cowvm_snapshot_keep(t->snap, 0);
 	free(vms);
 	free(r);
 	if (ret)
@@ -614,7 +628,7 @@ int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
 	out->host_kib = (double)(live - base) / k;
 	out->private_kib = priv / k;
 	out->table_kib = table / k;
-	if (mode == SERVE_RESET)
+	if (mode != SERVE_CLONE)
 		out->idle_kib = (double)(idle - base) / k;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Snapshots, clones, forks and resets: the public API over the memory image
  * (vmm/mem.h) and the machine state (vmm/state.h) of a VM. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +18,29 @@ struct cowvm_snapshot {
 	struct cowvm_config cfg; /* of the VM it was taken from */
 	struct vmm_mem_image *mem;
 	struct vmm_state *state;
+	pthread_mutex_t lock;	/* guards the spares */
+	struct cowvm *spares;	/* destroyed clones reset to it (pool_next) */
+	unsigned nspares, keep; /* held, and most to hold */
 };
 
-/* Free a snapshot's parts; NULL is ignored. */
+/* Discard every VM of list (linked through pool_next). */
+static void snap_discard_list(struct cowvm *list)
+{
+	while (list) {
+		struct cowvm *next = list->pool_next;
+
+		vmm_pool_discard(list);
+		list = next;
+	}
+}
+
+/* Free a snapshot's parts and spares; NULL is ignored. */
 static void snap_free(struct cowvm_snapshot *snap)
 {
 	if (!snap)
 		return;
+	snap_discard_list(snap->spares);
+	pthread_mutex_destroy(&snap->lock);
 	vmm_mem_image_put(snap->mem);
 	vmm_state_free(snap->state);
 	free(snap);
@@ -48,6 +65,7 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 		return NULL;
 	}
 	atomic_init(&snap->refs, 1);
+	pthread_mutex_init(&snap->lock, NULL);
 	snap->cfg = vm->cfg;
 	err = vmm_state_save(vm, &snap->state);
 	if (!err) {
@@ -75,14 +93,113 @@ static int snap_apply(struct cowvm *vm, struct cowvm_snapshot *snap)
 	return vmm_state_restore(vm, snap->state);
 }
 
-/* A new VM in snap's state, from the pool when it holds one. A VM whose
- * empty RAM region got a foreign mapping (-EBUSY, untouched) is discarded
- * for one created now. */
+/* Whether snap keeps spares. */
+static bool snap_keeps(struct cowvm_snapshot *snap)
+{
+	bool keeps;
+
+	pthread_mutex_lock(&snap->lock);
+	keeps = snap->keep > 0;
+	pthread_mutex_unlock(&snap->lock);
+	return keeps;
+}
+
+/* One of snap's spares, made to look new (config, no error), or NULL. */
+static struct cowvm *snap_take_spare(struct cowvm_snapshot *snap)
+{
+	struct cowvm *vm;
+
+	pthread_mutex_lock(&snap->lock);
+	vm = snap->spares;
+	if (vm) {
+		snap->spares = vm->pool_next;
+		snap->nspares--;
+	}
+	pthread_mutex_unlock(&snap->lock);
+	if (!vm)
+		return NULL;
+	vm->pool_next = NULL;
+	vm->cfg = snap->cfg;
+	vm->err[0] = 0;
+	return vm;
+}
+
+/* Reset vm, a clone of snap being destroyed, to snap and keep it as a
+ * spare while snap has room and other references; false if not kept.
+ * A VM that stopped on a VMM error is never kept. */
+static bool snap_keep_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&snap->lock);
+	kept = snap->nspares < snap->keep;
+	pthread_mutex_unlock(&snap->lock);
+	if (!kept || atomic_load(&snap->refs) < 2 ||
+	    (vm->state == VMM_STOPPED &&
+	     vm->stop_exit.reason == COWVM_EXIT_ERROR) ||
+	    snap_apply(vm, snap))
+		return false;
+	pthread_mutex_lock(&snap->lock);
+	kept = snap->nspares < snap->keep;
+	if (kept) {
+		vm->pool_next = snap->spares;
+		snap->spares = vm;
+		snap->nspares++;
+	}
+	pthread_mutex_unlock(&snap->lock);
+	return kept;
+}
+
+/* Keep up to n destroyed clones of snap as spares; 0. */
+int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n)
+{
+	struct cowvm *extra = NULL;
+
+	pthread_mutex_lock(&snap->lock);
+	snap->keep = n;
+	while (snap->nspares > n) {
+		struct cowvm *vm = snap->spares;
+
+		snap->spares = vm->pool_next;
+		snap->nspares--;
+		vm->pool_next = extra;
+		extra = vm;
+	}
+	pthread_mutex_unlock(&snap->lock);
+	snap_discard_list(extra);
+	return 0;
+}
+
+/* Destroy vm, or keep it as a spare of the snapshot it was cloned from;
+ * either way drop its reference to that snapshot. */
+void cowvm_destroy(struct cowvm *vm)
+{
+	struct cowvm_snapshot *origin;
+
+	if (!vm)
+		return;
+	origin = vm->origin;
+	vm->origin = NULL;
+	if (!origin || !snap_keep_spare(origin, vm))
+		vmm_pool_discard(vm);
+	cowvm_snapshot_put(origin);
+}
+
+/* A new VM in snap's state: a spare of snap, else a VM from the pool when
+ * it holds one, else one created now. A pool VM whose empty RAM region got
+ * a foreign mapping (-EBUSY, untouched) is discarded for one created now.
+ * While snap keeps spares, the clone holds a reference to it until
+ * destroyed. */
 struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 {
-	struct cowvm *vm = vmm_pool_take(&snap->cfg);
+	struct cowvm *vm = snap_take_spare(snap);
 	int err;
 
+	if (vm) {
+		vm->origin = cowvm_snapshot_get(snap);
+		return vm;
+	}
+	vm = vmm_pool_take(&snap->cfg);
 	if (!vm)
 		return NULL;
 	err = vmm_mem_realize(vm->mem, snap->mem);
@@ -106,6 +223,7 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 		errno = -err;
 		return NULL;
 	}
+	vm->origin = snap_keeps(snap) ? cowvm_snapshot_get(snap) : NULL;
 	return vm;
 }
 

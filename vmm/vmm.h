@@ -48,7 +48,9 @@ struct cowvm {
 	struct cowvm_config cfg;
 	enum vmm_life state;
 	bool pristine; /* vCPU and devices untouched since creation (state.c) */
-	struct cowvm *pool_next; /* pool.c: ready-list or reaper-queue link */
+	struct cowvm *pool_next;       /* pool.c, snapshot.c: list link */
+	struct cowvm_snapshot *origin; /* snapshot.c: what vm was cloned from
+					* (a reference), NULL if not a clone */
 	char *cmdline; /* host copy served by COWVM_HC_CMDLINE; NULL if none */
 	size_t cmdline_len;
 	struct vmm_serial serial;

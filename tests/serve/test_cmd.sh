@@ -1,6 +1,6 @@
 #!/bin/bash
 # cowvm serve as a command: stdin requests and their responses, generated
-# loads in both modes, one-line errors and exit statuses for bad options,
+# loads in every mode, one-line errors and exit statuses for bad options,
 # bad guest ELFs, a guest crash during init and a crashing request.
 # usage: test_cmd.sh COWVM GUEST_ELF
 set -u
@@ -28,7 +28,7 @@ expect() {
 
 input=''
 expect 120 '^cowvm serve: missing GUEST.elf' -- --state-mib 4
-expect 120 "--mode 'fork' is not clone or reset" -- --mode fork "$elf"
+expect 120 "--mode 'fork' is not clone, spare or reset" -- --mode fork "$elf"
 expect 120 "--concurrency '0' is not" -- --concurrency 0 "$elf"
 expect 120 "--state-mib 'x' is not" -- --state-mib x "$elf"
 expect 120 "--requests needs a value" -- --requests
@@ -70,7 +70,7 @@ expect 1 'request 2: the guest crashed' -- --state-mib 4 --mode reset "$elf"
 
 # Generated loads: the summary table on stdout, every request ok.
 input=''
-for mode in clone reset; do
+for mode in clone spare reset; do
 	expect 0 '' -- --state-mib 4 --mode $mode --concurrency 2 \
 		--requests 100 --live 4 "$elf"
 	if ! grep -Eq "^$mode +100 +2 .* 100 +0 +0$" "$out" ||

@@ -1,7 +1,7 @@
 /* Requests do not see each other: a request's writes to the state are gone
  * for the next request on a new clone, on a clone alive next to the
- * writer, and on the same clone after cowvm_reset; the guest's request
- * counter stays at 1. */
+ * writer, on the same clone after cowvm_reset and on a clone destroyed
+ * into a spare and taken again; the guest's request counter stays at 1. */
 #include "serve_test.h"
 
 int main(int argc, char **argv)
@@ -63,6 +63,24 @@ int main(int argc, char **argv)
 	snprintf(want, sizeof(want), "req=1 5=%s 99999999=none", orig);
 	TEST_ASSERT(!strcmp(r, want), "late clone saw '%s'", r);
 	cowvm_destroy(b);
+
+	/* A writer destroyed into a spare comes back without its write. */
+	TEST_OK(cowvm_snapshot_keep(t.snap, 1));
+	for (int i = 0; i < 20; i++) {
+		a = cowvm_clone(t.snap);
+		TEST_ASSERT(a && (!i || a == b), "clone %d: %s", i,
+			    a ? "not the spare" : cowvm_error(NULL));
+		r = st_request(a, "get 5; get 99999999; put 5 3",
+			       COWVM_SERVE_OK);
+		snprintf(want, sizeof(want),
+			 "req=1 5=%s 99999999=none 5:%s->0000000000000003",
+			 orig, orig);
+		TEST_ASSERT(!strcmp(r, want), "spare %d: '%s', want '%s'", i, r,
+			    want);
+		b = a;
+		cowvm_destroy(a);
+	}
+	TEST_OK(cowvm_snapshot_keep(t.snap, 0));
 	serve_template_free(&t);
 	printf("isolation holds\n");
 	return 0;

@@ -1,5 +1,5 @@
-/* Generated loads in clone and reset mode, on one and on two workers: every
- * response is checked against the host model and none may fail. */
+/* Generated loads in clone, reset and spare mode, on one and on two workers:
+ * every response is checked against the host model and none may fail. */
 #include "serve_test.h"
 
 /* Serve n generated requests in mode on c workers; all must be right. */
@@ -19,8 +19,7 @@ static void load(struct serve_template *t, const struct serve_model *m,
 		TEST_ASSERT(s.lat_us[k] > 0, "latency of request %llu",
 			    (unsigned long long)k);
 	printf("mode %s x%u: %llu requests in %.3f s, p50 %.1f us\n",
-	       mode == SERVE_CLONE ? "clone" : "reset", c,
-	       (unsigned long long)n, s.seconds,
+	       serve_mode_name(mode), c, (unsigned long long)n, s.seconds,
 	       serve_percentile(s.lat_us, n, 50));
 	free(s.lat_us);
 }
@@ -72,10 +71,13 @@ int main(int argc, char **argv)
 	st_boot(argv[1], &t, &m);
 	load(&t, &m, SERVE_CLONE, 1, 150);
 	load(&t, &m, SERVE_RESET, 1, 400);
+	load(&t, &m, SERVE_SPARE, 1, 400);
 	load(&t, &m, SERVE_CLONE, 2, 150);
 	load(&t, &m, SERVE_RESET, 2, 400);
+	load(&t, &m, SERVE_SPARE, 2, 400);
 	given(&t, &m, SERVE_CLONE);
 	given(&t, &m, SERVE_RESET);
+	given(&t, &m, SERVE_SPARE);
 	serve_template_free(&t);
 	return 0;
 }
