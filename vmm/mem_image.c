@@ -114,7 +114,6 @@ static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
 	for (uint64_t i = 0; i < written->n; i++) {
 		for (uint64_t k = 0; k < written->r[i].n; k++) {
 			uint64_t off = written->r[i].off + k;
-			uint32_t f = vmm_extents_frame(mem->ext, off);
 			int err;
 
 			if (vmm_runs_has(diff, off))
@@ -123,7 +122,9 @@ static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
 				vmm_mem_hot_del(mem, off);
 				continue;
 			}
-			memcpy(mem->base + off * VMM_PAGE, cow_frame_ptr(s, f),
+			memcpy(mem->base + off * VMM_PAGE,
+			       cow_frame_ptr(s,
+					     vmm_extents_frame(mem->ext, off)),
 			       VMM_PAGE);
 			err = vmm_mem_keep(mem, off, 1);
 			if (!err)

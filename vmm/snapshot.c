@@ -129,12 +129,12 @@ static struct cowvm *snap_take_spare(struct cowvm_snapshot *snap)
  * A VM that stopped on a VMM error is never kept. */
 static bool snap_keep_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
 {
-	bool kept = false;
+	bool room, kept;
 
 	pthread_mutex_lock(&snap->lock);
-	kept = snap->nspares < snap->keep;
+	room = snap->nspares < snap->keep;
 	pthread_mutex_unlock(&snap->lock);
-	if (!kept || atomic_load(&snap->refs) < 2 ||
+	if (!room || atomic_load(&snap->refs) < 2 ||
 	    (vm->state == VMM_STOPPED &&
 	     vm->stop_exit.reason == COWVM_EXIT_ERROR) ||
 	    snap_apply(vm, snap))
@@ -150,11 +150,13 @@ static bool snap_keep_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
 	return kept;
 }
 
-/* Keep up to n destroyed clones of snap as spares; 0. */
+/* Keep up to n destroyed clones of snap as spares; 0 or -EINVAL. */
 int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n)
 {
 	struct cowvm *extra = NULL;
 
+	if (!snap)
+		return -EINVAL;
 	pthread_mutex_lock(&snap->lock);
 	snap->keep = n;
 	while (snap->nspares > n) {

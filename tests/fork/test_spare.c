@@ -52,6 +52,7 @@ int main(int argc, char **argv)
 	parent = ft_boot(&f);
 	s = cowvm_snapshot(parent.vm);
 	TEST_ASSERT(s, "cowvm_snapshot: %s", cowvm_error(parent.vm));
+	TEST_ASSERT(cowvm_snapshot_keep(NULL, 1) == -EINVAL, "keep on NULL");
 	TEST_OK(cowvm_snapshot_keep(s, 2));
 
 	/* Used and destroyed: the next clone is that VM, as new. */
