@@ -162,6 +162,10 @@ void vmm_mem_destroy(struct vmm_mem *mem);
  * cow_store_check; else -EUCLEAN with a description in why[n]. */
 int vmm_mem_check(struct vmm_mem *mem, bool full, char *why, size_t n);
 
+/* mem_map.c: a note for an ENOMEM from guest RAM mappings when this process
+ * is at vm.max_map_count (each fold may add mappings), else ""; in buf. */
+const char *vmm_mem_maps_note(char *buf, size_t n);
+
 /* For tests: pages of mem written since its last fold (guest and host). */
 int64_t vmm_mem_written(struct vmm_mem *mem);
 

@@ -1,6 +1,7 @@
 /* Extents (which frames realize which pages), run lists, and the mmaps
  * that realize extents in a VM's RAM region. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -254,4 +255,38 @@ int vmm_extents_diff(const struct vmm_extents *a, const struct vmm_extents *b,
 		pos = end;
 	}
 	return err;
+}
+
+/* Lines of a /proc file, or the number on its first line with first. */
+static long proc_count(const char *path, bool first)
+{
+	FILE *fp = fopen(path, "r");
+	long n = 0;
+	int c;
+
+	if (!fp)
+		return -1;
+	if (first)
+		n = fscanf(fp, "%ld", &n) == 1 ? n : -1;
+	else
+		while ((c = fgetc(fp)) != EOF)
+			n += c == '\n';
+	fclose(fp);
+	return n;
+}
+
+/* Why an mmap of guest RAM may have failed with ENOMEM: when this process
+ * holds all but a few of the vm.max_map_count mappings, say so in buf. */
+const char *vmm_mem_maps_note(char *buf, size_t n)
+{
+	long maps = proc_count("/proc/self/maps", false);
+	long max = proc_count("/proc/sys/vm/max_map_count", true);
+
+	buf[0] = 0;
+	if (maps >= 0 && max > 0 && maps + 64 >= max)
+		snprintf(buf, n,
+			 " (%ld of vm.max_map_count %ld mappings in use: "
+			 "destroy VMs or raise vm.max_map_count)",
+			 maps, max);
+	return buf;
 }

@@ -34,6 +34,18 @@ static void snap_discard_list(struct cowvm *list)
 	}
 }
 
+/* Record that what (snapshot, realize) of vm's RAM failed with -err;
+ * returns err. */
+static int snap_mem_fail(struct cowvm *vm, int err, const char *what)
+{
+	char note[160] = "";
+
+	if (err == -ENOMEM)
+		vmm_mem_maps_note(note, sizeof(note));
+	return vmm_fail(vm, -err, "cannot %s guest RAM: %s%s", what,
+			strerror(-err), note);
+}
+
 /* Free a snapshot's parts and spares; NULL is ignored. */
 static void snap_free(struct cowvm_snapshot *snap)
 {
@@ -71,8 +83,7 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 	if (!err) {
 		err = vmm_mem_image_take(vm->mem, &snap->mem);
 		if (err)
-			vmm_fail(vm, -err, "cannot snapshot guest RAM: %s",
-				 strerror(-err));
+			snap_mem_fail(vm, err, "snapshot");
 	}
 	if (err) {
 		snap_free(snap);
@@ -88,8 +99,7 @@ static int snap_apply(struct cowvm *vm, struct cowvm_snapshot *snap)
 	int err = vmm_mem_realize(vm->mem, snap->mem);
 
 	if (err)
-		return vmm_fail(vm, -err, "cannot realize guest RAM: %s",
-				strerror(-err));
+		return snap_mem_fail(vm, err, "realize");
 	return vmm_state_restore(vm, snap->state);
 }
 
@@ -215,8 +225,7 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 		err = vmm_mem_realize(vm->mem, snap->mem);
 	}
 	if (err)
-		vmm_fail(vm, -err, "cannot realize guest RAM: %s",
-			 strerror(-err));
+		snap_mem_fail(vm, err, "realize");
 	else
 		err = vmm_state_restore(vm, snap->state);
 	if (err) {
