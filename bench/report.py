@@ -63,6 +63,8 @@ RATIOS = [
      "BM_VmmReset/1/0", None, None),
     ("vmm reset 1 dirty: clone that ran / never ran", "BM_VmmReset/1/1",
      "BM_VmmReset/1/0", None, None),
+    ("vmm reset 1 dirty: 16 GiB / 64 MiB VM", "BM_VmmResetSize/16384",
+     "BM_VmmResetSize/64", None, None),
     ("fork 1 GiB: kernel / uffd mode", "BM_ForkWarmPool/1024",
      "BM_ForkWarmPoolUffd/1024", None, None),
     ("clone 1 GiB: uffd / kernel mode", "BM_CloneWarmPoolUffd/1024",

@@ -176,6 +176,27 @@ static int dirty_rearm(struct vmm_mem *mem, unsigned i, uint64_t first,
 	return 0;
 }
 
+/* The first nonzero word of bitmap b at or after w, or nw: eight words
+ * at a time, which the compiler vectorizes (a GiB is 4096 words). */
+static uint64_t dirty_next(const uint64_t *b, uint64_t w, uint64_t nw)
+{
+	for (; w % 8 && w < nw; w++)
+		if (b[w])
+			return w;
+	for (; w + 8 <= nw; w += 8) {
+		uint64_t any = 0;
+
+		for (unsigned k = 0; k < 8; k++)
+			any |= b[w + k];
+		if (any)
+			break;
+	}
+	for (; w < nw; w++)
+		if (b[w])
+			return w;
+	return nw;
+}
+
 /* Fetch the KVM dirty log of every slot (clearing it: by KVM, or here
  * with manual re-protection when discarding); show the pages to the write
  * watch and record them unless discard. O(memory / 32 KiB) for the bitmaps,
@@ -186,11 +207,13 @@ static int dirty_collect(struct vmm_mem *mem, bool discard)
 		struct kvm_dirty_log log = {.slot = i,
 					    .dirty_bitmap = mem->dirty};
 		uint64_t n = mem->slot[i].range.size / VMM_PAGE;
+		uint64_t nw = (n + 63) / 64;
 		int err;
 
 		if (ioctl(mem->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 			return -errno;
-		for (uint64_t w = 0; w < (n + 63) / 64; w++) {
+		for (uint64_t w = dirty_next(mem->dirty, 0, nw); w < nw;
+		     w = dirty_next(mem->dirty, w + 1, nw)) {
 			uint64_t bits = mem->dirty[w];
 
 			while (bits) {
