@@ -16,8 +16,9 @@
  * enters e_entry directly in 64-bit mode at CPL 0 with:
  *   - paging on (CR0.PG|PE|MP, CR4.PAE|OSFXSR|OSXMMEXCPT, EFER.LME|LMA; SCE
  *     clear, so SYSCALL raises #UD unless the guest enables it),
- *     an identity map of [0, top of guest RAM) built from 2 MiB pages with
- *     P|RW|US set, its tables at COWVM_BOOT_PML4 and above;
+ *     an identity map of guest RAM (not of the hole below 4 GiB) built
+ *     from 2 MiB pages with P|RW|US set, its tables at COWVM_BOOT_PML4 and
+ *     above;
  *   - a flat 64-bit code segment (selector 0x08) and data segments (0x10)
  *     from a GDT at COWVM_BOOT_GDT; the guest installs its own GDT/IDT/TSS;
  *   - interrupts disabled, rsp = 0 (the guest sets its own stack);

@@ -50,7 +50,21 @@ static int boot_put(struct cowvm *vm, uint64_t gpa, const void *src, size_t len)
 	return 0;
 }
 
-/* Identity-map [0, top of RAM) with 2 MiB pages at COWVM_BOOT_PML4. */
+/* Whether the 2 MiB page at gpa starts in RAM (the layout's ranges start
+ * 2 MiB aligned). */
+static bool boot_is_ram(uint64_t mem_size, uint64_t gpa)
+{
+	struct vmm_range r[VMM_MAX_RANGES];
+	unsigned n = vmm_mem_layout(mem_size, r);
+
+	for (unsigned i = 0; i < n; i++)
+		if (gpa >= r[i].gpa && gpa - r[i].gpa < r[i].size)
+			return true;
+	return false;
+}
+
+/* Identity-map guest RAM (not the hole below 4 GiB, where the LAPIC and
+ * IOAPIC live) with 2 MiB pages at COWVM_BOOT_PML4. */
 static int boot_page_tables(struct cowvm *vm)
 {
 	uint64_t top = vmm_mem_top(vm->cfg.mem_size);
@@ -72,7 +86,8 @@ static int boot_page_tables(struct cowvm *vm)
 		p[i] = (pd + i * BOOT_PAGE) | BOOT_PTE_FLAGS;
 	p = vmm_gpa_write(vm, pd, nr_pd * BOOT_PAGE);
 	for (uint64_t i = 0; i * BOOT_2M < top; i++)
-		p[i] = (i * BOOT_2M) | BOOT_PTE_FLAGS | BOOT_PTE_PS;
+		if (boot_is_ram(vm->cfg.mem_size, i * BOOT_2M))
+			p[i] = (i * BOOT_2M) | BOOT_PTE_FLAGS | BOOT_PTE_PS;
 	return 0;
 }
 

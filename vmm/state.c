@@ -613,7 +613,7 @@ static int st_put(struct cowvm *vm, const struct vmm_state *st, bool pristine,
 
 /* The vCPU pieces set by ioctl, in the order KVM needs them; with ring3
  * only those CPL 3 can change or that change by themselves (FPU state,
- * the LAPIC, which devices reachable from ring 3 can interrupt). */
+ * and the LAPIC unless the state proves it quiet). */
 static int st_restore_vcpu(struct cowvm *vm, const struct vmm_state *st,
 			   bool pristine, bool ring3)
 {
@@ -622,7 +622,7 @@ static int st_restore_vcpu(struct cowvm *vm, const struct vmm_state *st,
 
 	err = st_put(vm, st, pristine, VMM_PIECE_XSAVE, fd, KVM_SET_XSAVE,
 		     st->xsave, "SET_XSAVE");
-	if (!err && ring3)
+	if (!err && ring3 && !st->r3_lapic)
 		err = st_put(vm, st, pristine, VMM_PIECE_LAPIC, fd,
 			     KVM_SET_LAPIC, &st->lapic, "SET_LAPIC");
 	if (!err && !ring3)

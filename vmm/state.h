@@ -68,6 +68,7 @@ struct vmm_state {
 	 * the guest-physical ranges whose writes end the proof */
 	uint64_t id;
 	bool r3_ok;
+	bool r3_lapic; /* ring 3 cannot change the LAPIC either */
 	unsigned nwatch;
 	struct vmm_watch watch[VMM_WATCH_MAX];
 };
@@ -99,6 +100,10 @@ int vmm_state_restore(struct cowvm *vm, const struct vmm_state *st);
 /* state_r3.c: give st its id and decide whether it allows ring-3
  * restores, listing what to watch from vm's RAM as at the capture. */
 void vmm_r3_prepare(struct cowvm *vm, struct vmm_state *st);
+/* state_r3.c: whether st's LAPIC and IOAPIC let nothing reach the LAPIC
+ * while the guest stays at CPL 3 (timer idle, local sources masked or NMI
+ * or ExtINT, every IOAPIC entry masked). */
+bool vmm_r3_lapic_quiet(const struct vmm_state *st);
 /* state_r3.c: whether vm provably stayed at CPL 3 since st was restored
  * into it (call right after realizing vm's RAM). */
 bool vmm_r3_holds(struct cowvm *vm, const struct vmm_state *st);

@@ -11,7 +11,16 @@
  * written since the restore, CPL 0 was never entered. Guest writes come
  * from the KVM dirty log, host writes from vmm_mem_gpa_write (vmm_mem_watch).
  * A timer in the snapshot's LAPIC (TSC deadline) could change state without
- * an entry, so such a state never qualifies. */
+ * an entry, so such a state never qualifies.
+ *
+ * Ring 3 could also reach the LAPIC or IOAPIC through a user mapping of
+ * their pages (an INIT changes the MP state). So every page table the
+ * state reaches is watched too (ring 3 then keeps exactly the mappings of
+ * the state), and a state with a user mapping of either page never
+ * qualifies. With those pages out of reach, a LAPIC whose timer is idle,
+ * whose local sources are masked or deliver only NMIs or the PIC's ExtINT
+ * (vCPU events and PIC state, both restored), and whose IOAPIC entries are
+ * all masked cannot change either, and is not restored (r3_lapic). */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -19,7 +28,11 @@
 
 #define R3_PAGE		4096ull
 #define R3_PTE_P	(1ull << 0)
+#define R3_PTE_US	(1ull << 2)
 #define R3_PTE_PS	(1ull << 7)
+#define R3_TABLES_MAX	128u /* more page tables: no ring-3 restores */
+#define R3_IOAPIC_PAGE	0xfec00000ull
+#define R3_APIC_BASE	0x000ffffffffff000ull /* of IA32_APIC_BASE */
 #define R3_PTE_ADDR	0x000ffffffffff000ull
 #define R3_CR0_PG	(1ull << 31)
 #define R3_CR4_LA57	(1ull << 12)
@@ -39,6 +52,7 @@ struct r3_walk {
 	struct vmm_state *st;
 	struct cowvm *vm;
 	bool ok;
+	unsigned tables; /* visited by r3_walk_tables */
 };
 
 /* Add [gpa, gpa + len) unless an equal range is there already. */
@@ -54,6 +68,55 @@ static void r3_add(struct r3_walk *wk, uint64_t gpa, uint64_t len)
 		return;
 	}
 	st->watch[st->nwatch++] = (struct vmm_watch){gpa, len};
+}
+
+/* Watch the page at gpa, extending the last range when it ends there. */
+static void r3_add_page(struct r3_walk *wk, uint64_t gpa)
+{
+	struct vmm_watch *last = wk->st->watch + wk->st->nwatch - 1;
+
+	if (wk->st->nwatch && last->gpa + last->len == gpa)
+		last->len += R3_PAGE;
+	else
+		r3_add(wk, gpa, R3_PAGE);
+}
+
+/* Whether the page at gpa (4 KiB) lies in [base, base + size). */
+static bool r3_covers(uint64_t base, uint64_t size, uint64_t gpa)
+{
+	return gpa >= base && gpa - base < size;
+}
+
+/* Watch table (at level, see r3_translate) and every table below it, and
+ * check that no leaf reachable from CPL 3 (U/S on every level, user true
+ * above) maps the LAPIC or IOAPIC page. */
+static void r3_walk_tables(struct r3_walk *wk, uint64_t table, int level,
+			   bool user)
+{
+	const uint64_t *t = vmm_mem_gpa(wk->vm->mem, table, R3_PAGE);
+	uint64_t apic = wk->st->sregs.apic_base & R3_APIC_BASE;
+
+	if (!t || ++wk->tables > R3_TABLES_MAX) {
+		wk->ok = false;
+		return;
+	}
+	r3_add_page(wk, table);
+	for (unsigned i = 0; wk->ok && i < 512; i++) {
+		uint64_t e = t[i], size = 1ull << (12 + 9 * level), pa;
+		bool u = user && (e & R3_PTE_US);
+
+		if (!(e & R3_PTE_P))
+			continue;
+		if (level > 0 &&
+		    !((level == 1 || level == 2) && e & R3_PTE_PS)) {
+			r3_walk_tables(wk, e & R3_PTE_ADDR, level - 1, u);
+			continue;
+		}
+		pa = e & R3_PTE_ADDR & ~(size - 1);
+		if (u && (r3_covers(pa, size, apic) ||
+			  r3_covers(pa, size, R3_IOAPIC_PAGE)))
+			wk->ok = false;
+	}
 }
 
 /* Translate gva through the 4-level tables of the state, watching every
@@ -134,16 +197,57 @@ static bool r3_state_allows(const struct vmm_state *st)
 	       !r3_msr(st, R3_MSR_DEADLINE);
 }
 
-/* Decide whether st allows ring-3 restores and list what to watch: the
- * IDT, GDT and TSS, the frames below RSP0 and each IST, their tables.
+/* A LAPIC register (32 bits at byte off of the saved page). */
+static uint32_t r3_apic_reg(const struct vmm_state *st, unsigned off)
+{
+	uint32_t v;
+
+	memcpy(&v, st->lapic.regs + off, sizeof(v));
+	return v;
+}
+
+/* Whether LVT entry v can change no LAPIC or MP state: masked, or
+ * delivering an NMI (a vCPU event) or ExtINT (the PIC's, which KVM acks
+ * in the PIC). */
+static bool r3_lvt_quiet(uint32_t v)
+{
+	unsigned mode = (v >> 8) & 7;
+
+	return (v & (1u << 16)) || mode == 4 || mode == 7;
+}
+
+/* Whether nothing can reach st's LAPIC while the guest stays at CPL 3. */
+bool vmm_r3_lapic_quiet(const struct vmm_state *st)
+{
+	/* LVT timer, thermal, PMC, LINT0, LINT1, error (no CMCI: cowvm sets
+	 * up no machine-check banks, so none is signalled) */
+	static const unsigned lvt[] = {0x320, 0x330, 0x340,
+				       0x350, 0x360, 0x370};
+	const struct kvm_ioapic_state *io = &st->ioapic.chip.ioapic;
+
+	if (r3_apic_reg(st, 0x380)) /* TMICT: the timer counts */
+		return false;
+	for (unsigned i = 0; i < sizeof(lvt) / sizeof(lvt[0]); i++)
+		if (!r3_lvt_quiet(r3_apic_reg(st, lvt[i])))
+			return false;
+	for (unsigned i = 0; i < KVM_IOAPIC_NUM_PINS; i++)
+		if (!io->redirtbl[i].fields.mask)
+			return false;
+	return true;
+}
+
+/* Decide whether st allows ring-3 restores and list what to watch: every
+ * page table, the IDT, GDT and TSS, the frames below RSP0 and each IST.
  * vm's RAM must be as at the capture of st. */
 void vmm_r3_prepare(struct cowvm *vm, struct vmm_state *st)
 {
-	struct r3_walk wk = {st, vm, r3_state_allows(st)};
+	struct r3_walk wk = {st, vm, r3_state_allows(st), 0};
 	const struct kvm_sregs *s = &st->sregs;
 
 	st->id = atomic_fetch_add(&r3_next_id, 1);
 	st->nwatch = 0;
+	if (wk.ok)
+		r3_walk_tables(&wk, s->cr3 & R3_PTE_ADDR, 3, true);
 	if (wk.ok) {
 		r3_watch(&wk, s->idt.base, (uint64_t)s->idt.limit + 1);
 		r3_watch(&wk, s->gdt.base, (uint64_t)s->gdt.limit + 1);
@@ -160,6 +264,7 @@ void vmm_r3_prepare(struct cowvm *vm, struct vmm_state *st)
 			r3_watch(&wk, (sp & ~15ull) - R3_FRAME, R3_FRAME);
 	}
 	st->r3_ok = wk.ok;
+	st->r3_lapic = wk.ok && vmm_r3_lapic_quiet(st);
 }
 
 /* Whether vm still holds st's privileged pieces: st was the last state

@@ -1,27 +1,32 @@
 /* Ring-3 restores: a reset after the guest entered ring 0 (r0swap's ring-0
- * service, which changes IA32_KERNEL_GS_BASE) restores everything, and a
- * reset after a run that stayed in ring 3 may skip the CPL-0-only state;
- * checked on the booted VM and on a clone. */
+ * service, which changes IA32_KERNEL_GS_BASE) or wrote a page table from
+ * ring 3 (in a page directory that maps no IDT, GDT, TSS or stack) restores
+ * everything, and a reset after a run that stayed in ring 3 may skip the
+ * CPL-0-only state and the quiet LAPIC; checked on the booted VM and on a
+ * clone. A snapshot that maps the LAPIC and IOAPIC for ring 3 never takes
+ * the ring-3 path, and a LAPIC or IOAPIC that could raise an interrupt is
+ * not quiet. */
 #include "state_test.h"
 
 #define MSR_KERNEL_GS_BASE 0xc0000102u
 #define KGS_SEED	   0x5eedull /* what r0swap sets before its snapshot */
-#define NRUNS		   (sizeof(rets) / sizeof(rets[0]))
+#define R3_MEM		   (2048 * MIB) /* two page directories */
 
-/* The snapshot ret of each run: 1 enters ring 0, 0 stays in ring 3. */
-static const int64_t rets[] = {0, 0, 1, 1, 0, 1, 0, 0};
+/* The snapshot ret of each run: 0 stays in ring 3, 1 enters ring 0, 2
+ * rewrites an entry of the second page directory from ring 3. */
+static const int64_t rets[] = {0, 0, 1, 1, 0, 1, 0, 0, 2, 0, 0};
 
-/* Run vm (stopped at r0swap's snapshot or reset to snap) once per ret,
- * resetting it to snap after each run and checking the reset; returns
- * whether a reset after a ring-3-only run that followed a reset took the
- * ring-3 path. what names vm in messages. */
-static bool run_sequence(struct cowvm *vm, struct cowvm_snapshot *snap,
-			 const char *what)
+/* Run vm (stopped at r0swap's snapshot or reset to snap) once per ret of
+ * rets[0..n), resetting it to snap after each run and checking the reset;
+ * returns how many resets after a ring-3-only run that followed a reset
+ * took the ring-3 path. what names vm in messages. */
+static int run_sequence(struct cowvm *vm, struct cowvm_snapshot *snap, size_t n,
+			const char *what)
 {
-	bool fast = false;
+	int fast = 0;
 
 	printf("%s: ret/ring3 of each reset:", what);
-	for (size_t i = 0; i < NRUNS; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct vmm_state_stats st;
 		struct cowvm_exit e;
 		uint64_t kgs;
@@ -49,15 +54,45 @@ static bool run_sequence(struct cowvm *vm, struct cowvm_snapshot *snap,
 			    "KERNEL_GS_BASE is 0x%llx, not 0x%llx",
 			    what, i, (long long)rets[i], st.ring3,
 			    (unsigned long long)kgs, KGS_SEED);
-		TEST_ASSERT(rets[i] != 1 || !st.ring3,
+		TEST_ASSERT(rets[i] == 0 || !st.ring3,
 			    "%s: reset %zu took the ring-3 path after a run "
-			    "that entered ring 0",
-			    what, i);
+			    "with ret %lld",
+			    what, i, (long long)rets[i]);
+		TEST_ASSERT(!st.ring3 || !(st.restored & VMM_PIECE_LAPIC),
+			    "%s: reset %zu restored the quiet LAPIC", what, i);
 		if (i > 0 && rets[i] == 0)
-			fast |= st.ring3;
+			fast += st.ring3;
 	}
 	printf("\n");
 	return fast;
+}
+
+/* The LAPIC and IOAPIC of snap's state are quiet; made to raise an
+ * interrupt in any one way, they are not. */
+static void lapic_quiet(struct cowvm *vm)
+{
+	static const unsigned lvt[] = {0x320, 0x330, 0x340,
+				       0x350, 0x360, 0x370};
+	struct vmm_state *st;
+	struct kvm_lapic_state orig;
+	uint32_t fixed = 0x30; /* unmasked, fixed delivery, vector 0x30 */
+
+	TEST_OK(vmm_state_save(vm, &st));
+	TEST_ASSERT(vmm_r3_lapic_quiet(st), "the booted LAPIC is not quiet");
+	orig = st->lapic;
+	memcpy(st->lapic.regs + 0x380, &fixed, 4); /* TMICT: timer running */
+	TEST_ASSERT(!vmm_r3_lapic_quiet(st), "a running timer is quiet");
+	for (unsigned i = 0; i < sizeof(lvt) / sizeof(lvt[0]); i++) {
+		st->lapic = orig;
+		memcpy(st->lapic.regs + lvt[i], &fixed, 4);
+		TEST_ASSERT(!vmm_r3_lapic_quiet(st),
+			    "LVT 0x%x unmasked with fixed delivery is quiet",
+			    lvt[i]);
+	}
+	st->lapic = orig;
+	st->ioapic.chip.ioapic.redirtbl[4].fields.mask = 0;
+	TEST_ASSERT(!vmm_r3_lapic_quiet(st), "an unmasked IOAPIC pin is quiet");
+	vmm_state_free(st);
 }
 
 /* Boot r0swap from the guest ELF given as argv[1], then run the sequence on
@@ -68,11 +103,12 @@ int main(int argc, char **argv)
 	struct cowvm_exit e;
 	struct cowvm *clone;
 	struct tvm t;
-	bool fast_vm, fast_clone;
+	int fast_vm, fast_clone;
+	size_t n = sizeof(rets) / sizeof(rets[0]);
 
 	TEST_ASSERT(argc == 2, "usage: test-state-r3 GUEST.elf");
 	test_require_kvm();
-	t = tvm_boot(TEST_MEM, argv[1], "r0swap");
+	t = tvm_boot(R3_MEM, argv[1], "r0swap");
 	e = tvm_run(&t);
 	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT, "boot: reason %d (%s)",
 		    e.reason, e.detail);
@@ -80,15 +116,29 @@ int main(int argc, char **argv)
 	TEST_ASSERT(snap, "cowvm_snapshot: %s", cowvm_error(t.vm));
 	TEST_ASSERT(st_get_msr(t.vm, MSR_KERNEL_GS_BASE) == KGS_SEED,
 		    "KERNEL_GS_BASE at the snapshot is not 0x%llx", KGS_SEED);
-	fast_vm = run_sequence(t.vm, snap, "booted");
+	lapic_quiet(t.vm);
+	fast_vm = run_sequence(t.vm, snap, n, "booted");
 	clone = cowvm_clone(snap);
 	TEST_ASSERT(clone, "cowvm_clone: %s", cowvm_error(NULL));
-	fast_clone = run_sequence(clone, snap, "clone");
+	fast_clone = run_sequence(clone, snap, n, "clone");
 	TEST_ASSERT(fast_vm && fast_clone,
 		    "no reset after a ring-3-only run took the ring-3 path "
 		    "(booted %d, clone %d)",
 		    fast_vm, fast_clone);
 	cowvm_destroy(clone);
+	cowvm_snapshot_put(snap);
+	tvm_free(&t);
+
+	/* The LAPIC and IOAPIC within reach of ring 3: never. */
+	t = tvm_boot(TEST_MEM, argv[1], "r0swap mmio");
+	e = tvm_run(&t);
+	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT,
+		    "mmio boot: reason %d (%s)", e.reason, e.detail);
+	snap = cowvm_snapshot(t.vm);
+	TEST_ASSERT(snap, "cowvm_snapshot: %s", cowvm_error(t.vm));
+	fast_vm = run_sequence(t.vm, snap, 2, "mmio");
+	TEST_ASSERT(!fast_vm, "a reset took the ring-3 path with the LAPIC "
+			      "page mapped for ring 3");
 	cowvm_snapshot_put(snap);
 	tvm_free(&t);
 	printf("test-state-r3: PASS\n");

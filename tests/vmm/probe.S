@@ -127,7 +127,16 @@ mode_loop:
 	incq PROBE_OUT + 0x18
 	jmp mode_loop
 
+/* The boot map leaves the hole out: map its 2 MiB page at PROBE_MMIO_ADDR
+ * in the PD of the fourth GiB (PML4[0] -> PDPT[3]), then read it. */
 mode_mmio:
+	mov %cr3, %rax
+	mov (%rax), %rax
+	and $~0xfff, %rax
+	mov 24(%rax), %rax
+	and $~0xfff, %rax
+	movq $(PROBE_MMIO_ADDR | 0x83), %rcx /* P | RW | PS */
+	mov %rcx, (((PROBE_MMIO_ADDR >> 21) & 511) * 8)(%rax)
 	mov $PROBE_MMIO_ADDR, %rbx
 	mov (%rbx), %eax
 	movl $0, PROBE_ARG

@@ -106,9 +106,16 @@ static void test_boot_state(uint64_t mem)
 	} else {
 		TEST_ASSERT(map[0].size == mem, "low range size");
 	}
-	for (uint64_t va = 0; va < top; va += 0x7654321)
-		TEST_ASSERT(walk(&t, cr3, va) == va, "identity map at 0x%llx",
+	for (uint64_t va = 0; va < top; va += 0x7654321) {
+		int ram = va < map[0].size || va >= COWVM_HIGH_MEM_BASE;
+
+		TEST_ASSERT(walk(&t, cr3, va) == (ram ? va : ~0ull),
+			    "identity map of RAM only, at 0x%llx",
 			    (unsigned long long)va);
+	}
+	TEST_ASSERT(walk(&t, cr3, 0xfee00000) == ~0ull &&
+			    walk(&t, cr3, 0xfec00000) == ~0ull,
+		    "the LAPIC or IOAPIC page is mapped");
 	TEST_ASSERT(walk(&t, cr3, top - 1) == top - 1, "map top");
 	TEST_ASSERT(walk(&t, cr3, (top + 0x1fffff) & ~0x1fffffull) == ~0ull,
 		    "nothing mapped above RAM");
