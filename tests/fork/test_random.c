@@ -1,6 +1,7 @@
 /* Random fork trees driven by a seed (env COWVM_FORK_SEED, printed): random
- * rounds, forks, snapshots, clones, resets, puts and destroys over a few
- * trees of forktest VMs, each touched VM checked against forkref. */
+ * rounds, forks, snapshots (keeping 0 to 2 spares), clones, resets, puts
+ * and destroys over a few trees of forktest VMs, each touched VM checked
+ * against forkref. */
 #include "fork_test.h"
 
 #define TREES	  6
@@ -94,6 +95,8 @@ static int take_snapshot(int i)
 	s = &snaps[nsnaps];
 	s->s = cowvm_snapshot(live[i].n.vm);
 	TEST_ASSERT(s->s, "cowvm_snapshot: %s", cowvm_error(live[i].n.vm));
+	/* destroyed clones of it may come back as spares of late clones */
+	TEST_OK(cowvm_snapshot_keep(s->s, (unsigned)(rnd() % 3)));
 	s->at = live[i].n;
 	s->put = 0;
 	live[i].own[slot] = nsnaps;
