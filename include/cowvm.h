@@ -11,7 +11,12 @@ extern "C" {
 
 /* All functions returning int return 0 (or a count) on success and -errno on
  * failure; functions returning pointers return NULL and set errno. Nothing
- * in the library prints to stdout or exits the process. */
+ * in the library prints to stdout or exits the process.
+ *
+ * After fork(), the child may create VMs of its own. The VMs and snapshots
+ * it inherited share guest memory with the parent's and are inert in the
+ * child: every call on them fails with -ECHILD (NULL and ECHILD), and
+ * cowvm_destroy and cowvm_snapshot_put leave them alone. */
 
 /* Marks the library's exported functions (everything else is hidden). */
 #if defined(__GNUC__)

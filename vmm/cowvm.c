@@ -60,6 +60,8 @@ int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
 	uint64_t entry;
 	int err;
 
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
 	if (vm->state != VMM_CREATED)
 		return vmm_fail(vm, EBUSY, "a guest is already loaded");
 	vm->pristine = false;
@@ -83,9 +85,11 @@ int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
 	return err;
 }
 
-/* Set the wall-clock limit of later runs (0 = none); always 0. */
+/* Set the wall-clock limit of later runs (0 = none); 0 or -ECHILD. */
 int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms)
 {
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
 	vm->cfg.timeout_ms = timeout_ms;
 	return 0;
 }
@@ -93,8 +97,11 @@ int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms)
 /* Copy guest RAM [gpa, gpa + len) to buf; 0 or -EFAULT. */
 int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
 {
-	const void *p = vmm_gpa(vm, gpa, len);
+	const void *p;
 
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
+	p = vmm_gpa(vm, gpa, len);
 	if (!p)
 		return vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
 				(unsigned long long)gpa, len);
@@ -105,8 +112,11 @@ int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
 /* Copy buf to guest RAM [gpa, gpa + len); 0 or -EFAULT. */
 int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
 {
-	void *p = vmm_gpa_write(vm, gpa, len);
+	void *p;
 
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
+	p = vmm_gpa_write(vm, gpa, len);
 	if (!p)
 		return vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
 				(unsigned long long)gpa, len);

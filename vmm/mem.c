@@ -33,6 +33,7 @@ pthread_mutex_t vmm_store_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(uint8_t *) vmm_last_hole; /* for tests */
 static struct cow_store *vmm_store_ptr;
 static unsigned vmm_store_refs;
+static struct cow_store *vmm_store_inherited; /* forked child: the parent's */
 
 /* Take a reference on the store, creating it on first use; NULL+errno. */
 struct cow_store *vmm_store_get(void)
@@ -60,6 +61,17 @@ void vmm_store_put(void)
 		vmm_store_ptr = NULL;
 	}
 	pthread_mutex_unlock(&vmm_store_lock);
+}
+
+/* In a forked child: a new store for the VMs made from now on; the
+ * inherited one, whose memfd the parent shares, is never touched again. */
+void vmm_mem_fork_child(void)
+{
+	if (vmm_store_ptr)
+		vmm_store_inherited = vmm_store_ptr;
+	vmm_store_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	vmm_store_ptr = NULL;
+	vmm_store_refs = 0;
 }
 
 /* The store; the caller holds a reference. */

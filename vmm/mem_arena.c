@@ -144,6 +144,19 @@ int vmm_arena_alloc(uint64_t size, uint8_t **base, uint64_t *span)
 	return err ? err : -ENOMEM;
 }
 
+/* Hold the arena across fork() (fork.c), so that the child's list is
+ * whole. */
+void vmm_arena_fork_lock(void)
+{
+	pthread_mutex_lock(&arena_lock);
+}
+
+/* Release it after fork(), in the parent and in the child. */
+void vmm_arena_fork_unlock(void)
+{
+	pthread_mutex_unlock(&arena_lock);
+}
+
 /* Back into the free list; the caller reserved it as PROT_NONE again. */
 void vmm_arena_free(uint8_t *base, uint64_t span)
 {

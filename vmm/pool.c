@@ -39,6 +39,9 @@ static pthread_t pool_filler, pool_reaper;
 static bool pool_filler_on, pool_reaper_on, pool_atexit_on, pool_stopping;
 static unsigned long pool_taken, pool_missed, pool_created, pool_reaped;
 static int pool_last_err;
+/* In a forked child: what the parent's pool held (never used or freed). */
+static struct pool_class *pool_inherited_classes;
+static struct cowvm *pool_inherited_reap;
 
 static void pool_shutdown(void);
 
@@ -489,6 +492,26 @@ static void pool_shutdown(void)
 	pool_reap_n = 0;
 	pthread_mutex_unlock(&pool_lock);
 	pool_free_list(left);
+}
+
+/* In a forked child: no pool threads run and the pooled and queued VMs
+ * are the parent's (inert here): start empty, keeping them out of use but
+ * within reach (they are never freed). */
+void vmm_pool_fork_child(void)
+{
+	if (pool_classes)
+		pool_inherited_classes = pool_classes;
+	if (pool_reap_head)
+		pool_inherited_reap = pool_reap_head;
+	pool_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	pool_fill_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	pool_reap_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	pool_done_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+	pool_classes = NULL;
+	pool_reap_head = pool_reap_tail = NULL;
+	pool_reap_n = 0;
+	pool_reap_busy = false;
+	pool_filler_on = pool_reaper_on = pool_stopping = false;
 }
 
 /* Public: keep n ready VMs of cfg's size and memory mode. */

@@ -185,6 +185,8 @@ int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit)
 	int r;
 
 	memset(exit, 0, sizeof(*exit));
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
 	if (vm->state == VMM_CREATED)
 		return vmm_fail(vm, EINVAL, "no guest loaded");
 	if (vm->state == VMM_STOPPED) {

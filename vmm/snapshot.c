@@ -18,10 +18,17 @@ struct cowvm_snapshot {
 	struct cowvm_config cfg; /* of the VM it was taken from */
 	struct vmm_mem_image *mem;
 	struct vmm_state *state;
+	unsigned gen;		/* vmm_fork_gen when taken */
 	pthread_mutex_t lock;	/* guards the spares */
 	struct cowvm *spares;	/* destroyed clones reset to it (pool_next) */
 	unsigned nspares, keep; /* held, and most to hold */
 };
+
+/* Whether snap was taken before this process was forked from its taker. */
+static bool snap_inherited(const struct cowvm_snapshot *snap)
+{
+	return snap->gen != vmm_fork_gen;
+}
 
 /* Discard every VM of list (linked through pool_next). */
 static void snap_discard_list(struct cowvm *list)
@@ -64,6 +71,10 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 	struct cowvm_snapshot *snap;
 	int err;
 
+	if (vmm_inherited(vm)) {
+		errno = -vmm_fail_inherited(vm);
+		return NULL;
+	}
 	if (vm->state != VMM_READY) {
 		vmm_fail(vm, EINVAL, "%s",
 			 vm->state == VMM_CREATED ? "no guest is loaded"
@@ -77,6 +88,7 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 		return NULL;
 	}
 	atomic_init(&snap->refs, 1);
+	snap->gen = vmm_fork_gen;
 	pthread_mutex_init(&snap->lock, NULL);
 	snap->cfg = vm->cfg;
 	err = vmm_state_save(vm, &snap->state);
@@ -167,6 +179,8 @@ int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n)
 
 	if (!snap)
 		return -EINVAL;
+	if (snap_inherited(snap))
+		return -ECHILD;
 	pthread_mutex_lock(&snap->lock);
 	snap->keep = n;
 	while (snap->nspares > n) {
@@ -188,8 +202,8 @@ void cowvm_destroy(struct cowvm *vm)
 {
 	struct cowvm_snapshot *origin;
 
-	if (!vm)
-		return;
+	if (!vm || vmm_inherited(vm))
+		return; /* its frames are the parent's too: left alone */
 	origin = vm->origin;
 	vm->origin = NULL;
 	if (!origin || !snap_keep_spare(origin, vm))
@@ -204,9 +218,16 @@ void cowvm_destroy(struct cowvm *vm)
  * destroyed. */
 struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 {
-	struct cowvm *vm = snap_take_spare(snap);
+	struct cowvm *vm;
 	int err;
 
+	if (snap_inherited(snap)) {
+		vmm_vm_set_error("this snapshot was taken before fork(): only "
+				 "the process that took it can use it");
+		errno = ECHILD;
+		return NULL;
+	}
+	vm = snap_take_spare(snap);
 	if (vm) {
 		vm->origin = cowvm_snapshot_get(snap);
 		return vm;
@@ -259,6 +280,12 @@ struct cowvm *cowvm_fork(struct cowvm *parent)
 /* Put vm back into snap's state; O(pages vm wrote since). */
 int cowvm_reset(struct cowvm *vm, struct cowvm_snapshot *snap)
 {
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
+	if (snap_inherited(snap))
+		return vmm_fail(vm, ECHILD,
+				"the snapshot was taken before fork(): only "
+				"the process that took it can use it");
 	if (vm->cfg.mem_size != snap->cfg.mem_size)
 		return vmm_fail(vm, EINVAL,
 				"snapshot of %llu bytes of RAM, VM has %llu",
@@ -277,12 +304,16 @@ struct cowvm_snapshot *cowvm_snapshot_get(struct cowvm_snapshot *snap)
 /* Drop a reference; the last one frees the snapshot. NULL is ignored. */
 void cowvm_snapshot_put(struct cowvm_snapshot *snap)
 {
-	if (snap && atomic_fetch_sub(&snap->refs, 1) == 1)
+	if (!snap || snap_inherited(snap))
+		return; /* its frames are the parent's too: left alone */
+	if (atomic_fetch_sub(&snap->refs, 1) == 1)
 		snap_free(snap);
 }
 
 /* Memory accounting of vm from its guest page table; 0 or -errno. */
 int cowvm_mem_stats(struct cowvm *vm, struct cowvm_mem_stats *st)
 {
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
 	return vmm_mem_stats(vm->mem, st);
 }

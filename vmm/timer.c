@@ -73,6 +73,15 @@ static int vmm_timer_make(struct vmm_timer *t)
 	return 0;
 }
 
+/* In a forked child: the thread's timer was not inherited. */
+void vmm_timer_fork_child(void)
+{
+	if (vmm_timer_tls.made && vmm_timer_ready)
+		pthread_setspecific(vmm_timer_key, NULL);
+	vmm_timer_tls.made = false;
+	vmm_timer_tls.run = NULL;
+}
+
 /* Arm this thread's timer to kick vm's vCPU at deadline; *handle is for
  * vmm_timer_disarm. 0 or -errno with vm->err. */
 int vmm_timer_arm(struct cowvm *vm, const struct timespec *deadline,

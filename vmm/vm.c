@@ -69,6 +69,8 @@ int vmm_vm_new(const struct cowvm_config *cfg, bool empty_ram,
 		snprintf(vmm_vm_err, sizeof(vmm_vm_err), "out of memory");
 		return -ENOMEM;
 	}
+	vmm_fork_init();
+	vm->gen = vmm_fork_gen;
 	vm->kvm_fd = vm->vm_fd = vm->vcpu.fd = -1;
 	if (cfg)
 		vm->cfg = *cfg;

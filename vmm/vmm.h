@@ -60,6 +60,7 @@ struct cowvm {
 	int64_t snap_ret;
 	struct cowvm_exit stop_exit; /* repeated by cowvm_run once stopped */
 	uint64_t r3_id; /* state_r3.c: the state vm provably still holds */
+	unsigned gen;	/* fork.c: vmm_fork_gen when vm was made */
 	char err[256];	/* last failure, cowvm_error() */
 };
 
@@ -152,5 +153,26 @@ int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit);
 
 /* console.c: write all of buf to the console fd (dropped when -1). */
 void vmm_console_write(struct cowvm *vm, const void *buf, size_t len);
+
+/* fork.c: bumped in each forked child; objects made before are inert. */
+extern unsigned vmm_fork_gen;
+/* fork.c: install the fork handlers (once); call before making a VM. */
+void vmm_fork_init(void);
+/* fork.c: record in vm->err that vm came from before a fork; -ECHILD. */
+int vmm_fail_inherited(struct cowvm *vm);
+/* Hooks of fork.c: hold and release the arena around fork (mem_arena.c);
+ * start afresh in the child: a new store (mem.c), an empty pool with no
+ * threads (pool.c), no run timer (timer.c). */
+void vmm_arena_fork_lock(void);
+void vmm_arena_fork_unlock(void);
+void vmm_mem_fork_child(void);
+void vmm_pool_fork_child(void);
+void vmm_timer_fork_child(void);
+
+/* Whether vm was made before this process was forked from its maker. */
+static inline bool vmm_inherited(const struct cowvm *vm)
+{
+	return vm->gen != vmm_fork_gen;
+}
 
 #endif
