@@ -13,6 +13,9 @@ extern "C" {
  * failure; functions returning pointers return NULL and set errno. Nothing
  * in the library prints to stdout or exits the process.
  *
+ * Threads: a VM is used by one thread at a time (any thread); different
+ * VMs, and clones and resets from one snapshot, may run in parallel.
+ *
  * After fork(), the child may create VMs of its own. The VMs and snapshots
  * it inherited share guest memory with the parent's and are inert in the
  * child: every call on them fails with -ECHILD (NULL and ECHILD), and
