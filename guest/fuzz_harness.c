@@ -41,6 +41,21 @@ void cowvm_target_abort(void)
 	guest_exit(COWVM_FUZZ_EXIT_ABORT);
 }
 
+/* Request the snapshot; save the x87/SSE state before and load it again
+ * right after each resume (COWVM_FUZZ_F_FXRSTOR), so that every input
+ * starts from it whatever the last one left. */
+static void snapshot_fxrstor(struct cowvm_hc_snapshot *snap)
+{
+	static uint8_t fx[512] __attribute__((aligned(16)));
+
+	__asm__ volatile(
+		"fxsave %0\n\toutl %1, %2\n\tfxrstor %0"
+		: "+m"(fx)
+		: "a"((uint32_t)(uintptr_t)snap),
+		  "Nd"((uint16_t)(COWVM_HC_PORT_BASE + COWVM_HC_SNAPSHOT))
+		: "memory");
+}
+
 /* Ring-3 entry from guest_common64: set up, snapshot, run one input. */
 __attribute__((noreturn)) void guest_main(const struct cowvm_start_info *si);
 void guest_main(const struct cowvm_start_info *si)
@@ -68,7 +83,8 @@ void guest_main(const struct cowvm_start_info *si)
 	CTL->version = COWVM_FUZZ_VERSION;
 	CTL->guards =
 		guards < COWVM_FUZZ_MAP_SIZE ? guards : COWVM_FUZZ_MAP_SIZE - 1;
-	guest_hc(COWVM_HC_SNAPSHOT, &snap);
+	CTL->flags = COWVM_FUZZ_F_FXRSTOR;
+	snapshot_fxrstor(&snap);
 	len = INPUT->len;
 	if (len > COWVM_FUZZ_INPUT_MAX)
 		len = COWVM_FUZZ_INPUT_MAX;

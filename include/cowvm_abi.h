@@ -203,7 +203,10 @@ _Static_assert(sizeof(struct cowvm_hc_cmdline) == 24, "hc_cmdline layout");
  * COWVM_HC_FAULT. The map holds one 8-bit hit counter per guard (they
  * saturate at 255); trace-pc-guard places guards on edges, so a guard id is
  * an edge id. Bytes 1..ctl.guards (at most COWVM_FUZZ_MAP_SIZE - 1) are
- * the ones in use. Everything lies below the 4 MiB minimum of guest RAM and
+ * the ones in use. With COWVM_FUZZ_F_FXRSTOR in ctl.flags, the harness
+ * saves its x87/SSE state (FXSAVE) right before the snapshot request and
+ * restores it (FXRSTOR) right after each resume, before any other
+ * instruction, so the host need not restore that state. Everything lies below the 4 MiB minimum of guest RAM and
  * above the guest image (which must end below COWVM_FUZZ_CTL).
  */
 #define COWVM_FUZZ_VERSION 1
@@ -214,6 +217,8 @@ _Static_assert(sizeof(struct cowvm_hc_cmdline) == 24, "hc_cmdline layout");
 #define COWVM_FUZZ_MAP_SIZE 65536u
 #define COWVM_FUZZ_INPUT 0x211000ull  /* struct cowvm_fuzz_input */
 #define COWVM_FUZZ_INPUT_MAX (1u << 20) /* bytes of data */
+
+#define COWVM_FUZZ_F_FXRSTOR 1u /* restores x87/SSE after each resume */
 
 enum cowvm_fuzz_exit {
 	COWVM_FUZZ_EXIT_OK = 0,
@@ -227,7 +232,7 @@ struct cowvm_fuzz_ctl {
 	uint32_t magic;	   /* COWVM_FUZZ_MAGIC */
 	uint32_t version;  /* COWVM_FUZZ_VERSION */
 	uint32_t guards;   /* coverage guards numbered (map bytes 1..) */
-	uint32_t reserved;
+	uint32_t flags;	   /* COWVM_FUZZ_F_* */
 	int64_t crash_value; /* COWVM_FUZZ_EXIT_RETURN: what the target
 			      * returned */
 	uint64_t crash_rip;  /* COWVM_FUZZ_EXIT_ABORT: the caller */

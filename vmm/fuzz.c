@@ -317,6 +317,8 @@ struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
 			 cowvm_error(f->vm));
 		goto fail;
 	}
+	if (ctl.flags & COWVM_FUZZ_F_FXRSTOR) /* else resets restore it */
+		(void)cowvm_snapshot_guest_fpu(f->snap);
 	r = cowvm_set_timeout(f->vm, o->timeout_ms);
 	f->trace = calloc(1, f->map_len);
 	f->virgin = calloc(1, f->map_len);

@@ -11,6 +11,8 @@
 #include "state.h"
 #include "vmm.h"
 
+#define SNAP_CR4_OSXSAVE (1ull << 18)
+
 /* A VM frozen at one instant: an image of its RAM and all its other state.
  * Immutable once taken; freed when the last reference is put. */
 struct cowvm_snapshot {
@@ -193,6 +195,19 @@ int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n)
 	}
 	pthread_mutex_unlock(&snap->lock);
 	snap_discard_list(extra);
+	return 0;
+}
+
+/* Let resets to snap leave the FPU state to the guest; 0 or -errno. */
+int cowvm_snapshot_guest_fpu(struct cowvm_snapshot *snap)
+{
+	if (!snap)
+		return -EINVAL;
+	if (snap_inherited(snap))
+		return -ECHILD;
+	if (snap->state->sregs.cr4 & SNAP_CR4_OSXSAVE)
+		return -EINVAL;
+	snap->state->guest_fpu = true;
 	return 0;
 }
 

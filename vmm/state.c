@@ -612,16 +612,18 @@ static int st_put(struct cowvm *vm, const struct vmm_state *st, bool pristine,
 }
 
 /* The vCPU pieces set by ioctl, in the order KVM needs them; with ring3
- * only those CPL 3 can change or that change by themselves (FPU state,
- * and the LAPIC unless the state proves it quiet). */
+ * only those CPL 3 can change or that change by themselves (FPU state
+ * unless the guest restores it itself, and the LAPIC unless the state
+ * proves it quiet). */
 static int st_restore_vcpu(struct cowvm *vm, const struct vmm_state *st,
 			   bool pristine, bool ring3)
 {
 	int fd = vm->vcpu.fd;
-	int err;
+	int err = 0;
 
-	err = st_put(vm, st, pristine, VMM_PIECE_XSAVE, fd, KVM_SET_XSAVE,
-		     st->xsave, "SET_XSAVE");
+	if (!(ring3 && st->guest_fpu))
+		err = st_put(vm, st, pristine, VMM_PIECE_XSAVE, fd,
+			     KVM_SET_XSAVE, st->xsave, "SET_XSAVE");
 	if (!err && ring3 && !st->r3_lapic)
 		err = st_put(vm, st, pristine, VMM_PIECE_LAPIC, fd,
 			     KVM_SET_LAPIC, &st->lapic, "SET_LAPIC");

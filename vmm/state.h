@@ -68,7 +68,9 @@ struct vmm_state {
 	 * the guest-physical ranges whose writes end the proof */
 	uint64_t id;
 	bool r3_ok;
-	bool r3_lapic; /* ring 3 cannot change the LAPIC either */
+	bool r3_lapic;	/* ring 3 cannot change the LAPIC either */
+	bool guest_fpu; /* the guest restores x87/SSE itself after resuming
+			 * (cowvm_snapshot_guest_fpu) */
 	unsigned nwatch;
 	struct vmm_watch watch[VMM_WATCH_MAX];
 };

@@ -126,6 +126,8 @@ int main(int argc, char **argv)
 		    "(booted %d, clone %d)",
 		    fast_vm, fast_clone);
 	cowvm_destroy(clone);
+	TEST_ASSERT(cowvm_snapshot_guest_fpu(NULL) == -EINVAL, "NULL");
+	TEST_OK(cowvm_snapshot_guest_fpu(snap)); /* CR4.OSXSAVE is clear */
 	cowvm_snapshot_put(snap);
 	tvm_free(&t);
 
