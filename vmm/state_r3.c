@@ -73,9 +73,10 @@ static void r3_add(struct r3_walk *wk, uint64_t gpa, uint64_t len)
 /* Watch the page at gpa, extending the last range when it ends there. */
 static void r3_add_page(struct r3_walk *wk, uint64_t gpa)
 {
-	struct vmm_watch *last = wk->st->watch + wk->st->nwatch - 1;
+	struct vmm_state *st = wk->st;
+	struct vmm_watch *last = st->nwatch ? &st->watch[st->nwatch - 1] : NULL;
 
-	if (wk->st->nwatch && last->gpa + last->len == gpa)
+	if (last && last->gpa + last->len == gpa)
 		last->len += R3_PAGE;
 	else
 		r3_add(wk, gpa, R3_PAGE);
@@ -119,8 +120,8 @@ static void r3_walk_tables(struct r3_walk *wk, uint64_t table, int level,
 	}
 }
 
-/* Translate gva through the 4-level tables of the state, watching every
- * table page on the way; false if unmapped. Levels 3..0 index gva bits
+/* Translate gva through the 4-level tables of the state (which
+ * r3_walk_tables watches); false if unmapped. Levels 3..0 index gva bits
  * 47:39 (PML4), 38:30 (PDPT, PS = 1 GiB page), 29:21 (PD, PS = 2 MiB
  * page), 20:12 (PT); entries hold the next table or page at bits 51:12. */
 static bool r3_translate(struct r3_walk *wk, uint64_t gva, uint64_t *gpa)
@@ -135,7 +136,6 @@ static bool r3_translate(struct r3_walk *wk, uint64_t gva, uint64_t *gpa)
 
 		if (!e || !(*e & R3_PTE_P))
 			return false;
-		r3_add(wk, table, R3_PAGE);
 		if (level == 0 ||
 		    ((level == 1 || level == 2) && *e & R3_PTE_PS)) {
 			*gpa = (*e & R3_PTE_ADDR & ~mask) | (gva & mask);
@@ -146,7 +146,7 @@ static bool r3_translate(struct r3_walk *wk, uint64_t gva, uint64_t *gpa)
 	return false;
 }
 
-/* Watch the bytes [gva, gva + len) page by page, with their tables. */
+/* Watch the bytes [gva, gva + len) page by page. */
 static void r3_watch(struct r3_walk *wk, uint64_t gva, uint64_t len)
 {
 	while (len && wk->ok) {
