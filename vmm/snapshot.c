@@ -174,7 +174,7 @@ static bool snap_keep_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
 	return kept;
 }
 
-/* Keep up to n destroyed clones of snap as spares; 0 or -EINVAL. */
+/* Keep up to n destroyed clones of snap as spares; 0 or -errno. */
 int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n)
 {
 	struct cowvm *extra = NULL;
