@@ -15,6 +15,7 @@
 
 #include "serve.h"
 #include "serve_app.h"
+#include "cowvm_serve_abi.h"
 
 #ifndef BENCH_GUEST_ELF
 #define BENCH_GUEST_ELF "build/guest/guest.elf"

@@ -11,6 +11,7 @@
 #include "state.h"
 #include "vmm.h"
 #include "vmm_bench_util.h"
+#include "cowvm_workload_abi.h"
 
 const uint64_t bvm_low_mem_max = COWVM_LOW_MEM_MAX;
 const uint64_t bvm_high_mem_base = COWVM_HIGH_MEM_BASE;

@@ -2,13 +2,14 @@
  * pattern, then in each round takes a snapshot, checks that registers and
  * memory survived it and writes pages chosen by the id the host returned. */
 #include "guest.h"
+#include "cowvm_workload_abi.h"
 
 #define FT_GOLDEN     0x9e3779b97f4a7c15ull
 #define FT_FNV_OFFSET 0xcbf29ce484222325ull
 #define FT_FNV_PRIME  0x100000001b3ull
 #define FT_PAGE	      4096ull
 #define FT_WORDS      (FT_PAGE / 8)
-#define FT_STRIDE     13ull /* the round's page offset, cowvm_abi.h */
+#define FT_STRIDE     13ull /* the round's page offset, cowvm_workload_abi.h */
 /* Preset into ret under cowvm: the host must overwrite it. */
 #define FT_RET_UNSET (-0x7fffffffffffffffll - 1)
 
@@ -109,7 +110,7 @@ static int ft_parse(int argc, char **argv, uint64_t *v)
 	return 0;
 }
 
-/* forktest [seed=S] [mib=M] [rounds=R] [pages=K]: see cowvm_abi.h for the
+/* forktest [seed=S] [mib=M] [rounds=R] [pages=K]: see cowvm_workload_abi.h for the
  * pattern and output; 0 and "forktest: PASS" when every check held, 1 and
  * "forktest: FAIL <what>" otherwise, 2 on bad arguments. */
 int guest_forktest(int argc, char **argv)

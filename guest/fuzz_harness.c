@@ -1,8 +1,9 @@
 /* The ring-3 main of a cowvm fuzz target ELF: numbers the coverage guards,
  * runs the target's init, snapshots, then runs one input per resume (see
- * the fuzz harness ABI in cowvm_abi.h). */
+ * the fuzz harness ABI in cowvm_fuzz_abi.h). */
 #include "guest.h"
 #include "fuzz_target.h"
+#include "cowvm_fuzz_abi.h"
 
 #define CTL   ((struct cowvm_fuzz_ctl *)(uintptr_t)COWVM_FUZZ_CTL)
 #define MAP   ((uint8_t *)(uintptr_t)COWVM_FUZZ_MAP)

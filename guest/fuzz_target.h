@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cowvm_fuzz_abi.h"
 
 /*
  * A target defines cowvm_target (required) and cowvm_target_init

@@ -1,8 +1,9 @@
 /* The cowvm guest's `serve` workload: builds the runtime state, stops at the
  * template snapshot, then serves the one request the host left in guest
- * memory and exits with its status (cowvm_abi.h). */
+ * memory and exits with its status (cowvm_serve_abi.h). */
 #include "guest.h"
 #include "serve_app.h"
+#include "cowvm_serve_abi.h"
 
 /* The runtime state; in BSS, so clones share it with the template. */
 static struct serve_app serve_state;
@@ -78,7 +79,7 @@ static int serve_one(void)
 	return status;
 }
 
-/* serve [state_mib=M] [seed=S] [fault=init]: see cowvm_abi.h. */
+/* serve [state_mib=M] [seed=S] [fault=init]: see cowvm_serve_abi.h. */
 int guest_serve(int argc, char **argv)
 {
 	uint64_t mib = 16, seed = 1, bytes;

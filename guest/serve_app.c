@@ -1,6 +1,7 @@
 /* The serve workload's runtime in portable, library-free C: builds the hash
- * table and handles requests as cowvm_abi.h specifies. */
+ * table and handles requests as cowvm_serve_abi.h specifies. */
 #include "serve_app.h"
+#include "cowvm_serve_abi.h"
 
 #define SA_GOLDEN     0x9e3779b97f4a7c15ull
 #define SA_FNV_OFFSET 0xcbf29ce484222325ull
@@ -264,7 +265,7 @@ static void sa_run(struct serve_app *a, const struct sa_cmd *c,
 	}
 }
 
-/* Handle one request as cowvm_abi.h specifies. */
+/* Handle one request as cowvm_serve_abi.h specifies. */
 int serve_app_handle(struct serve_app *a, const char *req, uint32_t len,
 		     char *resp, uint32_t *resp_len)
 {

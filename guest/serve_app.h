@@ -1,11 +1,12 @@
 /* The serve workload's runtime, shared by the guest and the native
- * host-fork baseline: the hash table and request handler of cowvm_abi.h. */
+ * host-fork baseline: the hash table and request handler of cowvm_serve_abi.h. */
 #ifndef SERVE_APP_H
 #define SERVE_APP_H
 
 #include <stdint.h>
 
 #include "cowvm_abi.h"
+#include "cowvm_serve_abi.h"
 
 /* A built state: the table and the count of requests served on it. */
 struct serve_app {

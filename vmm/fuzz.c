@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cowvm_abi.h"
+#include "cowvm_fuzz_abi.h"
 #include "fuzz.h"
 
 #define ENERGY	      64 /* havoc runs per pick of an entry */

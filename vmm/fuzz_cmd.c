@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cowvm_abi.h"
+#include "cowvm_fuzz_abi.h"
 #include "cli.h"
 #include "fuzz.h"
 

@@ -9,10 +9,11 @@
 
 #include "cowvm.h"
 #include "cowvm_abi.h"
+#include "cowvm_serve_abi.h"
 
 #define SERVE_ERR_MAX 256
 
-/* The host's own model of the serve workload (cowvm_abi.h): what a fresh
+/* The host's own model of the serve workload (cowvm_serve_abi.h): what a fresh
  * state answers, computed from the table's definition, not from a table. */
 struct serve_model {
 	uint64_t state_mib, seed, nslots, nkeys;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "serve.h"
+#include "cowvm_serve_abi.h"
 
 #define SERVE_BOOT_TIMEOUT_MS 120000
 #define SERVE_POOL_WAIT_MS    30000

@@ -1,5 +1,5 @@
 /* The host's model of the serve workload: expected responses computed from
- * the definition of the table in cowvm_abi.h (no hash table), and the
+ * the definition of the table in cowvm_serve_abi.h (no hash table), and the
  * generated request load. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "serve.h"
+#include "cowvm_serve_abi.h"
 
 #define SM_GOLDEN     0x9e3779b97f4a7c15ull
 #define SM_FNV_OFFSET 0xcbf29ce484222325ull
@@ -63,7 +64,7 @@ static int sm_lookup(const struct serve_model *m, const struct sm_overlay *o,
 	return 1;
 }
 
-/* Parse word w (n bytes) as a number per cowvm_abi.h; 0 or -1. */
+/* Parse word w (n bytes) as a number per cowvm_serve_abi.h; 0 or -1. */
 static int sm_number(const char *w, size_t n, uint64_t *out)
 {
 	int hex = n > 2 && w[0] == '0' && w[1] == 'x';

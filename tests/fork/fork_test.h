@@ -11,6 +11,7 @@
 
 #include "cowvm.h"
 #include "cowvm_abi.h"
+#include "cowvm_workload_abi.h"
 #include "forkref.h"
 #include "../test.h"
 

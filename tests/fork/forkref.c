@@ -1,5 +1,5 @@
 /* Host reference for the forktest workload, written from the formulas in
- * cowvm_abi.h: pages are resolved to the last round that wrote them rather
+ * cowvm_workload_abi.h: pages are resolved to the last round that wrote them rather
  * than replayed, so it shares no structure with the guest's code. */
 #include "forkref.h"
 

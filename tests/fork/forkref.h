@@ -1,6 +1,6 @@
 /* Host reference for the guest's forktest workload: the expected content of
  * every page and the expected checksums of a VM that received a given
- * sequence of snapshot ids, computed from the formulas in cowvm_abi.h. */
+ * sequence of snapshot ids, computed from the formulas in cowvm_workload_abi.h. */
 #ifndef FORKREF_H
 #define FORKREF_H
 

@@ -5,6 +5,7 @@
  * parent's output and forkref's memory, and the parent, which keeps running
  * and writing, must be unaffected. */
 #include "fork_test.h"
+#include "cowvm_workload_abi.h"
 
 #define ROUNDS	  4
 #define MAX_FORKS 5 /* per phase */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fork_test.h"
+#include "cowvm_workload_abi.h"
 
 static struct ft f;
 /* What the child leaves alone, kept within reach for the leak checker. */

@@ -3,6 +3,7 @@
  * undo host writes (cowvm_write), several rounds at once, and a VM's own
  * snapshot taken later in its life. */
 #include "fork_test.h"
+#include "cowvm_workload_abi.h"
 
 #define ROUNDS 6
 

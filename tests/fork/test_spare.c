@@ -4,6 +4,7 @@
  * none once the snapshot keeps none, and none from a snapshot nobody
  * else holds. */
 #include "fork_test.h"
+#include "cowvm_workload_abi.h"
 
 #define ROUNDS 3
 

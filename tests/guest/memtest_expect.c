@@ -1,12 +1,13 @@
 /* Host helper for the guest tests: prints the line the guest's memtest
  * workload must print for a seed and size, computed here with its own
- * implementation of the pattern documented in cowvm_abi.h. */
+ * implementation of the pattern documented in cowvm_workload_abi.h. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cowvm_abi.h"
+#include "cowvm_workload_abi.h"
 
 /* The n-th (1-based) output of a splitmix64 generator seeded with seed. */
 static uint64_t splitmix64_nth(uint64_t seed, uint64_t n)

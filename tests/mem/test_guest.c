@@ -8,6 +8,7 @@
 #include "mem_test.h"
 #include "pool.h"
 #include "vmm.h"
+#include "cowvm_workload_abi.h"
 
 static const char *guest;
 
@@ -21,7 +22,7 @@ static uint64_t splitmix64_nth(uint64_t seed, uint64_t n)
 	return z ^ (z >> 31);
 }
 
-/* The line memtest prints for seed and mib (cowvm_abi.h). */
+/* The line memtest prints for seed and mib (cowvm_workload_abi.h). */
 static void memtest_line(uint64_t seed, uint64_t mib, char *buf, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ull, bytes = mib << 20;

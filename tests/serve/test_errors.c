@@ -2,6 +2,7 @@
  * crashes or exits during init, oversized and malformed requests, a request
  * that crashes its clone (the next clone still serves). */
 #include "serve_test.h"
+#include "cowvm_serve_abi.h"
 
 /* Boot with extra guest words and elf; returns the error, err filled. */
 static int boot_fails(const char *elf, const char *extra, char *err)

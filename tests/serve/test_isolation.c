@@ -3,6 +3,7 @@
  * writer, on the same clone after cowvm_reset and on a clone destroyed
  * into a spare and taken again; the guest's request counter stays at 1. */
 #include "serve_test.h"
+#include "cowvm_serve_abi.h"
 
 int main(int argc, char **argv)
 {

@@ -5,6 +5,7 @@
 
 #include "serve_app.h"
 #include "serve_test.h"
+#include "cowvm_serve_abi.h"
 
 /* A random request of mostly valid commands, some junk, some separators. */
 static size_t random_request(uint64_t *x, char *buf, size_t cap)

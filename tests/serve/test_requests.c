@@ -1,6 +1,7 @@
 /* Generated loads in clone, reset and spare mode, on one and on two workers:
  * every response is checked against the host model and none may fail. */
 #include "serve_test.h"
+#include "cowvm_serve_abi.h"
 
 /* Serve n generated requests in mode on c workers; all must be right. */
 static void load(struct serve_template *t, const struct serve_model *m,

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 
 #include "vmm_test.h"
+#include "cowvm_workload_abi.h"
 
 #define MIB (1ull << 20)
 
@@ -134,7 +135,7 @@ static void test_timeout(void)
 	tvm_free(&t);
 }
 
-/* splitmix64's output function, as cowvm_abi.h defines the pattern. */
+/* splitmix64's output function, as cowvm_workload_abi.h defines the pattern. */
 static uint64_t mix64(uint64_t z)
 {
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
