@@ -1,44 +1,17 @@
-/* The public lifecycle API: create, load, memory access, errors, destroy. */
+/* The public lifecycle API: configure, create, load, run, memory access,
+ * the snapshot ret, errors. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "pool.h"
-#include "vmm.h"
-
-/* Format a one-line failure into vm->err; returns -err. */
-int vmm_fail(struct cowvm *vm, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(vm->err, sizeof(vm->err), fmt, ap);
-	va_end(ap);
-	return -err;
-}
-
-/* The one bounds-checked guest-physical translation: NULL unless RAM. */
-void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len)
-{
-	return vmm_mem_gpa(vm->mem, gpa, len);
-}
-
-/* The same translation for host writes: records the pages as written. */
-void *vmm_gpa_write(struct cowvm *vm, uint64_t gpa, uint64_t len)
-{
-	return vmm_mem_gpa_write(vm->mem, gpa, len);
-}
+#include "api.h"
 
 /* Defaults: 64 MiB, 1 vCPU, no timeout, console on stdout. */
 void cowvm_config_init(struct cowvm_config *cfg)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->mem_size = 64ull << 20;
-	cfg->vcpus = 1;
-	cfg->timeout_ms = 0;
-	cfg->console_fd = STDOUT_FILENO;
+	vmm_config_default(cfg);
 }
 
 /* Create a VM with zeroed RAM and one vCPU; NULL and errno on failure. */
@@ -94,6 +67,18 @@ int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms)
 	return 0;
 }
 
+/* The host address of guest RAM [gpa, gpa + len) for a copy (recording
+ * the pages as written when write); NULL with vm->err unless RAM. */
+static void *vm_ram(struct cowvm *vm, uint64_t gpa, size_t len, bool write)
+{
+	void *p = write ? vmm_gpa_write(vm, gpa, len) : vmm_gpa(vm, gpa, len);
+
+	if (!p)
+		vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
+			 (unsigned long long)gpa, len);
+	return p;
+}
+
 /* Copy guest RAM [gpa, gpa + len) to buf; 0 or -EFAULT. */
 int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
 {
@@ -101,10 +86,9 @@ int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
 
 	if (vmm_inherited(vm))
 		return vmm_fail_inherited(vm);
-	p = vmm_gpa(vm, gpa, len);
+	p = vm_ram(vm, gpa, len, false);
 	if (!p)
-		return vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
-				(unsigned long long)gpa, len);
+		return -EFAULT;
 	memcpy(buf, p, len);
 	return 0;
 }
@@ -116,10 +100,9 @@ int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
 
 	if (vmm_inherited(vm))
 		return vmm_fail_inherited(vm);
-	p = vmm_gpa_write(vm, gpa, len);
+	p = vm_ram(vm, gpa, len, true);
 	if (!p)
-		return vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
-				(unsigned long long)gpa, len);
+		return -EFAULT;
 	memcpy(p, buf, len);
 	return 0;
 }
@@ -128,4 +111,26 @@ int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
 const char *cowvm_error(const struct cowvm *vm)
 {
 	return vm ? vm->err : vmm_vm_error();
+}
+
+/* Choose the ret the guest's pending SNAPSHOT request sees when vm resumes;
+ * -EINVAL when no request is pending. */
+int cowvm_set_snapshot_ret(struct cowvm *vm, int64_t ret)
+{
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
+	if (!vm->snap_pending)
+		return vmm_fail(vm, EINVAL, "no snapshot request is pending");
+	vm->snap_ret = ret;
+	return 0;
+}
+
+/* Run vm until a stop; 0 with *exit, or -errno. */
+int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit)
+{
+	if (vmm_inherited(vm)) {
+		memset(exit, 0, sizeof(*exit));
+		return vmm_fail_inherited(vm);
+	}
+	return vmm_vm_run(vm, exit);
 }

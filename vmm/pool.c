@@ -1,16 +1,13 @@
 /* The VM pool: per (mem_size, mem_mode) class a list of ready VMs that a
- * filler thread keeps at its reserve, and a reaper thread that closes the
- * fds of discarded VMs; both start lazily and stop at process exit. */
+ * filler thread keeps at its reserve; it starts lazily and stops at process
+ * exit. VMs it lets go go to the reaper (kvm/reaper.c). */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "pool.h"
-#include "state.h"
+#include "api.h"
 
-#define POOL_REAP_MAX	 64u /* beyond this, discard destroys inline */
 #define POOL_BACKOFF_MIN 50u /* ms before retrying a failed creation */
 #define POOL_BACKOFF_MAX 5000u
 
@@ -29,19 +26,14 @@ struct pool_class {
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_fill_cv = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t pool_reap_cv = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done_cv = PTHREAD_COND_INITIALIZER;
 static struct pool_class *pool_classes;
-static struct cowvm *pool_reap_head, *pool_reap_tail;
-static unsigned pool_reap_n;
-static bool pool_reap_busy;
-static pthread_t pool_filler, pool_reaper;
-static bool pool_filler_on, pool_reaper_on, pool_atexit_on, pool_stopping;
-static unsigned long pool_taken, pool_missed, pool_created, pool_reaped;
+static pthread_t pool_filler;
+static bool pool_filler_on, pool_atexit_on, pool_stopping;
+static unsigned long pool_taken, pool_missed, pool_created;
 static int pool_last_err;
 /* In a forked child: what the parent's pool held (never used or freed). */
 static struct pool_class *pool_inherited_classes;
-static struct cowvm *pool_inherited_reap;
 
 static void pool_shutdown(void);
 
@@ -67,26 +59,17 @@ static bool pool_before(const struct timespec *a, const struct timespec *b)
 	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/* Start fn on a thread with every signal blocked; 0 or -errno. Lock held. */
+/* Start fn on a thread with every signal blocked, the pool's shutdown
+ * registered first; 0 or -errno. Lock held. */
 static int pool_spawn(pthread_t *t, void *(*fn)(void *))
 {
-	sigset_t all, old;
-	int r;
-
 	if (!pool_atexit_on) {
 		if (atexit(pool_shutdown))
 			return -ENOMEM;
 		pool_atexit_on = true;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(t, NULL, fn, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return -r;
+	return vmm_thread_spawn(t, fn);
 }
-
-/* Queue vm for the reaper. Lock held; false if it must be freed inline. */
-static bool pool_reap_push(struct cowvm *vm);
 
 /* The realization COWVM_MEM_DEFAULT stands for, once a VM showed it. */
 static enum cowvm_mem_mode pool_default_mode = COWVM_MEM_DEFAULT;
@@ -144,7 +127,7 @@ static void pool_fill_one(struct pool_class *c)
 	struct cowvm *vm;
 	int err;
 
-	cowvm_config_init(&cfg);
+	vmm_config_default(&cfg);
 	cfg.mem_size = c->mem_size;
 	cfg.mem_mode = c->mode;
 	cfg.console_fd = -1;
@@ -170,9 +153,9 @@ static void pool_fill_one(struct pool_class *c)
 			vm->pool_next = c->ready;
 			c->ready = vm;
 			c->nready++;
-		} else if (!pool_reap_push(vm)) {
+		} else {
 			pthread_mutex_unlock(&pool_lock);
-			vmm_vm_free(vm);
+			vmm_vm_discard(vm);
 			pthread_mutex_lock(&pool_lock);
 		}
 	}
@@ -201,86 +184,13 @@ static void *pool_fill_main(void *arg)
 	return NULL;
 }
 
-/* Reaper thread: destroy queued VMs; at shutdown, drain then stop. */
-static void *pool_reap_main(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&pool_lock);
-	for (;;) {
-		struct cowvm *vm;
-
-		while (!pool_reap_head && !pool_stopping)
-			pthread_cond_wait(&pool_reap_cv, &pool_lock);
-		vm = pool_reap_head;
-		if (!vm)
-			break;
-		pool_reap_head = vm->pool_next;
-		if (!pool_reap_head)
-			pool_reap_tail = NULL;
-		pool_reap_n--;
-		pool_reap_busy = true;
-		pthread_mutex_unlock(&pool_lock);
-		vmm_vm_free(vm);
-		pthread_mutex_lock(&pool_lock);
-		pool_reap_busy = false;
-		pool_reaped++;
-		pthread_cond_broadcast(&pool_done_cv);
-	}
-	pthread_mutex_unlock(&pool_lock);
-	return NULL;
-}
-
-/* Queue vm for the reaper, starting it if needed. Lock held; false when
- * the caller must free vm inline (shutdown, queue full, no thread). */
-static bool pool_reap_push(struct cowvm *vm)
-{
-	if (pool_stopping || pool_reap_n >= POOL_REAP_MAX)
-		return false;
-	if (!pool_reaper_on) {
-		if (pool_spawn(&pool_reaper, pool_reap_main))
-			return false;
-		pool_reaper_on = true;
-	}
-	vm->pool_next = NULL;
-	if (pool_reap_tail)
-		pool_reap_tail->pool_next = vm;
-	else
-		pool_reap_head = vm;
-	pool_reap_tail = vm;
-	pool_reap_n++;
-	pthread_cond_signal(&pool_reap_cv);
-	return true;
-}
-
-/* Free vm's guest page table (and the frames only it holds) now and leave
- * its fds (whose last close tears the KVM VM down, ~15 ms with a PIT here)
- * and then its RAM mappings to the reaper, or free it all inline if the
- * reaper cannot take it. Unmapping after the close skips KVM's O(memory)
- * invalidation of live memslots. The frames may go before the VM fd: the
- * vCPU never enters KVM_RUN again, and KVM reaches guest RAM only for a
- * vCPU. */
-void vmm_pool_discard(struct cowvm *vm)
-{
-	bool queued;
-
-	if (!vm)
-		return;
-	if (vm->mem)
-		vmm_mem_release(vm->mem);
-	pthread_mutex_lock(&pool_lock);
-	queued = pool_reap_push(vm);
-	pthread_mutex_unlock(&pool_lock);
-	if (!queued)
-		vmm_vm_free(vm);
-}
-
-/* Free every VM of list (linked through pool_next) on this thread. */
-static void pool_free_list(struct cowvm *list)
+/* Discard every VM of list (linked through pool_next). */
+static void pool_discard_list(struct cowvm *list)
 {
 	while (list) {
 		struct cowvm *next = list->pool_next;
 
-		vmm_vm_free(list);
+		vmm_vm_discard(list);
 		list = next;
 	}
 }
@@ -319,10 +229,8 @@ int vmm_pool_reserve(const struct cowvm_config *cfg, unsigned n)
 
 			c->ready = vm->pool_next;
 			c->nready--;
-			if (!pool_reap_push(vm)) {
-				vm->pool_next = extra;
-				extra = vm;
-			}
+			vm->pool_next = extra;
+			extra = vm;
 		}
 		if (n && !pool_filler_on) {
 			err = pool_spawn(&pool_filler, pool_fill_main);
@@ -331,7 +239,7 @@ int vmm_pool_reserve(const struct cowvm_config *cfg, unsigned n)
 		pthread_cond_signal(&pool_fill_cv);
 	}
 	pthread_mutex_unlock(&pool_lock);
-	pool_free_list(extra);
+	pool_discard_list(extra);
 	return err;
 }
 
@@ -346,7 +254,7 @@ struct cowvm *vmm_pool_take(const struct cowvm_config *cfg)
 	if (cfg)
 		c = *cfg;
 	else
-		cowvm_config_init(&c);
+		vmm_config_default(&c);
 	pthread_mutex_lock(&pool_lock);
 	cls = c.vcpus == 1 ? pool_find(c.mem_size, c.mem_mode) : NULL;
 	if (cls && cls->ready) {
@@ -388,43 +296,50 @@ struct vmm_pool_stats vmm_pool_stats(const struct cowvm_config *cfg)
 		s.ready = c->nready;
 		s.target = c->target;
 	}
-	s.reaping = pool_reap_n + (pool_reap_busy ? 1 : 0);
 	s.taken = pool_taken;
 	s.missed = pool_missed;
 	s.created = pool_created;
-	s.reaped = pool_reaped;
 	s.last_error = pool_last_err;
 	pthread_mutex_unlock(&pool_lock);
+	s.reaping = vmm_reaper_pending();
+	s.reaped = vmm_reaper_count();
 	return s;
 }
 
-/* Wait on pool_done_cv until done() holds or timeout_ms passes. */
+/* Wait on pool_done_cv until done() holds or the deadline dl passes. */
 static int pool_wait(bool (*done)(const void *), const void *arg,
-		     unsigned timeout_ms)
+		     const struct timespec *dl)
 {
-	struct timespec dl = pool_after(timeout_ms);
 	int r = 0;
 
 	pthread_mutex_lock(&pool_lock);
 	while (!done(arg) && r != ETIMEDOUT)
 		r = pthread_cond_clockwait(&pool_done_cv, &pool_lock,
-					   CLOCK_MONOTONIC, &dl);
+					   CLOCK_MONOTONIC, dl);
 	r = done(arg) ? 0 : -ETIMEDOUT;
 	pthread_mutex_unlock(&pool_lock);
 	return r;
 }
 
-/* Whether the reaper has nothing left to do. Lock held. */
-static bool pool_reaped_all(const void *arg)
+/* Whether the filler is creating no VM (one it would let go). Lock
+ * held. */
+static bool pool_idle(const void *arg)
 {
 	(void)arg;
-	return !pool_reap_head && !pool_reap_busy;
+	for (struct pool_class *c = pool_classes; c; c = c->next)
+		if (c->creating)
+			return false;
+	return true;
 }
 
-/* Wait until the reaper is idle; 0 or -ETIMEDOUT. */
+/* Wait until no VM is being created and the reaper is idle; 0 or
+ * -ETIMEDOUT. */
 int vmm_pool_wait_reaped(unsigned timeout_ms)
 {
-	return pool_wait(pool_reaped_all, NULL, timeout_ms);
+	struct timespec dl = pool_after(timeout_ms);
+	int r = pool_wait(pool_idle, NULL, &dl);
+
+	return r ? r : vmm_reaper_wait(&dl);
 }
 
 struct pool_ready_arg {
@@ -446,15 +361,16 @@ int vmm_pool_wait_ready(const struct cowvm_config *cfg, unsigned n,
 			unsigned timeout_ms)
 {
 	struct pool_ready_arg a = {cfg, n};
+	struct timespec dl = pool_after(timeout_ms);
 
-	return pool_wait(pool_has_ready, &a, timeout_ms);
+	return pool_wait(pool_has_ready, &a, &dl);
 }
 
-/* atexit: stop the filler, destroy every pooled VM, drain the reaper. */
+/* atexit: stop the filler and destroy every pooled VM. */
 static void pool_shutdown(void)
 {
 	struct cowvm *left = NULL;
-	bool filler, reaper;
+	bool filler;
 
 	pthread_mutex_lock(&pool_lock);
 	pool_stopping = true;
@@ -464,6 +380,7 @@ static void pool_shutdown(void)
 	if (filler)
 		pthread_join(pool_filler, NULL);
 	pthread_mutex_lock(&pool_lock);
+	pool_filler_on = false;
 	while (pool_classes) {
 		struct pool_class *c = pool_classes;
 
@@ -477,41 +394,22 @@ static void pool_shutdown(void)
 		pool_classes = c->next;
 		free(c);
 	}
-	reaper = pool_reaper_on;
-	pthread_cond_broadcast(&pool_reap_cv);
 	pthread_mutex_unlock(&pool_lock);
-	if (reaper)
-		pthread_join(pool_reaper, NULL);
-	pthread_mutex_lock(&pool_lock);
-	pool_filler_on = pool_reaper_on = false;
-	if (pool_reap_tail) {
-		pool_reap_tail->pool_next = left;
-		left = pool_reap_head;
-	}
-	pool_reap_head = pool_reap_tail = NULL;
-	pool_reap_n = 0;
-	pthread_mutex_unlock(&pool_lock);
-	pool_free_list(left);
+	pool_discard_list(left);
 }
 
-/* In a forked child: no pool threads run and the pooled and queued VMs
- * are the parent's (inert here): start empty, keeping them out of use but
- * within reach (they are never freed). */
+/* In a forked child: no pool thread runs and the pooled VMs are the
+ * parent's (inert here): start empty, keeping them out of use but within
+ * reach (they are never freed). */
 void vmm_pool_fork_child(void)
 {
 	if (pool_classes)
 		pool_inherited_classes = pool_classes;
-	if (pool_reap_head)
-		pool_inherited_reap = pool_reap_head;
 	pool_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	pool_fill_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
-	pool_reap_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	pool_done_cv = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	pool_classes = NULL;
-	pool_reap_head = pool_reap_tail = NULL;
-	pool_reap_n = 0;
-	pool_reap_busy = false;
-	pool_filler_on = pool_reaper_on = pool_stopping = false;
+	pool_filler_on = pool_stopping = false;
 }
 
 /* Public: keep n ready VMs of cfg's size and memory mode. */

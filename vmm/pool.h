@@ -1,5 +1,6 @@
-/* A pool of ready-made VMs refilled by a background thread, and a reaper
- * thread that destroys VMs off the caller's path. */
+/* A pool of ready-made VMs refilled by a background thread (vmm/pool.c); the
+ * VMs it lets go, and every other discarded VM, go to the reaper
+ * (vmm_vm_discard in kvm/vmm.h). */
 #ifndef VMM_POOL_H
 #define VMM_POOL_H
 
@@ -13,11 +14,6 @@ int vmm_pool_reserve(const struct cowvm_config *cfg, unsigned n);
  * memslots over empty RAM: a ready one if the pool holds one, else one
  * created now. NULL and errno on failure (reason in vmm_vm_error()). */
 struct cowvm *vmm_pool_take(const struct cowvm_config *cfg);
-
-/* Destroy vm: its guest page table now, its vCPU and VM fds and then its
- * RAM mappings on the reaper thread (or now, on this thread, if the reaper
- * cannot take it). NULL is ignored. */
-void vmm_pool_discard(struct cowvm *vm);
 
 /* Counters for tests and benchmarks. */
 struct vmm_pool_stats {
@@ -34,13 +30,16 @@ struct vmm_pool_stats {
 /* The counters, with ready/target for cfg's class (cfg may be NULL). */
 struct vmm_pool_stats vmm_pool_stats(const struct cowvm_config *cfg);
 
-/* Wait until the reaper's queue is empty and no VM is being destroyed, or
- * timeout_ms passes; 0 or -ETIMEDOUT. */
+/* Wait until the filler creates no VM and the reaper's queue is empty with
+ * no VM being destroyed, or timeout_ms passes; 0 or -ETIMEDOUT. */
 int vmm_pool_wait_reaped(unsigned timeout_ms);
 
 /* Wait until cfg's class holds at least n ready VMs, or timeout_ms
  * passes; 0 or -ETIMEDOUT. */
 int vmm_pool_wait_ready(const struct cowvm_config *cfg, unsigned n,
 			unsigned timeout_ms);
+
+/* In a forked child: start with no pool and no filler (vmm/fork.c). */
+void vmm_pool_fork_child(void);
 
 #endif

@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool.h"
-#include "state.h"
-#include "vmm.h"
+#include "api.h"
 
 #define SNAP_CR4_OSXSAVE (1ull << 18)
 
@@ -38,7 +36,7 @@ static void snap_discard_list(struct cowvm *list)
 	while (list) {
 		struct cowvm *next = list->pool_next;
 
-		vmm_pool_discard(list);
+		vmm_vm_discard(list);
 		list = next;
 	}
 }
@@ -222,7 +220,7 @@ void cowvm_destroy(struct cowvm *vm)
 	origin = vm->origin;
 	vm->origin = NULL;
 	if (!origin || !snap_keep_spare(origin, vm))
-		vmm_pool_discard(vm);
+		vmm_vm_discard(vm);
 	cowvm_snapshot_put(origin);
 }
 
@@ -252,7 +250,7 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 		return NULL;
 	err = vmm_mem_realize(vm->mem, snap->mem);
 	if (err == -EBUSY) {
-		vmm_pool_discard(vm);
+		vmm_vm_discard(vm);
 		err = vmm_vm_new(&snap->cfg, true, &vm);
 		if (err) {
 			errno = -err;
@@ -266,7 +264,7 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 		err = vmm_state_restore(vm, snap->state);
 	if (err) {
 		vmm_vm_set_error(vm->err);
-		vmm_pool_discard(vm);
+		vmm_vm_discard(vm);
 		errno = -err;
 		return NULL;
 	}

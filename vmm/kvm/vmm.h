@@ -1,4 +1,6 @@
-/* Internal state of a cowvm VM and the interfaces between the vmm/ files. */
+/* The kvm layer (vmm/kvm/): the internal state of a cowvm VM and what the
+ * layers above (state/, the public entry points in vmm/) call it for. It
+ * calls only mem/ (mem.h) below it. */
 #ifndef VMM_H
 #define VMM_H
 
@@ -10,6 +12,8 @@
 #include <time.h>
 
 #include <linux/kvm.h>
+
+#include <pthread.h>
 
 #include "cowvm.h"
 #include "cowvm_abi.h"
@@ -48,7 +52,7 @@ struct cowvm {
 	struct cowvm_config cfg;
 	enum vmm_life state;
 	bool pristine; /* vCPU and devices untouched since creation (state.c) */
-	struct cowvm *pool_next;       /* pool.c, snapshot.c: list link */
+	struct cowvm *pool_next; /* reaper.c, pool.c, snapshot.c: list link */
 	struct cowvm_snapshot *origin; /* snapshot.c: what vm was cloned from
 					* (a reference), NULL if not a clone */
 	char *cmdline; /* host copy served by COWVM_HC_CMDLINE; NULL if none */
@@ -60,7 +64,7 @@ struct cowvm {
 	int64_t snap_ret;
 	struct cowvm_exit stop_exit; /* repeated by cowvm_run once stopped */
 	uint64_t r3_id; /* state_r3.c: the state vm provably still holds */
-	unsigned gen;	/* fork.c: vmm_fork_gen when vm was made */
+	unsigned gen;	/* vmm_fork_gen when vm was made */
 	char err[256];	/* last failure, cowvm_error() */
 };
 
@@ -76,20 +80,29 @@ enum vmm_verdict {
 #define COWVM_SERIAL_BASE  0x3f8u
 #define COWVM_SERIAL_PORTS 8u
 
-/* Record a failure description in vm->err; returns -err for tail calls. */
+/* base.c: record a failure description in vm->err; returns -err for tail
+ * calls. */
 int vmm_fail(struct cowvm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Fill exit as COWVM_EXIT_ERROR with a formatted detail; returns VMM_STOP. */
+/* base.c: fill exit as COWVM_EXIT_ERROR with a formatted detail; returns
+ * VMM_STOP. */
 int vmm_stop_error(struct cowvm_exit *exit, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* THE translation of guest-physical [gpa, gpa + len) to a host pointer;
- * NULL unless the whole range is guest RAM (len 0: gpa itself must be). */
+/* base.c: THE translation of guest-physical [gpa, gpa + len) to a host
+ * pointer; NULL unless the whole range is guest RAM (len 0: gpa itself
+ * must be). */
 void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len);
-/* vmm_gpa for host writes: the pages are recorded as written (vmm/mem.h). */
+/* base.c: vmm_gpa for host writes: the pages are recorded as written
+ * (mem.h). */
 void *vmm_gpa_write(struct cowvm *vm, uint64_t gpa, uint64_t len);
 
+/* vm.c: the defaults cowvm_config_init gives. */
+void vmm_config_default(struct cowvm_config *cfg);
+/* vm.c: the process generation new VMs are stamped with (vm->gen); the
+ * fork handler (vmm/fork.c) bumps it in a forked child. */
+extern unsigned vmm_fork_gen;
 /* vm.c: a new VM for cfg (NULL: defaults): KVM VM with irqchip and PIT,
  * RAM (memslots over empty RAM when empty_ram), vCPU 0 with CPUID;
  * 0 and *out, or -errno with the reason in vmm_vm_error(). */
@@ -131,6 +144,9 @@ int vmm_boot_vcpu(struct cowvm *vm, uint64_t entry);
 
 /* run.c: translate one KVM exit; VMM_CONTINUE, VMM_STOP or -errno. */
 int vmm_handle_exit(struct cowvm *vm, struct cowvm_exit *exit);
+/* run.c: run vm until a stop under its timeout (cowvm_run without the
+ * fork check); 0 with *exit, or -errno. */
+int vmm_vm_run(struct cowvm *vm, struct cowvm_exit *exit);
 
 /* timer.c: make KVM_RUN on the calling thread return EINTR once the
  * monotonic clock reaches deadline; *handle is for vmm_timer_disarm. */
@@ -154,25 +170,24 @@ int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit);
 /* console.c: write all of buf to the console fd (dropped when -1). */
 void vmm_console_write(struct cowvm *vm, const void *buf, size_t len);
 
-/* fork.c: bumped in each forked child; objects made before are inert. */
-extern unsigned vmm_fork_gen;
-/* fork.c: install the fork handlers (once); call before making a VM. */
-void vmm_fork_init(void);
-/* fork.c: record in vm->err that vm came from before a fork; -ECHILD. */
-int vmm_fail_inherited(struct cowvm *vm);
-/* Hooks of fork.c: hold and release the arena around fork (mem_arena.c);
- * start afresh in the child: a new store (mem.c), an empty pool with no
- * threads (pool.c), no run timer (timer.c). */
-void vmm_arena_fork_lock(void);
-void vmm_arena_fork_unlock(void);
-void vmm_mem_fork_child(void);
-void vmm_pool_fork_child(void);
+/* timer.c: in a forked child, forget the parent's run timer. */
 void vmm_timer_fork_child(void);
 
-/* Whether vm was made before this process was forked from its maker. */
-static inline bool vmm_inherited(const struct cowvm *vm)
-{
-	return vm->gen != vmm_fork_gen;
-}
+/* reaper.c: free vm's page table now and its fds and RAM mappings on the
+ * reaper thread (or now, on this thread, if the reaper cannot take it);
+ * NULL is ignored. */
+void vmm_vm_discard(struct cowvm *vm);
+/* reaper.c: VMs queued for the reaper or being destroyed by it. */
+unsigned vmm_reaper_pending(void);
+/* reaper.c: VMs the reaper destroyed so far. */
+unsigned long vmm_reaper_count(void);
+/* reaper.c: wait until the reaper is idle or the monotonic deadline dl
+ * passes; 0 or -ETIMEDOUT. */
+int vmm_reaper_wait(const struct timespec *dl);
+/* reaper.c: in a forked child, start with an empty queue and no thread. */
+void vmm_reaper_fork_child(void);
+/* reaper.c: start fn on a new thread with every signal blocked; 0 or
+ * -errno. */
+int vmm_thread_spawn(pthread_t *t, void *(*fn)(void *));
 
 #endif

@@ -162,12 +162,19 @@ void vmm_mem_destroy(struct vmm_mem *mem);
  * cow_store_check; else -EUCLEAN with a description in why[n]. */
 int vmm_mem_check(struct vmm_mem *mem, bool full, char *why, size_t n);
 
-/* mem_map.c: a note for an ENOMEM from guest RAM mappings when this process
+/* map.c: a note for an ENOMEM from guest RAM mappings when this process
  * is at vm.max_map_count (each fold may add mappings), else ""; in buf. */
 const char *vmm_mem_maps_note(char *buf, size_t n);
 
 /* For tests: pages of mem written since its last fold (guest and host). */
 int64_t vmm_mem_written(struct vmm_mem *mem);
+
+/* store.c: in a forked child, start a new store for the VMs made from
+ * now on (the inherited one is never touched again). */
+void vmm_mem_fork_child(void);
+/* arena.c: hold and release the arena around fork() (vmm/fork.c). */
+void vmm_arena_fork_lock(void);
+void vmm_arena_fork_unlock(void);
 
 /* For tests: the region of the most recently created empty mem (a hole
  * until realized), or NULL. */

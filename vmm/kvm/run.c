@@ -38,18 +38,6 @@ static const char *vmm_exit_name(uint32_t reason)
 	return "?";
 }
 
-/* Fill exit as COWVM_EXIT_ERROR with a formatted detail; VMM_STOP. */
-int vmm_stop_error(struct cowvm_exit *exit, const char *fmt, ...)
-{
-	va_list ap;
-
-	exit->reason = COWVM_EXIT_ERROR;
-	va_start(ap, fmt);
-	vsnprintf(exit->detail, sizeof(exit->detail), fmt, ap);
-	va_end(ap);
-	return VMM_STOP;
-}
-
 /* Report a guest access to guest-physical memory that is not RAM. */
 static int vmm_exit_mmio(struct cowvm *vm, struct cowvm_exit *exit)
 {
@@ -178,15 +166,13 @@ static void vmm_record_stop(struct cowvm *vm, const struct cowvm_exit *exit)
 }
 
 /* Run until a stop, under the per-run timeout; 0 with *exit or -errno. */
-int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit)
+int vmm_vm_run(struct cowvm *vm, struct cowvm_exit *exit)
 {
 	struct timespec dl, *dlp = NULL;
 	void *timer = NULL;
 	int r;
 
 	memset(exit, 0, sizeof(*exit));
-	if (vmm_inherited(vm))
-		return vmm_fail_inherited(vm);
 	if (vm->state == VMM_CREATED)
 		return vmm_fail(vm, EINVAL, "no guest loaded");
 	if (vm->state == VMM_STOPPED) {

@@ -200,15 +200,3 @@ int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit)
 	memcpy(&a->ret, &vm->snap_ret, sizeof(a->ret));
 	return VMM_CONTINUE;
 }
-
-/* Choose the ret the guest's pending SNAPSHOT request sees when vm resumes;
- * -EINVAL when no request is pending. */
-int cowvm_set_snapshot_ret(struct cowvm *vm, int64_t ret)
-{
-	if (vmm_inherited(vm))
-		return vmm_fail_inherited(vm);
-	if (!vm->snap_pending)
-		return vmm_fail(vm, EINVAL, "no snapshot request is pending");
-	vm->snap_ret = ret;
-	return 0;
-}

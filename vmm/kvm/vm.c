@@ -11,6 +11,10 @@
 /* Failure of the last vmm_vm_new on this thread (no VM to hold it). */
 static _Thread_local char vmm_vm_err[256];
 
+/* The process generation new VMs are stamped with (fork.c bumps it in a
+ * forked child, so that what the child inherited is told apart). */
+unsigned vmm_fork_gen;
+
 /* Check a configuration; 0 or -EINVAL with vm->err. */
 static int vm_check_config(struct cowvm *vm, const struct cowvm_config *cfg)
 {
@@ -56,6 +60,17 @@ static int vm_create(struct cowvm *vm, bool empty_ram)
 	return err;
 }
 
+/* The defaults of cowvm_config_init: 64 MiB, 1 vCPU, no timeout, console
+ * on stdout. */
+void vmm_config_default(struct cowvm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = 64ull << 20;
+	cfg->vcpus = 1;
+	cfg->timeout_ms = 0;
+	cfg->console_fd = STDOUT_FILENO;
+}
+
 /* Allocate and create a VM for cfg (NULL: defaults); 0 and *out or -errno
  * with the reason in vmm_vm_error(). */
 int vmm_vm_new(const struct cowvm_config *cfg, bool empty_ram,
@@ -69,13 +84,12 @@ int vmm_vm_new(const struct cowvm_config *cfg, bool empty_ram,
 		snprintf(vmm_vm_err, sizeof(vmm_vm_err), "out of memory");
 		return -ENOMEM;
 	}
-	vmm_fork_init();
 	vm->gen = vmm_fork_gen;
 	vm->kvm_fd = vm->vm_fd = vm->vcpu.fd = -1;
 	if (cfg)
 		vm->cfg = *cfg;
 	else
-		cowvm_config_init(&vm->cfg);
+		vmm_config_default(&vm->cfg);
 	err = vm_create(vm, empty_ram);
 	if (err) {
 		snprintf(vmm_vm_err, sizeof(vmm_vm_err), "%s", vm->err);

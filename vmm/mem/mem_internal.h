@@ -1,4 +1,7 @@
-/* Internal state of guest RAM realization shared by the vmm/mem*.c files. */
+/* Internal state of guest RAM realization shared by the files of vmm/mem/;
+ * the order of their declarations below is the order of calls: a file calls
+ * only files declared above it (store, arena, extents, watch, kept, map,
+ * written, uffd), and mem.c, image.c and check.c call them all. */
 #ifndef VMM_MEM_INTERNAL_H
 #define VMM_MEM_INTERNAL_H
 
@@ -112,108 +115,111 @@ struct vmm_mem {
 	bool watch_hit;
 };
 
-/* mem.c: the process-wide store and its lock. */
+/* store.c: the process-wide store and its lock. */
 extern pthread_mutex_t vmm_store_lock;
-/* mem.c: take a reference on the store (creating it); NULL+errno. */
+/* store.c: take a reference on the store (creating it); NULL+errno. */
 struct cow_store *vmm_store_get(void);
-/* mem.c: drop a reference on the store (destroying it at zero). */
+/* store.c: drop a reference on the store (destroying it at zero). */
 void vmm_store_put(void);
-/* mem.c: the store (a reference must be held). */
+/* store.c: the store (a reference must be held). */
 struct cow_store *vmm_store(void);
 
-/* mem.c: guest-physical address of RAM page offset off. */
-uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off);
-
-/* mem_arena.c: a range of the VA arena for size bytes of RAM, reserved
+/* arena.c: a range of the VA arena for size bytes of RAM, reserved
  * PROT_NONE, at *base for *span bytes; 0 or -errno. */
 int vmm_arena_alloc(uint64_t size, uint8_t **base, uint64_t *span);
-/* mem_arena.c: give a range back, reserved PROT_NONE again. */
+/* arena.c: give a range back, reserved PROT_NONE again. */
 void vmm_arena_free(uint8_t *base, uint64_t span);
 
-/* mem_map.c: extents with n entries, refcount 1; NULL on ENOMEM. */
+/* extents.c: extents with n entries, refcount 1; NULL on ENOMEM. */
 struct vmm_extents *vmm_extents_new(uint64_t n);
-/* mem_map.c: drop a reference on ext. NULL is ignored. */
+/* extents.c: drop a reference on ext. NULL is ignored. */
 void vmm_extents_put(struct vmm_extents *ext);
-/* mem_map.c: take a reference on ext; returns ext. */
+/* extents.c: take a reference on ext; returns ext. */
 struct vmm_extents *vmm_extents_get(struct vmm_extents *ext);
-/* mem_map.c: ext with [off, off + n) moved onto frames frame..; a new
+/* extents.c: ext with [off, off + n) moved onto frames frame..; a new
  * list (refcount 1), or NULL on ENOMEM. */
 struct vmm_extents *vmm_extents_overlay(const struct vmm_extents *ext,
 					const struct vmm_extent *add,
 					uint64_t nadd);
-/* mem_map.c: the frame ext maps page off to. */
+/* extents.c: the index of the extent holding page off (ext covers it). */
+uint64_t vmm_extents_find(const struct vmm_extents *ext, uint64_t off);
+/* extents.c: the frame ext maps page off to. */
 uint32_t vmm_extents_frame(const struct vmm_extents *ext, uint64_t off);
-/* mem_map.c: whether off lies in one of the sorted runs. */
+/* extents.c: whether off lies in one of the sorted runs. */
 bool vmm_runs_has(const struct vmm_runs *runs, uint64_t off);
-/* mem_map.c: pages in all the runs. */
+/* extents.c: pages in all the runs. */
 uint64_t vmm_runs_pages(const struct vmm_runs *runs);
-/* mem_map.c: map RAM pages [off, off + n) as ext says (MAP_PRIVATE, or
+/* extents.c: append run [off, off + n) to runs, merging with the last;
+ * 0 or -ENOMEM. */
+int vmm_runs_add(struct vmm_runs *runs, uint64_t off, uint64_t n);
+/* extents.c: release a run list. */
+void vmm_runs_free(struct vmm_runs *runs);
+/* extents.c: the runs where a and b map pages to different frames. */
+int vmm_extents_diff(const struct vmm_extents *a, const struct vmm_extents *b,
+		     struct vmm_runs *out);
+
+/* watch.c: note a write to [gpa, gpa + len) against the watch. */
+void vmm_mem_watch_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
+
+/* kept.c: whether n more pages may be kept (KERNEL mode only). */
+bool vmm_mem_keep_room(const struct vmm_mem *mem, uint64_t n);
+/* kept.c: mark pages [off, off + n) kept; 0 or -ENOMEM. */
+int vmm_mem_keep(struct vmm_mem *mem, uint64_t off, uint64_t n);
+/* kept.c: pages [off, off + n) hold no kept copy any more. */
+void vmm_mem_unkeep(struct vmm_mem *mem, uint64_t off, uint64_t n);
+/* kept.c: whether page off holds a kept copy. */
+bool vmm_mem_is_kept(const struct vmm_mem *mem, uint64_t off);
+/* kept.c: make kept page off hot if there is room: the guest may go on
+ * writing it without a fault, and every reset compares and refills it. */
+int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off);
+/* kept.c: page off is no longer hot. */
+void vmm_mem_hot_del(struct vmm_mem *mem, uint64_t off);
+/* kept.c: whether page off is hot. */
+bool vmm_mem_is_hot(const struct vmm_mem *mem, uint64_t off);
+/* kept.c: whether page off is hot and holds its frame's bytes. */
+bool vmm_mem_hot_clean(const struct vmm_mem *mem, uint64_t off);
+
+/* map.c: map RAM pages [off, off + n) as ext says (MAP_PRIVATE, or
  * MAP_SHARED when shared) over what is there; 0 or -errno. */
 int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
 		      uint64_t off, uint64_t n, bool shared);
-/* mem_map.c: map all of RAM MAP_PRIVATE as ext says into the hole of an
+/* map.c: map all of RAM MAP_PRIVATE as ext says into the hole of an
  * empty mem, never replacing a mapping: 0, or -EBUSY when something else
  * is mapped in the region (left untouched), or -errno; on failure the
  * region is a hole again. */
 int vmm_mem_map_hole(struct vmm_mem *mem, const struct vmm_extents *ext);
-/* mem_map.c: append run [off, off + n) to runs, merging with the last;
- * 0 or -ENOMEM. */
-int vmm_runs_add(struct vmm_runs *runs, uint64_t off, uint64_t n);
-/* mem_map.c: release a run list. */
-void vmm_runs_free(struct vmm_runs *runs);
-/* mem_map.c: the runs where a and b map pages to different frames. */
-int vmm_extents_diff(const struct vmm_extents *a, const struct vmm_extents *b,
-		     struct vmm_runs *out);
 
-/* mem_written.c: set up the record and, in KERNEL mode, the dirty log
+/* written.c: set up the record and, in KERNEL mode, the dirty log
  * buffer; -errno. */
 int vmm_mem_record_init(struct vmm_mem *mem);
-/* mem_written.c: release what vmm_mem_record_init set up. */
+/* written.c: release what vmm_mem_record_init set up. */
 void vmm_mem_record_fini(struct vmm_mem *mem);
-/* mem_written.c: record RAM pages [off, off + n) as written; 0 or -errno. */
+/* written.c: record RAM pages [off, off + n) as written; 0 or -errno. */
 int vmm_mem_record(struct vmm_mem *mem, uint64_t off, uint64_t n);
-/* mem_written.c: the sorted runs of pages written since the last fold
+/* written.c: the sorted runs of pages written since the last fold
  * (the record, after collecting the KVM dirty log in KERNEL mode). */
 int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out);
-/* mem_written.c: written pages were folded or dropped: forget them and
+/* written.c: written pages were folded or dropped: forget them and
  * write-protect them again in KVM except the hot ones; with log also the
  * KVM dirty log so far (KERNEL mode; without, the caller has just
  * collected it). */
 int vmm_mem_written_clear(struct vmm_mem *mem, bool log);
-/* mem_written.c: the sorted runs of anonymous pages in the region
+/* written.c: the sorted runs of anonymous pages in the region
  * (PAGEMAP_SCAN): what the host kernel copied on write. */
 int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out);
 
-/* mem_kept.c: whether n more pages may be kept (KERNEL mode only). */
-bool vmm_mem_keep_room(const struct vmm_mem *mem, uint64_t n);
-/* mem_kept.c: mark pages [off, off + n) kept; 0 or -ENOMEM. */
-int vmm_mem_keep(struct vmm_mem *mem, uint64_t off, uint64_t n);
-/* mem_kept.c: pages [off, off + n) hold no kept copy any more. */
-void vmm_mem_unkeep(struct vmm_mem *mem, uint64_t off, uint64_t n);
-/* mem_kept.c: whether page off holds a kept copy. */
-bool vmm_mem_is_kept(const struct vmm_mem *mem, uint64_t off);
-/* mem_kept.c: make kept page off hot if there is room: the guest may go on
- * writing it without a fault, and every reset compares and refills it. */
-int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off);
-/* mem_kept.c: page off is no longer hot. */
-void vmm_mem_hot_del(struct vmm_mem *mem, uint64_t off);
-/* mem_kept.c: whether page off is hot. */
-bool vmm_mem_is_hot(const struct vmm_mem *mem, uint64_t off);
-/* mem_kept.c: whether page off is hot and holds its frame's bytes. */
-bool vmm_mem_hot_clean(const struct vmm_mem *mem, uint64_t off);
-
-/* mem_watch.c: note a write to [gpa, gpa + len) against the watch. */
-void vmm_mem_watch_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
-
-/* mem_uffd.c: set up userfaultfd and its handler thread; -errno. */
+/* uffd.c: set up userfaultfd and its handler thread; -errno. */
 int vmm_uffd_start(struct vmm_mem *mem);
-/* mem_uffd.c: stop the handler and close userfaultfd. */
+/* uffd.c: stop the handler and close userfaultfd. */
 void vmm_uffd_stop(struct vmm_mem *mem);
-/* mem_uffd.c: register RAM pages [off, off + n) for write-protect faults
+/* uffd.c: register RAM pages [off, off + n) for write-protect faults
  * (after they were mapped anew) and write-protect them; 0 or -errno. */
 int vmm_uffd_protect(struct vmm_mem *mem, uint64_t off, uint64_t n, bool reg);
-/* mem_uffd.c: record RAM pages [off, off + n) as written and open them
+/* uffd.c: record RAM pages [off, off + n) as written and open them
  * for writing (waking a thread that waits on them); 0 or -errno. */
 int vmm_uffd_unprotect(struct vmm_mem *mem, uint64_t off, uint64_t n);
+
+/* mem.c: guest-physical address of RAM page offset off. */
+uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off);
 
 #endif

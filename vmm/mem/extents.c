@@ -1,9 +1,7 @@
-/* Extents (which frames realize which pages), run lists, and the mmaps
- * that realize extents in a VM's RAM region. */
+/* Extents (which frames realize which RAM pages) and run lists: plain
+ * data, no mapping. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "mem_internal.h"
 
@@ -85,7 +83,7 @@ struct vmm_extents *vmm_extents_overlay(const struct vmm_extents *ext,
 }
 
 /* Index of the extent holding page off (ext covers it). */
-static uint64_t extents_find(const struct vmm_extents *ext, uint64_t off)
+uint64_t vmm_extents_find(const struct vmm_extents *ext, uint64_t off)
 {
 	uint64_t lo = 0, hi = ext->n - 1;
 
@@ -103,71 +101,9 @@ static uint64_t extents_find(const struct vmm_extents *ext, uint64_t off)
 /* The frame ext maps page off to (ext covers it). */
 uint32_t vmm_extents_frame(const struct vmm_extents *ext, uint64_t off)
 {
-	const struct vmm_extent *e = &ext->e[extents_find(ext, off)];
+	const struct vmm_extent *e = &ext->e[vmm_extents_find(ext, off)];
 
 	return e->frame + (uint32_t)(off - e->off);
-}
-
-/* One mmap of the frame memfd with flags per extent piece of RAM pages
- * [off, off + n); stops at the first failure with *done pages mapped. A
- * MAP_FIXED_NOREPLACE mmap that lands elsewhere (a kernel older than the
- * flag) is undone and fails with EEXIST. */
-static int map_pieces(struct vmm_mem *mem, const struct vmm_extents *ext,
-		      uint64_t off, uint64_t n, int flags, uint64_t *done)
-{
-	int fd = cow_frame_fd(vmm_store());
-	uint64_t i = extents_find(ext, off), start = off, end = off + n;
-
-	for (; off < end; i++) {
-		const struct vmm_extent *e = &ext->e[i];
-		uint64_t stop = e->off + e->n < end ? e->off + e->n : end;
-		uint64_t frame = e->frame + (off - e->off);
-		uint8_t *want = mem->base + off * VMM_PAGE;
-		void *p = mmap(want, (stop - off) * VMM_PAGE,
-			       PROT_READ | PROT_WRITE, flags, fd,
-			       (off_t)(frame * VMM_PAGE));
-
-		if (p != MAP_FAILED && p != want) {
-			munmap(p, (stop - off) * VMM_PAGE);
-			errno = EEXIST;
-			p = MAP_FAILED;
-		}
-		if (p == MAP_FAILED) {
-			*done = off - start;
-			return -errno;
-		}
-		off = stop;
-	}
-	*done = n;
-	return 0;
-}
-
-/* MAP_FIXED over whatever the range holds. */
-int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
-		      uint64_t off, uint64_t n, bool shared)
-{
-	uint64_t done;
-	int err = map_pieces(mem, ext, off, n,
-			     (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED |
-				     MAP_NORESERVE,
-			     &done);
-
-	vmm_mem_unkeep(mem, off, done);
-	return err;
-}
-
-/* MAP_FIXED_NOREPLACE piece by piece; on failure unmap the pieces mapped
- * so far (ours: nothing else could have been there). */
-int vmm_mem_map_hole(struct vmm_mem *mem, const struct vmm_extents *ext)
-{
-	uint64_t done;
-	int err = map_pieces(mem, ext, 0, mem->pages,
-			     MAP_PRIVATE | MAP_FIXED_NOREPLACE | MAP_NORESERVE,
-			     &done);
-
-	if (err && done)
-		munmap(mem->base, done * VMM_PAGE);
-	return err == -EEXIST ? -EBUSY : err;
 }
 
 /* Append a run, merging with a contiguous last one. */
@@ -255,38 +191,4 @@ int vmm_extents_diff(const struct vmm_extents *a, const struct vmm_extents *b,
 		pos = end;
 	}
 	return err;
-}
-
-/* Lines of a /proc file, or the number on its first line with first. */
-static long proc_count(const char *path, bool first)
-{
-	FILE *fp = fopen(path, "r");
-	long n = 0;
-	int c;
-
-	if (!fp)
-		return -1;
-	if (first)
-		n = fscanf(fp, "%ld", &n) == 1 ? n : -1;
-	else
-		while ((c = fgetc(fp)) != EOF)
-			n += c == '\n';
-	fclose(fp);
-	return n;
-}
-
-/* Why an mmap of guest RAM may have failed with ENOMEM: when this process
- * holds all but a few of the vm.max_map_count mappings, say so in buf. */
-const char *vmm_mem_maps_note(char *buf, size_t n)
-{
-	long maps = proc_count("/proc/self/maps", false);
-	long max = proc_count("/proc/sys/vm/max_map_count", true);
-
-	buf[0] = 0;
-	if (maps >= 0 && max > 0 && maps + 64 >= max)
-		snprintf(buf, n,
-			 " (%ld of vm.max_map_count %ld mappings in use: "
-			 "destroy VMs or raise vm.max_map_count)",
-			 maps, max);
-	return buf;
 }

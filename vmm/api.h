@@ -1,0 +1,20 @@
+/* What the public entry points of vmm/ (cowvm.c, snapshot.c, pool.c,
+ * fork.c) share: the layers below them and the check that an object was
+ * made in this process, not inherited through fork(). */
+#ifndef VMM_API_H
+#define VMM_API_H
+
+#include "pool.h"
+#include "state.h"
+#include "vmm.h"
+
+/* fork.c: record in vm->err that vm came from before a fork; -ECHILD. */
+int vmm_fail_inherited(struct cowvm *vm);
+
+/* Whether vm was made before this process was forked from its maker. */
+static inline bool vmm_inherited(const struct cowvm *vm)
+{
+	return vm->gen != vmm_fork_gen;
+}
+
+#endif
