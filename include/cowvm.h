@@ -142,8 +142,9 @@ COWVM_API int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n);
 /* Declare that the guest loads its own x87 and SSE state (FXRSTOR) each
  * time it resumes from snap, before any other instruction: a reset to snap
  * after a run that stayed in ring 3 then leaves that state as the run left
- * it. -EINVAL unless snap's CR4.OSXSAVE is clear (FXRSTOR then restores
- * all the FPU state the guest can use). 0 or -errno. */
+ * it. -EINVAL unless snap's CR4.OSXSAVE and CR4.PKE are clear (FXRSTOR
+ * then restores all the FPU state the guest can use; with PKE, ring 3
+ * could change PKRU, which FXRSTOR does not restore). 0 or -errno. */
 COWVM_API int cowvm_snapshot_guest_fpu(struct cowvm_snapshot *snap);
 
 /* Take one more reference to snap; returns snap. */

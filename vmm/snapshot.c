@@ -1,5 +1,5 @@
 /* Snapshots, clones, forks and resets: the public API over the memory image
- * (vmm/mem.h) and the machine state (vmm/state.h) of a VM. */
+ * (mem/mem.h) and the machine state (state/state.h) of a VM. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +10,7 @@
 #include "api.h"
 
 #define SNAP_CR4_OSXSAVE (1ull << 18)
+#define SNAP_CR4_PKE	 (1ull << 22) /* ring 3 may WRPKRU: FXRSTOR misses PKRU */
 
 /* A VM frozen at one instant: an image of its RAM and all its other state.
  * Immutable once taken; freed when the last reference is put. */
@@ -203,7 +204,7 @@ int cowvm_snapshot_guest_fpu(struct cowvm_snapshot *snap)
 		return -EINVAL;
 	if (snap_inherited(snap))
 		return -ECHILD;
-	if (snap->state->sregs.cr4 & SNAP_CR4_OSXSAVE)
+	if (snap->state->sregs.cr4 & (SNAP_CR4_OSXSAVE | SNAP_CR4_PKE))
 		return -EINVAL;
 	snap->state->guest_fpu = true;
 	return 0;

@@ -179,8 +179,15 @@ int vmm_hypercall(struct cowvm *vm, unsigned nr, uint64_t gpa,
 			      hc->name, (unsigned long long)gpa);
 	memcpy(&arg, p, hc->size);
 	r = hc->fn(vm, &arg, exit);
-	if (r == VMM_CONTINUE)
-		memcpy(vmm_gpa_write(vm, gpa, hc->size), &arg, hc->size);
+	if (r == VMM_CONTINUE) {
+		p = vmm_gpa_write(vm, gpa, hc->size);
+		if (!p)
+			return vmm_stop_error(exit,
+					      "hypercall %u: cannot write its "
+					      "results to 0x%llx",
+					      nr, (unsigned long long)gpa);
+		memcpy(p, &arg, hc->size);
+	}
 	if (r == VMM_STOP && exit->reason == COWVM_EXIT_SNAPSHOT)
 		vm->snap_gpa = gpa;
 	return r;

@@ -37,6 +37,11 @@ static int map_pieces(struct vmm_mem *mem, const struct vmm_extents *ext,
 		off = stop;
 	}
 	*done = n;
+	/* A forked child gets none of guest RAM: it could not use it (its
+	 * VMs are inert), would pin the frames and slow every later host
+	 * page-table change of the parent. Advice only: failure is harmless. */
+	(void)madvise(mem->base + start * VMM_PAGE, n * VMM_PAGE,
+		      MADV_DONTFORK);
 	return 0;
 }
 

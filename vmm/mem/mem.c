@@ -182,7 +182,7 @@ void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 {
 	uint8_t *p = vmm_mem_gpa(mem, gpa, len);
 	uint64_t first, last;
-	int err;
+	int err = 0;
 
 	if (!p || !mem->tree)
 		return NULL;
@@ -194,8 +194,8 @@ void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 	if (mem->mode == COWVM_MEM_UFFD)
 		err = vmm_uffd_unprotect(mem, first, last - first + 1);
 	else
-		err = vmm_mem_record(mem, first, last - first + 1);
-	return err ? NULL : p;
+		(void)vmm_mem_record(mem, first, last - first + 1);
+	return err ? NULL : p; /* a failed record is kept for the next fold */
 }
 
 /* Bytes of guest RAM. */

@@ -15,7 +15,7 @@
 #define VMM_PAGE 4096ull
 
 /* Most kept copies one VM holds (16 MiB), and most of them left writable
- * for the guest between resets (hot); see vmm/mem_kept.c. */
+ * for the guest between resets (hot); see kept.c. */
 #define VMM_KEEP_MAX 4096u
 #define VMM_HOT_MAX  64u
 
@@ -105,12 +105,12 @@ struct vmm_mem {
 	uint64_t *dirty; /* KVM_GET_DIRTY_LOG buffer (KERNEL mode) */
 	struct vmm_mem_record rec;
 	struct vmm_mem_uffd uffd;
-	uint64_t *kept; /* one bit per RAM page: a kept copy (mem_kept.c) */
+	uint64_t *kept; /* one bit per RAM page: a kept copy (kept.c) */
 	uint64_t nkept;
 	uint64_t *hot; /* one bit per RAM page: a hot kept copy */
 	uint64_t nhot;
 	bool manual; /* KVM re-protects only on KVM_CLEAR_DIRTY_LOG */
-	struct vmm_watch watch[VMM_WATCH_MAX]; /* mem_watch.c */
+	struct vmm_watch watch[VMM_WATCH_MAX]; /* watch.c */
 	unsigned nwatch;
 	bool watch_hit;
 };

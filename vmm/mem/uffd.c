@@ -46,12 +46,12 @@ int vmm_uffd_protect(struct vmm_mem *mem, uint64_t off, uint64_t n, bool reg)
 	return uffd_wp(mem, off, n, true);
 }
 
-/* Record the pages, then open them for writing. */
+/* Record the pages (a failure to is kept in the record: the next fold
+ * scans the mapping), then open them for writing. */
 int vmm_uffd_unprotect(struct vmm_mem *mem, uint64_t off, uint64_t n)
 {
-	int err = vmm_mem_record(mem, off, n);
-
-	return err ? err : uffd_wp(mem, off, n, false);
+	(void)vmm_mem_record(mem, off, n);
+	return uffd_wp(mem, off, n, false);
 }
 
 /* Handle one event: a write-protect fault records and opens its page. */

@@ -284,7 +284,11 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Collect the dirty log, then sort the record and turn it into runs; none
- * for a direct (MAP_SHARED) or empty mem. */
+ * for a direct (MAP_SHARED) or empty mem. When recording failed since the
+ * last fold (the record may lack pages), the runs come from the mapping
+ * itself instead: every page written since RAM was mapped is one the host
+ * kernel copied (vmm_mem_anon_runs), kept copies too, which folding
+ * leaves equal. */
 int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out)
 {
 	struct vmm_mem_record *r = &mem->rec;
@@ -294,16 +298,19 @@ int vmm_mem_written_runs(struct vmm_mem *mem, struct vmm_runs *out)
 		return 0;
 	if (mem->mode == COWVM_MEM_KERNEL)
 		err = dirty_collect(mem, false);
-	if (err)
-		return err;
 	pthread_mutex_lock(&r->lock);
-	if (r->nlist)
+	if (err && !r->err)
+		r->err = err;
+	if (!r->err && r->nlist)
 		qsort(r->list, r->nlist, sizeof(*r->list), cmp_u64);
-	for (uint64_t i = 0; !err && i < r->nlist; i++)
-		err = vmm_runs_add(out, r->list[i], 1);
-	if (!err)
-		err = r->err;
+	for (uint64_t i = 0; !r->err && i < r->nlist; i++)
+		r->err = vmm_runs_add(out, r->list[i], 1);
+	err = r->err;
 	pthread_mutex_unlock(&r->lock);
+	if (err) {
+		vmm_runs_free(out);
+		err = vmm_mem_anon_runs(mem, out);
+	}
 	return err;
 }
 
@@ -324,6 +331,7 @@ int vmm_mem_written_clear(struct vmm_mem *mem, bool log)
 	else
 		memset(r->bits, 0, bitmap_words(mem) * sizeof(*r->bits));
 	r->nlist = 0;
+	r->err = 0;
 	pthread_mutex_unlock(&r->lock);
 	if (!err && log && mem->mode == COWVM_MEM_KERNEL)
 		err = dirty_collect(mem, true);

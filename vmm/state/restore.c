@@ -114,12 +114,11 @@ static int st_restore_vcpu(struct cowvm *vm, const struct vmm_state *st,
 		err = st_put(vm, st, pristine, VMM_PIECE_XCRS);
 	if (!err && !ring3)
 		err = st_put(vm, st, pristine, VMM_PIECE_MP);
-	if (!err && !ring3) /* before the MSRs: TSC_DEADLINE needs the LVT */
+	/* before the MSRs: TSC_DEADLINE needs the LVT and the TSC offset */
+	if (!err && !ring3)
 		err = st_put(vm, st, pristine, VMM_PIECE_LAPIC);
 	if (!err && !ring3)
 		err = st_put(vm, st, pristine, VMM_PIECE_DEBUGREGS);
-	if (!err && !ring3)
-		err = st_restore_msrs(vm, st, pristine);
 	if (!err && st_facts.tsc_attr && st_facts.tsc_settable) {
 		struct kvm_device_attr a = {
 			.group = KVM_VCPU_TSC_CTRL,
@@ -131,6 +130,8 @@ static int st_restore_vcpu(struct cowvm *vm, const struct vmm_state *st,
 		err = st_ioctl(vm, fd, KVM_SET_DEVICE_ATTR, &a,
 			       "SET_DEVICE_ATTR(TSC_OFFSET)");
 	}
+	if (!err && !ring3)
+		err = st_restore_msrs(vm, st, pristine);
 	return err;
 }
 

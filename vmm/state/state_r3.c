@@ -2,11 +2,12 @@
  * restored, so that a reset to the same state may skip what only CPL 0
  * can change (MSRs, XCRs, debug registers, MP state).
  *
- * Every entry to CPL 0 from CPL 3 that a snapshot at CPL 3 allows goes
- * through the IDT (exceptions, interrupts, INT n) or a call gate (GDT or
- * LDT), with SYSCALL (EFER.SCE) and SYSENTER (SYSENTER_CS) ruled out by the
- * state itself. Each such entry makes the CPU push a frame on
- * the RSP0 or an IST stack named by the TSS. So if none of the IDT, GDT,
+ * Every entry to CPL 0, 1 or 2 (all of them supervisor) from CPL 3 that a
+ * snapshot at CPL 3 allows goes through the IDT (exceptions, interrupts,
+ * INT n) or a call gate (GDT or LDT), with SYSCALL (EFER.SCE) and SYSENTER
+ * (SYSENTER_CS) ruled out by the state itself. Each such entry makes the
+ * CPU push a frame on the RSP0, RSP1, RSP2 or an IST stack named by the
+ * TSS. So if none of the IDT, GDT,
  * TSS, those stack tops, nor the page-table pages that map them was
  * written since the restore, CPL 0 was never entered. Guest writes come
  * from the KVM dirty log, host writes from vmm_mem_gpa_write (vmm_mem_watch).
@@ -40,8 +41,9 @@
 #define R3_EFER_LMA	(1ull << 10)
 #define R3_MSR_SYSENTER 0x174u
 #define R3_MSR_DEADLINE 0x6e0u
-#define R3_TSS_RSP0	4u  /* 64-bit TSS: rsp0 at byte 4 */
+#define R3_TSS_RSP0	4u  /* 64-bit TSS: rsp0..rsp2 from byte 4 */
 #define R3_TSS_IST1	36u /* ist1..ist7 from byte 36 */
+#define R3_TSS_STACKS	10u /* rsp0, rsp1, rsp2, ist1..ist7 */
 #define R3_FRAME	64u /* bytes of an interrupt frame, rounded up */
 
 static atomic_uint_fast64_t r3_next_id = 1;
@@ -162,6 +164,18 @@ static void r3_watch(struct r3_walk *wk, uint64_t gva, uint64_t len)
 	}
 }
 
+/* Watch the frame an entry through a TSS stack top sp pushes. An unset
+ * top (0) whose frame is unmapped needs no watch: an entry through it
+ * faults, and that fault enters through a watched stack or shuts the VM
+ * down. */
+static void r3_watch_stack(struct r3_walk *wk, uint64_t sp)
+{
+	uint64_t frame = (sp & ~15ull) - R3_FRAME, gpa;
+
+	if (sp || r3_translate(wk, frame, &gpa))
+		r3_watch(wk, frame, R3_FRAME);
+}
+
 /* Read the 8 bytes at gva (within one page); false if unmapped. */
 static bool r3_read(struct r3_walk *wk, uint64_t gva, uint64_t *val)
 {
@@ -237,7 +251,7 @@ bool vmm_r3_lapic_quiet(const struct vmm_state *st)
 }
 
 /* Decide whether st allows ring-3 restores and list what to watch: every
- * page table, the IDT, GDT and TSS, the frames below RSP0 and each IST.
+ * page table, the IDT, GDT and TSS, the frames below RSP0-2 and each IST.
  * vm's RAM must be as at the capture of st. */
 void vmm_r3_prepare(struct cowvm *vm, struct vmm_state *st)
 {
@@ -253,15 +267,15 @@ void vmm_r3_prepare(struct cowvm *vm, struct vmm_state *st)
 		r3_watch(&wk, s->gdt.base, (uint64_t)s->gdt.limit + 1);
 		r3_watch(&wk, s->tr.base, (uint64_t)s->tr.limit + 1);
 	}
-	for (unsigned i = 0; wk.ok && i < 8; i++) {
-		uint64_t at = s->tr.base +
-			      (i ? R3_TSS_IST1 + 8 * (i - 1) : R3_TSS_RSP0);
+	for (unsigned i = 0; wk.ok && i < R3_TSS_STACKS; i++) {
+		uint64_t at = s->tr.base + (i < 3 ? R3_TSS_RSP0 + 8 * i
+						  : R3_TSS_IST1 + 8 * (i - 3));
 		uint64_t sp = 0;
 
 		if (s->tr.limit < at - s->tr.base + 7 || !r3_read(&wk, at, &sp))
 			wk.ok = false;
-		else if (sp)
-			r3_watch(&wk, (sp & ~15ull) - R3_FRAME, R3_FRAME);
+		else
+			r3_watch_stack(&wk, sp);
 	}
 	st->r3_ok = wk.ok;
 	st->r3_lapic = wk.ok && vmm_r3_lapic_quiet(st);
