@@ -9,7 +9,7 @@
 
 /*
  * The fuzz harness ABI (version COWVM_FUZZ_VERSION), between a fuzz target
- * ELF (guest kernel + guest/fuzz_harness.c + a target compiled with
+ * ELF (guest kernel + guest/fuzz/fuzz_harness.c + a target compiled with
  * -fsanitize-coverage=trace-pc-guard) and the host fuzzer (`cowvm fuzz`).
  *
  * At boot the harness numbers the target's coverage guards 1..N (guard g

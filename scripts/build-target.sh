@@ -9,12 +9,13 @@ usage: scripts/build-target.sh [-B BUILDDIR] [-I DIR]... TARGET.c... -o OUT.elf
        scripts/build-target.sh --print-cflags
 
 Compile the target sources (freestanding C: no libc; see
-guest/fuzz_target.h for what a target may use) with clang and
+guest/fuzz/fuzz_target.h for what a target may use) with clang and
 -fsanitize-coverage=trace-pc-guard, then link them with the guest kernel
-library (BUILDDIR/guest/libguest-kernel.a) and the fuzz harness
-(BUILDDIR/fuzz/libfuzz-harness.a) of a cowvm build (default BUILDDIR: build
-next to this script's folder; build it first: scripts/dev.sh or ninja -C
-build). The result runs under `cowvm fuzz`.
+library (BUILDDIR/guest/kernel/libguest-kernel.a) and the fuzz harness
+(BUILDDIR/guest/fuzz/libfuzz-harness.a) of a cowvm build, using
+guest/fuzz/fuzz.ld (default BUILDDIR: build next to this script's folder;
+build it first: scripts/dev.sh or ninja -C build). The result runs under
+`cowvm fuzz`.
 
   -B BUILDDIR          the cowvm build holding the two libraries
   -I DIR               extra include folder for the target
@@ -31,11 +32,11 @@ cflags=(-std=gnu11 -O2 -Wall -Wextra -ffreestanding -fno-builtin -nostdlib
 	-fno-pic -fno-pie -fno-stack-protector -mno-red-zone -mcmodel=small
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -fcf-protection=none
 	-fno-omit-frame-pointer -fsanitize-coverage=trace-pc-guard
-	-I "$here/guest" -I "$here/include")
+	-I "$here/guest/fuzz" -I "$here/guest/kernel" -I "$here/include")
 # The guest's link flags (guest/meson.build) with the fuzz linker script.
 ldflags=(-nostdlib -static -Wl,--build-id=none
 	-Wl,-z,max-page-size=0x1000 -Wl,-z,noexecstack
-	-Wl,-T,"$here/guest/fuzz.ld")
+	-Wl,-T,"$here/guest/fuzz/fuzz.ld")
 
 clang=${CLANG:-clang}
 builddir=$here/build
@@ -57,8 +58,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#srcs[@]} -gt 0 ] || { echo "build-target.sh: no TARGET.c given (try --help)" >&2; exit 2; }
 [ -n "$out" ] || { echo "build-target.sh: missing -o OUT.elf" >&2; exit 2; }
-kernel_lib=${kernel_lib:-$builddir/guest/libguest-kernel.a}
-harness_lib=${harness_lib:-$builddir/fuzz/libfuzz-harness.a}
+kernel_lib=${kernel_lib:-$builddir/guest/kernel/libguest-kernel.a}
+harness_lib=${harness_lib:-$builddir/guest/fuzz/libfuzz-harness.a}
 for f in "$kernel_lib" "$harness_lib"; do
 	[ -f "$f" ] || { echo "build-target.sh: $f is missing: build cowvm first (ninja -C $builddir)" >&2; exit 1; }
 done

@@ -1,7 +1,7 @@
 /* The cowvm guest's `serve` workload: builds the runtime state, stops at the
  * template snapshot, then serves the one request the host left in guest
  * memory and exits with its status (cowvm_serve_abi.h). */
-#include "guest.h"
+#include "workloads.h"
 #include "serve_app.h"
 #include "cowvm_serve_abi.h"
 

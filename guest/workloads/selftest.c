@@ -1,6 +1,6 @@
 /* The cowvm guest's `selftest` workload: integer, stack, memory, SSE, x87
  * and hypercall checks, one line each, then a PASS/FAIL verdict. */
-#include "guest.h"
+#include "workloads.h"
 
 typedef unsigned __int128 u128;
 typedef uint64_t u64_unaligned __attribute__((aligned(1), may_alias));

@@ -1,6 +1,6 @@
 /* The cowvm guest's small workloads: memtest, fault, spin, exit, hypercalls,
  * badcall and serial. All run in ring 3. */
-#include "guest.h"
+#include "workloads.h"
 #include "cowvm_workload_abi.h"
 
 #define MEMTEST_GOLDEN 0x9e3779b97f4a7c15ull

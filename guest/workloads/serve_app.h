@@ -1,5 +1,6 @@
 /* The serve workload's runtime, shared by the guest and the native
- * host-fork baseline: the hash table and request handler of cowvm_serve_abi.h. */
+ * host-fork baseline: the hash table and request handler of
+ * cowvm_serve_abi.h. */
 #ifndef SERVE_APP_H
 #define SERVE_APP_H
 

@@ -9,7 +9,7 @@
 #define MAP   ((uint8_t *)(uintptr_t)COWVM_FUZZ_MAP)
 #define INPUT ((const struct cowvm_fuzz_input *)(uintptr_t)COWVM_FUZZ_INPUT)
 
-/* The guard array of every instrumented object (guest/fuzz.ld). */
+/* The guard array of every instrumented object (guest/fuzz/fuzz.ld). */
 extern uint32_t __start___sancov_guards[], __stop___sancov_guards[];
 
 /* Optional in the target. */

@@ -4,7 +4,7 @@
 
 #define HC_SNAPSHOT_PORT 0x504 /* COWVM_HC_PORT(COWVM_HC_SNAPSHOT) */
 
-/* Offsets into struct forktest_regs (guest/forktest.c). */
+/* Offsets into struct forktest_regs (guest/workloads/forktest.c). */
 #define R_XMM 0       /* 16 x 16 bytes: xmm0..xmm15 */
 #define R_GPR 256     /* 13 x 8: rbx rcx rsi rdi rbp r8..r15 */
 #define R_MXCSR 360   /* 32-bit MXCSR value */

@@ -6,14 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cowvm_fuzz_abi.h"
+/* The guest library a target may call: memset, memcpy, memmove, memcmp,
+ * strlen, strcmp and guest_printf (console output, slow: a hypercall each).
+ * It lives in guest/kernel/; scripts/build-target.sh puts that folder on
+ * the include path. */
+#include "guest_libc.h"
 
 /*
  * A target defines cowvm_target (required) and cowvm_target_init
  * (optional). It runs in guest ring 3 with a 64 KiB stack, no heap and no
- * interrupts; it may use its own static data, the functions below and
- * compiler builtins. Each input starts from the state left by
- * cowvm_target_init (a fresh VM per input). A crash is a CPU exception
- * (bad access, __builtin_trap, division by zero, ...), a call to
+ * interrupts; it may use its own static data, the guest library
+ * (guest_libc.h) and compiler builtins. Each input starts from the state
+ * left by cowvm_target_init (a fresh VM per input). A crash is a CPU
+ * exception (bad access, __builtin_trap, division by zero, ...), a call to
  * cowvm_target_abort, or a nonzero return from cowvm_target.
  */
 
@@ -23,15 +28,5 @@ int cowvm_target(const uint8_t *data, size_t len);
 void cowvm_target_init(void);
 /* Report a crash at the caller and end this input. */
 __attribute__((noreturn)) void cowvm_target_abort(void);
-
-/* The guest library (guest/lib.c, guest/io.c). */
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strlen(const char *s);
-int strcmp(const char *a, const char *b);
-/* Console output (slow: a hypercall each); printf subset %s %c %d %u %x. */
-void guest_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

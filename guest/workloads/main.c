@@ -1,6 +1,6 @@
 /* The cowvm guest's ring-3 entry: FPU setup, cowvm detection, command-line
  * parsing and workload dispatch. */
-#include "guest.h"
+#include "workloads.h"
 
 #define MAX_ARGS 16
 

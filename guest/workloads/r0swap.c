@@ -1,9 +1,9 @@
 /* The cowvm guest's ring-0 service (an int3 gate of DPL 3 that swaps
  * IA32_KERNEL_GS_BASE) and the r0swap workload, which tests of ring-3
  * restores drive through it and through page-table writes from ring 3. */
-#include "guest.h"
+#include "workloads.h"
 
-/* The IDT's 16-byte interrupt gates (guest/entry.S) and the service. */
+/* The IDT's 16-byte interrupt gates (guest/kernel/entry.S) and the service. */
 extern uint8_t guest_idt[];
 void guest_r0_kgs_swap(void);
 

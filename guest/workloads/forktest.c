@@ -1,7 +1,7 @@
 /* The cowvm guest's `forktest` workload: fills a region with the memtest
  * pattern, then in each round takes a snapshot, checks that registers and
  * memory survived it and writes pages chosen by the id the host returned. */
-#include "guest.h"
+#include "workloads.h"
 #include "cowvm_workload_abi.h"
 
 #define FT_GOLDEN     0x9e3779b97f4a7c15ull
@@ -14,7 +14,7 @@
 #define FT_RET_UNSET (-0x7fffffffffffffffll - 1)
 
 /* Register values loaded before the snapshot and compared after it; the
- * layout is fixed by the offsets in guest/forktest_hc.S. */
+ * layout is fixed by the offsets in guest/workloads/forktest_hc.S. */
 struct forktest_regs {
 	uint64_t xmm[32]; /* xmm0..xmm15, low then high quadword */
 	uint64_t gpr[13]; /* rbx rcx rsi rdi rbp r8..r15 */
@@ -31,7 +31,7 @@ _Static_assert(__builtin_offsetof(struct forktest_regs, x87) == 376, "x87");
 _Static_assert(__builtin_offsetof(struct forktest_regs, rflags) == 392, "fl");
 
 /* Load *v, issue COWVM_HC_SNAPSHOT with s, compare; the mismatch bits
- * (guest/forktest_hc.S), 0 when every register survived. */
+ * (guest/workloads/forktest_hc.S), 0 when every register survived. */
 uint64_t guest_forktest_hc(struct cowvm_hc_snapshot *s,
 			   const struct forktest_regs *v);
 
@@ -110,9 +110,9 @@ static int ft_parse(int argc, char **argv, uint64_t *v)
 	return 0;
 }
 
-/* forktest [seed=S] [mib=M] [rounds=R] [pages=K]: see cowvm_workload_abi.h for the
- * pattern and output; 0 and "forktest: PASS" when every check held, 1 and
- * "forktest: FAIL <what>" otherwise, 2 on bad arguments. */
+/* forktest [seed=S] [mib=M] [rounds=R] [pages=K]: see cowvm_workload_abi.h
+ * for the pattern and output; 0 and "forktest: PASS" when every check held,
+ * 1 and "forktest: FAIL <what>" otherwise, 2 on bad arguments. */
 int guest_forktest(int argc, char **argv)
 {
 	uint64_t arg[4] = {1, 16, 4, 8}; /* seed, mib, rounds, pages */
