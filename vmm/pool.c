@@ -211,7 +211,7 @@ int vmm_pool_reserve(const struct cowvm_config *cfg, unsigned n)
 	if (pool_stopping) {
 		err = -ESHUTDOWN;
 	} else if (!c && n) {
-		c = calloc(1, sizeof(*c));
+		c = vmm_calloc(1, sizeof(*c));
 		if (c) {
 			c->mem_size = cfg->mem_size;
 			c->mode = cfg->mem_mode;

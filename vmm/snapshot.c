@@ -54,6 +54,19 @@ static int snap_mem_fail(struct cowvm *vm, int err, const char *what)
 			strerror(-err), note);
 }
 
+/* vm is no longer consistent (its RAM broke, or only part of a state was
+ * restored): stop it for good with vm->err as the reason, so that it never
+ * runs on; returns err. */
+static int snap_stop(struct cowvm *vm, int err)
+{
+	vm->state = VMM_STOPPED;
+	memset(&vm->stop_exit, 0, sizeof(vm->stop_exit));
+	vm->stop_exit.reason = COWVM_EXIT_ERROR;
+	snprintf(vm->stop_exit.detail, sizeof(vm->stop_exit.detail), "%.*s",
+		 (int)sizeof(vm->stop_exit.detail) - 1, vm->err);
+	return err;
+}
+
 /* Free a snapshot's parts and spares; NULL is ignored. */
 static void snap_free(struct cowvm_snapshot *snap)
 {
@@ -83,7 +96,7 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 		errno = EINVAL;
 		return NULL;
 	}
-	snap = calloc(1, sizeof(*snap));
+	snap = vmm_calloc(1, sizeof(*snap));
 	if (!snap) {
 		errno = ENOMEM;
 		return NULL;
@@ -97,6 +110,8 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 		err = vmm_mem_image_take(vm->mem, &snap->mem);
 		if (err)
 			snap_mem_fail(vm, err, "snapshot");
+		if (err && vmm_mem_broken(vm->mem))
+			snap_stop(vm, err);
 	}
 	if (err) {
 		snap_free(snap);
@@ -106,14 +121,19 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 	return snap;
 }
 
-/* Make vm's RAM and state those of snap; 0 or -errno with vm->err. */
+/* Make vm's RAM and state those of snap; 0 or -errno with vm->err. A
+ * failure leaves vm as it was, or stops it (a broken RAM, a partly
+ * restored state). */
 static int snap_apply(struct cowvm *vm, struct cowvm_snapshot *snap)
 {
 	int err = vmm_mem_realize(vm->mem, snap->mem);
 
-	if (err)
-		return snap_mem_fail(vm, err, "realize");
-	return vmm_state_restore(vm, snap->state);
+	if (err) {
+		snap_mem_fail(vm, err, "realize");
+		return vmm_mem_broken(vm->mem) ? snap_stop(vm, err) : err;
+	}
+	err = vmm_state_restore(vm, snap->state);
+	return err ? snap_stop(vm, err) : 0;
 }
 
 /* Whether snap keeps spares. */

@@ -160,7 +160,7 @@ static int boot_sregs(struct cowvm *vm)
 {
 	struct kvm_sregs s;
 
-	if (ioctl(vm->vcpu.fd, KVM_GET_SREGS, &s) < 0)
+	if (vmm_ioctl(vm->vcpu.fd, KVM_GET_SREGS, &s) < 0)
 		return vmm_fail(vm, errno, "KVM_GET_SREGS failed: %m");
 	s.cr0 = BOOT_CR0_PE | BOOT_CR0_MP | BOOT_CR0_ET | BOOT_CR0_NE |
 		BOOT_CR0_PG;
@@ -177,7 +177,7 @@ static int boot_sregs(struct cowvm *vm)
 	s.idt.limit = 0;
 	s.tr.type = 11; /* busy 64-bit TSS, as VM entry in long mode wants */
 	s.tr.present = 1;
-	if (ioctl(vm->vcpu.fd, KVM_SET_SREGS, &s) < 0)
+	if (vmm_ioctl(vm->vcpu.fd, KVM_SET_SREGS, &s) < 0)
 		return vmm_fail(vm, errno, "KVM_SET_SREGS failed: %m");
 	return 0;
 }
@@ -196,9 +196,9 @@ int vmm_boot_vcpu(struct cowvm *vm, uint64_t entry)
 
 	if (err)
 		return err;
-	if (ioctl(vm->vcpu.fd, KVM_SET_REGS, &regs) < 0)
+	if (vmm_ioctl(vm->vcpu.fd, KVM_SET_REGS, &regs) < 0)
 		return vmm_fail(vm, errno, "KVM_SET_REGS failed: %m");
-	if (ioctl(vm->vcpu.fd, KVM_SET_FPU, &fpu) < 0)
+	if (vmm_ioctl(vm->vcpu.fd, KVM_SET_FPU, &fpu) < 0)
 		return vmm_fail(vm, errno, "KVM_SET_FPU failed: %m");
 	return 0;
 }

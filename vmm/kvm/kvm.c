@@ -32,12 +32,12 @@ static int kvm_check_caps(struct cowvm *vm)
 	for (size_t i = 0; i < n; i++) {
 		const struct vmm_cap *c = &vmm_required_caps[i];
 
-		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, c->cap) <= 0)
+		if (vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, c->cap) <= 0)
 			return vmm_fail(vm, ENOTSUP,
 					"KVM lacks a required capability: %s",
 					c->name);
 	}
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS) <
+	if (vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS) <
 	    (int)VMM_MAX_RANGES)
 		return vmm_fail(vm, ENOTSUP, "KVM has fewer than %u memslots",
 				VMM_MAX_RANGES);
@@ -52,7 +52,7 @@ int vmm_kvm_open(struct cowvm *vm)
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
 		return vmm_fail(vm, errno, "cannot open /dev/kvm: %m");
-	version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	version = vmm_ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION)
 		return vmm_fail(vm, ENOTSUP,
 				"KVM API version %d, cowvm needs %d", version,
@@ -64,7 +64,7 @@ int vmm_kvm_open(struct cowvm *vm)
 static int kvm_vm_ioctl(struct cowvm *vm, unsigned long req, unsigned long arg,
 			const char *name)
 {
-	if (ioctl(vm->vm_fd, req, arg) < 0)
+	if (vmm_ioctl(vm->vm_fd, req, arg) < 0)
 		return vmm_fail(vm, errno, "%s failed: %m", name);
 	return 0;
 }
@@ -76,10 +76,10 @@ int vmm_kvm_create_vm(struct cowvm *vm)
 	uint64_t map_addr = VMM_IDENTITY_MAP_ADDR;
 	int err;
 
-	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	vm->vm_fd = vmm_ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return vmm_fail(vm, errno, "KVM_CREATE_VM failed: %m");
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+	if (vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
 		  KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
 		err = kvm_vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR,
 				   (unsigned long)&map_addr,

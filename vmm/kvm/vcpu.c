@@ -32,16 +32,16 @@ static int vcpu_set_cpuid(struct cowvm *vm)
 	struct kvm_cpuid2 *cpuid;
 	int err = 0;
 
-	cpuid = calloc(1, sizeof(*cpuid) + VCPU_CPUID_MAX_ENTRIES *
+	cpuid = vmm_calloc(1, sizeof(*cpuid) + VCPU_CPUID_MAX_ENTRIES *
 						   sizeof(cpuid->entries[0]));
 	if (!cpuid)
 		return -ENOMEM;
 	cpuid->nent = VCPU_CPUID_MAX_ENTRIES;
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+	if (vmm_ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
 		err = vmm_fail(vm, errno, "KVM_GET_SUPPORTED_CPUID failed: %m");
 	if (!err) {
 		vcpu_fix_cpuid(&vm->vcpu, cpuid);
-		if (ioctl(vm->vcpu.fd, KVM_SET_CPUID2, cpuid) < 0)
+		if (vmm_ioctl(vm->vcpu.fd, KVM_SET_CPUID2, cpuid) < 0)
 			err = vmm_fail(vm, errno, "KVM_SET_CPUID2 failed: %m");
 	}
 	free(cpuid);
@@ -55,20 +55,20 @@ int vcpu_create(struct cowvm *vm)
 	int size;
 	void *p;
 
-	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+	vcpu->fd = vmm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
 	if (vcpu->fd < 0)
 		return vmm_fail(vm, errno, "KVM_CREATE_VCPU failed: %m");
-	size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	size = vmm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (size < (int)sizeof(struct kvm_run))
 		return vmm_fail(vm, size < 0 ? errno : EINVAL,
 				"KVM_GET_VCPU_MMAP_SIZE failed");
-	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	p = vmm_mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 vcpu->fd, 0);
 	if (p == MAP_FAILED)
 		return vmm_fail(vm, errno, "mmap of kvm_run failed: %m");
 	vcpu->run = p;
 	vcpu->run_size = (size_t)size;
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) > 0) {
+	if (vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) > 0) {
 		vcpu->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 		vcpu->sync_regs = true;
 	}
@@ -79,7 +79,7 @@ int vcpu_create(struct cowvm *vm)
 void vcpu_destroy(struct vmm_vcpu *vcpu)
 {
 	if (vcpu->run)
-		munmap(vcpu->run, vcpu->run_size);
+		vmm_munmap(vcpu->run, vcpu->run_size);
 	if (vcpu->fd >= 0)
 		close(vcpu->fd);
 	vcpu->run = NULL;
@@ -90,7 +90,7 @@ void vcpu_destroy(struct vmm_vcpu *vcpu)
 int vcpu_kvm_run(struct vmm_vcpu *vcpu)
 {
 	vcpu->out_pending = false;
-	return ioctl(vcpu->fd, KVM_RUN, 0);
+	return vmm_ioctl(vcpu->fd, KVM_RUN, 0);
 }
 
 /* The vCPU's rip as of the last exit (0 if unreadable). */
@@ -100,7 +100,7 @@ uint64_t vcpu_rip(struct cowvm *vm)
 
 	if (vm->vcpu.sync_regs)
 		return vm->vcpu.run->s.regs.regs.rip;
-	if (ioctl(vm->vcpu.fd, KVM_GET_REGS, &regs) < 0)
+	if (vmm_ioctl(vm->vcpu.fd, KVM_GET_REGS, &regs) < 0)
 		return 0;
 	return regs.rip;
 }

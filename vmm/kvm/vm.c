@@ -76,7 +76,7 @@ void vmm_config_default(struct cowvm_config *cfg)
 int vmm_vm_new(const struct cowvm_config *cfg, bool empty_ram,
 	       struct cowvm **out)
 {
-	struct cowvm *vm = calloc(1, sizeof(*vm));
+	struct cowvm *vm = vmm_calloc(1, sizeof(*vm));
 	int err;
 
 	*out = NULL;

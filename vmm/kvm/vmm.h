@@ -17,6 +17,7 @@
 
 #include "cowvm.h"
 #include "cowvm_abi.h"
+#include "fault.h"
 #include "mem.h"
 
 /* The single vCPU: its fd and its mmap'ed kvm_run page. */
@@ -27,7 +28,7 @@ struct vmm_vcpu {
 	bool sync_regs; /* run->s.regs holds the registers after each exit */
 	bool nx;	/* CPUID offers NX: EFER.NXE may be set */
 	/* KVM still holds the completion of an OUT exit at linear rip
-	 * out_rip, to run at the next KVM_RUN (state.c) */
+	 * out_rip, to run at the next KVM_RUN (state/restore.c) */
 	bool out_pending;
 	uint64_t out_rip;
 };
@@ -47,11 +48,11 @@ enum vmm_life {
 struct cowvm {
 	int kvm_fd;
 	int vm_fd;
-	struct vmm_mem *mem; /* guest RAM realization (vmm/mem.h) */
+	struct vmm_mem *mem; /* guest RAM realization (mem/mem.h) */
 	struct vmm_vcpu vcpu;
 	struct cowvm_config cfg;
 	enum vmm_life state;
-	bool pristine; /* vCPU and devices untouched since creation (state.c) */
+	bool pristine; /* vCPU and devices untouched since creation (state/) */
 	struct cowvm *pool_next; /* reaper.c, pool.c, snapshot.c: list link */
 	struct cowvm_snapshot *origin; /* snapshot.c: what vm was cloned from
 					* (a reference), NULL if not a clone */

@@ -54,7 +54,7 @@ static int arena_insert(uint64_t start, uint64_t len)
 	if (arena_n == arena_cap) {
 		size_t cap = arena_cap ? 2 * arena_cap : 16;
 		struct arena_free *l =
-			realloc(arena_list, cap * sizeof(*arena_list));
+			vmm_realloc(arena_list, cap * sizeof(*arena_list));
 
 		if (!l)
 			return -ENOMEM;
@@ -72,13 +72,13 @@ static int arena_insert(uint64_t start, uint64_t len)
  * the address or MAP_FAILED, never anything but p when p is given. */
 static void *arena_reserve(void *p, uint64_t len)
 {
-	void *q = mmap(p, len, PROT_NONE,
+	void *q = vmm_mmap(p, len, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 			       (p ? MAP_FIXED_NOREPLACE : 0),
 		       -1, 0);
 
 	if (q != MAP_FAILED && p && q != p) { /* a kernel without NOREPLACE */
-		munmap(q, len);
+		vmm_munmap(q, len);
 		return MAP_FAILED;
 	}
 	return q;
@@ -104,7 +104,7 @@ static int arena_grow(uint64_t len)
 	if (p == MAP_FAILED)
 		return -errno;
 	if (arena_insert((uint64_t)(uintptr_t)p, chunk)) {
-		munmap(p, chunk);
+		vmm_munmap(p, chunk);
 		return -ENOMEM;
 	}
 	return 0;

@@ -8,7 +8,7 @@
 /* Extents with room for n entries, refcount 1; NULL on ENOMEM. */
 struct vmm_extents *vmm_extents_new(uint64_t n)
 {
-	struct vmm_extents *x = malloc(sizeof(*x) + n * sizeof(x->e[0]));
+	struct vmm_extents *x = vmm_malloc(sizeof(*x) + n * sizeof(x->e[0]));
 
 	if (!x)
 		return NULL;
@@ -117,7 +117,7 @@ int vmm_runs_add(struct vmm_runs *runs, uint64_t off, uint64_t n)
 	}
 	if (runs->n == runs->cap) {
 		uint64_t cap = runs->cap ? 2 * runs->cap : 64;
-		struct vmm_run *r = realloc(runs->r, cap * sizeof(*r));
+		struct vmm_run *r = vmm_realloc(runs->r, cap * sizeof(*r));
 
 		if (!r)
 			return -ENOMEM;

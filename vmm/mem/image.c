@@ -29,7 +29,7 @@ static int fold_pages(struct vmm_mem *mem, const struct vmm_runs *runs,
 	int err = 0;
 
 	pthread_mutex_lock(&vmm_store_lock);
-	w = cow_window_reserve(s, span);
+	w = vmm_fault(VMM_FAULT_COW) ? -ENOMEM : cow_window_reserve(s, span);
 	if (w < 0) {
 		pthread_mutex_unlock(&vmm_store_lock);
 		return (int)w;
@@ -39,8 +39,12 @@ static int fold_pages(struct vmm_mem *mem, const struct vmm_runs *runs,
 		for (uint64_t k = 0; !err && k < runs->r[i].n; k++) {
 			uint64_t off = runs->r[i].off + k;
 			uint32_t at = (uint32_t)(fo->delta + (int64_t)off);
-			int64_t f = cow_tree_place(
-				mem->tree, vmm_mem_off_gpa(mem, off), at);
+			int64_t f = vmm_fault(VMM_FAULT_COW)
+					    ? -ENOMEM
+					    : cow_tree_place(
+						      mem->tree,
+						      vmm_mem_off_gpa(mem, off),
+						      at);
 
 			if (f < 0) {
 				err = (int)f;
@@ -71,8 +75,8 @@ static int drop_runs(struct vmm_mem *mem, const struct vmm_runs *runs)
 		for (j = i + 1; j < runs->n && runs->r[j].off - end <= DROP_GAP;
 		     j++)
 			end = runs->r[j].off + runs->r[j].n;
-		if (madvise(mem->base + off * VMM_PAGE, (end - off) * VMM_PAGE,
-			    MADV_DONTNEED) < 0)
+		if (vmm_madvise(mem->base + off * VMM_PAGE,
+				(end - off) * VMM_PAGE, MADV_DONTNEED) < 0)
 			return -errno;
 		vmm_mem_unkeep(mem, off, end - off);
 		if (mem->mode == COWVM_MEM_UFFD)
@@ -153,50 +157,64 @@ static int map_runs(struct vmm_mem *mem, const struct vmm_extents *ext,
 	return 0;
 }
 
+/* The extents of mem with fo's moved runs on their new frames; NULL on
+ * ENOMEM. */
+static struct vmm_extents *fold_extents(struct vmm_mem *mem,
+					const struct fold *fo)
+{
+	struct vmm_extent *add = vmm_malloc((fo->moved.n + 1) * sizeof(*add));
+	struct vmm_extents *ext = NULL;
+
+	if (!add)
+		return NULL;
+	for (uint64_t i = 0; i < fo->moved.n; i++)
+		add[i] = (struct vmm_extent){
+			fo->moved.r[i].off, fo->moved.r[i].n,
+			(uint32_t)(fo->delta + (int64_t)fo->moved.r[i].off)};
+	ext = vmm_extents_overlay(mem->ext, add, fo->moved.n);
+	free(add);
+	return ext;
+}
+
 /* Fold the pages written since the last fold into the table, then remap
- * them onto their frames so that the private copies go. */
+ * them onto their frames so that the private copies go. A failure before
+ * the first page is placed leaves mem as it was; after, it breaks mem. */
 static int mem_fold(struct vmm_mem *mem)
 {
 	struct vmm_runs runs = {0};
 	struct fold fo = {0};
-	struct vmm_extent *add = NULL;
-	struct vmm_extents *ext;
-	int err = vmm_mem_written_runs(mem, &runs), err2;
+	struct vmm_extents *ext = NULL;
+	int err = vmm_mem_written_runs(mem, &runs);
 
 	if (err || !runs.n)
 		goto out;
 	err = fold_pages(mem, &runs, &fo);
-	add = malloc((fo.moved.n + 1) * sizeof(*add));
-	if (!add) {
-		err = -ENOMEM;
+	if (err && !fo.moved.n && !fo.inplace.n)
 		goto out;
-	}
-	for (uint64_t i = 0; i < fo.moved.n; i++)
-		add[i] = (struct vmm_extent){
-			fo.moved.r[i].off, fo.moved.r[i].n,
-			(uint32_t)(fo.delta + (int64_t)fo.moved.r[i].off)};
-	ext = vmm_extents_overlay(mem->ext, add, fo.moved.n);
-	if (!ext) {
+	if (!err)
+		ext = fold_extents(mem, &fo);
+	if (!err && !ext)
 		err = -ENOMEM;
-		goto out;
+	if (!err) {
+		vmm_extents_put(mem->ext);
+		mem->ext = ext;
+		err = map_runs(mem, ext, &fo.moved);
 	}
-	vmm_extents_put(mem->ext);
-	mem->ext = ext;
-	err2 = map_runs(mem, ext, &fo.moved);
-	if (!err2)
-		err2 = keep_inplace(mem, &fo.inplace);
-	if (!err2 && !err)
-		err2 = vmm_mem_written_clear(mem, false);
-	err = err ? err : err2;
+	if (!err)
+		err = keep_inplace(mem, &fo.inplace);
+	if (!err)
+		err = vmm_mem_written_clear(mem, false);
+	if (err)
+		vmm_mem_break(mem);
 out:
-	free(add);
 	vmm_runs_free(&runs);
 	vmm_runs_free(&fo.moved);
 	vmm_runs_free(&fo.inplace);
 	return err;
 }
 
-/* Leave direct mode: map RAM MAP_PRIVATE over the frames it has. */
+/* Leave direct mode: map RAM MAP_PRIVATE over the frames it has; a
+ * failure breaks mem. */
 static int mem_undirect(struct vmm_mem *mem)
 {
 	int err = vmm_mem_map_range(mem, mem->ext, 0, mem->pages, false);
@@ -207,6 +225,8 @@ static int mem_undirect(struct vmm_mem *mem)
 		mem->direct = false;
 	if (!err) /* what was written so far is in the frames already */
 		err = vmm_mem_written_clear(mem, true);
+	if (err)
+		vmm_mem_break(mem);
 	return err;
 }
 
@@ -216,15 +236,18 @@ static int image_take_quiet(struct vmm_mem *mem, struct vmm_mem_image **out)
 	struct vmm_mem_image *img;
 	int err;
 
+	if (mem->broken)
+		return -EIO;
 	if (!mem->tree)
 		return -EINVAL;
-	img = calloc(1, sizeof(*img));
+	img = vmm_calloc(1, sizeof(*img));
 	if (!img)
 		return -ENOMEM;
 	err = mem->direct ? mem_undirect(mem) : mem_fold(mem);
 	if (!err) {
 		pthread_mutex_lock(&vmm_store_lock);
-		img->tree = cow_tree_fork(mem->tree);
+		img->tree = vmm_fault(VMM_FAULT_COW) ? NULL
+						     : cow_tree_fork(mem->tree);
 		pthread_mutex_unlock(&vmm_store_lock);
 		if (!img->tree)
 			err = -ENOMEM;
@@ -255,7 +278,7 @@ static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
 	if (!mem->hole)
 		return -EINVAL; /* released by vmm_mem_release */
 	pthread_mutex_lock(&vmm_store_lock);
-	mem->tree = cow_tree_fork(img->tree);
+	mem->tree = vmm_fault(VMM_FAULT_COW) ? NULL : cow_tree_fork(img->tree);
 	pthread_mutex_unlock(&vmm_store_lock);
 	if (!mem->tree)
 		return -ENOMEM;
@@ -270,17 +293,22 @@ static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
 		err = vmm_uffd_protect(mem, 0, mem->pages, true);
 	if (!err)
 		err = vmm_mem_written_clear(mem, false);
+	if (err)
+		vmm_mem_break(mem);
 	return err;
 }
 
 /* Reset the table, drop the written copies, remap runs laid out
- * differently from the image. */
+ * differently from the image. A failure before the table is reset leaves
+ * mem as it was; after, it breaks mem. */
 static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 {
 	struct vmm_runs written = {0}, diff = {0};
 	bool was_direct = mem->direct;
 	int err;
 
+	if (mem->broken)
+		return -EIO;
 	if (img->size != mem->size)
 		return -EINVAL;
 	if (!mem->tree)
@@ -293,7 +321,8 @@ static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 	if (err)
 		goto out;
 	pthread_mutex_lock(&vmm_store_lock);
-	err = cow_tree_reset(mem->tree, img->tree);
+	err = vmm_fault(VMM_FAULT_COW) ? -ENOMEM
+				       : cow_tree_reset(mem->tree, img->tree);
 	pthread_mutex_unlock(&vmm_store_lock);
 	if (err)
 		goto out;
@@ -305,6 +334,8 @@ static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 		err = map_runs(mem, mem->ext, &diff);
 	if (!err)
 		err = vmm_mem_written_clear(mem, was_direct);
+	if (err)
+		vmm_mem_break(mem);
 out:
 	vmm_runs_free(&written);
 	vmm_runs_free(&diff);

@@ -21,7 +21,7 @@ bool vmm_mem_keep_room(const struct vmm_mem *mem, uint64_t n)
 int vmm_mem_keep(struct vmm_mem *mem, uint64_t off, uint64_t n)
 {
 	if (!mem->kept) {
-		mem->kept = calloc((mem->pages + 63) / 64, sizeof(uint64_t));
+		mem->kept = vmm_calloc((mem->pages + 63) / 64, sizeof(uint64_t));
 		if (!mem->kept)
 			return -ENOMEM;
 	}
@@ -54,7 +54,7 @@ int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off)
 	if (!mem->manual || mem->nhot >= VMM_HOT_MAX)
 		return 0;
 	if (!mem->hot) {
-		mem->hot = calloc((mem->pages + 63) / 64, sizeof(uint64_t));
+		mem->hot = vmm_calloc((mem->pages + 63) / 64, sizeof(uint64_t));
 		if (!mem->hot)
 			return -ENOMEM;
 	}

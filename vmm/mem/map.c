@@ -21,12 +21,12 @@ static int map_pieces(struct vmm_mem *mem, const struct vmm_extents *ext,
 		uint64_t stop = e->off + e->n < end ? e->off + e->n : end;
 		uint64_t frame = e->frame + (off - e->off);
 		uint8_t *want = mem->base + off * VMM_PAGE;
-		void *p = mmap(want, (stop - off) * VMM_PAGE,
+		void *p = vmm_mmap(want, (stop - off) * VMM_PAGE,
 			       PROT_READ | PROT_WRITE, flags, fd,
 			       (off_t)(frame * VMM_PAGE));
 
 		if (p != MAP_FAILED && p != want) {
-			munmap(p, (stop - off) * VMM_PAGE);
+			vmm_munmap(p, (stop - off) * VMM_PAGE);
 			errno = EEXIST;
 			p = MAP_FAILED;
 		}
@@ -40,7 +40,7 @@ static int map_pieces(struct vmm_mem *mem, const struct vmm_extents *ext,
 	/* A forked child gets none of guest RAM: it could not use it (its
 	 * VMs are inert), would pin the frames and slow every later host
 	 * page-table change of the parent. Advice only: failure is harmless. */
-	(void)madvise(mem->base + start * VMM_PAGE, n * VMM_PAGE,
+	(void)vmm_madvise(mem->base + start * VMM_PAGE, n * VMM_PAGE,
 		      MADV_DONTFORK);
 	return 0;
 }
@@ -69,7 +69,7 @@ int vmm_mem_map_hole(struct vmm_mem *mem, const struct vmm_extents *ext)
 			     &done);
 
 	if (err && done)
-		munmap(mem->base, done * VMM_PAGE);
+		vmm_munmap(mem->base, done * VMM_PAGE);
 	return err == -EEXIST ? -EBUSY : err;
 }
 

@@ -47,7 +47,7 @@ static int mem_register(struct vmm_mem *mem, unsigned i)
 					      mem->slot[i].off * VMM_PAGE),
 	};
 
-	if (ioctl(mem->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+	if (vmm_ioctl(mem->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return -errno;
 	return 0;
 }
@@ -62,9 +62,9 @@ static void mem_manual_protect(struct vmm_mem *mem)
 		.args = {KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE},
 	};
 
-	mem->manual = ioctl(mem->vm_fd, KVM_CHECK_EXTENSION,
-			    KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0 &&
-		      ioctl(mem->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+	mem->manual = vmm_ioctl(mem->vm_fd, KVM_CHECK_EXTENSION,
+				KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0 &&
+		      vmm_ioctl(mem->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
 }
 
 /* Give mem a window of its own, map it linearly in a new table and map
@@ -76,7 +76,7 @@ static int mem_fresh(struct vmm_mem *mem)
 	int err = 0;
 
 	pthread_mutex_lock(&vmm_store_lock);
-	mem->tree = cow_tree_create(s);
+	mem->tree = vmm_fault(VMM_FAULT_COW) ? NULL : cow_tree_create(s);
 	w = mem->tree ? cow_window_reserve(s, mem->pages) : -ENOMEM;
 	for (unsigned i = 0; w >= 0 && !err && i < mem->nr; i++)
 		err = cow_tree_map_linear(mem->tree, mem->slot[i].range.gpa,
@@ -108,7 +108,7 @@ int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
 
 	if (!size || size % VMM_PAGE || mode > COWVM_MEM_UFFD)
 		return -EINVAL;
-	mem = calloc(1, sizeof(*mem));
+	mem = vmm_calloc(1, sizeof(*mem));
 	if (!mem)
 		return -ENOMEM;
 	mem->vm_fd = vm_fd;
@@ -130,7 +130,7 @@ int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
 	}
 	err = vmm_arena_alloc(size, &mem->base, &mem->span);
 	if (!err && empty) { /* a hole: realizing then replaces nothing */
-		if (munmap(mem->base, size) < 0)
+		if (vmm_munmap(mem->base, size) < 0)
 			err = -errno;
 		else
 			mem->hole = true;
@@ -163,7 +163,7 @@ int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
 /* Host address of [gpa, gpa + len) if it lies in one RAM range, else NULL. */
 void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 {
-	for (unsigned i = 0; i < mem->nr; i++) {
+	for (unsigned i = 0; !mem->broken && i < mem->nr; i++) {
 		const struct vmm_mem_slot *s = &mem->slot[i];
 		uint64_t off = gpa - s->range.gpa;
 
@@ -310,6 +310,25 @@ static void mem_region_put(struct vmm_mem *mem)
 		munmap(p, mem->size);
 	else if (!mem->hole)
 		munmap(mem->base, mem->size);
+}
+
+/* After a failure that left mem's table, extents and mapping out of step:
+ * unmap RAM first, then free the table (the frames only it held go back
+ * to the store), so that nothing reaches a frame mem no longer owns. A
+ * region that cannot be unmapped keeps its table, and so its frames. */
+void vmm_mem_break(struct vmm_mem *mem)
+{
+	mem->broken = true;
+	if (mem->hole || munmap(mem->base, mem->size) == 0) {
+		mem->hole = true;
+		vmm_mem_release(mem);
+	}
+}
+
+/* Whether a failure broke mem (vmm_mem_break). */
+bool vmm_mem_broken(const struct vmm_mem *mem)
+{
+	return mem->broken;
 }
 
 /* Stop the handler, give the region back, drop the table and the store

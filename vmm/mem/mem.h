@@ -136,6 +136,12 @@ uint64_t vmm_mem_image_size(const struct vmm_mem_image *img);
  * private; 0, or -EINVAL on an empty mem. */
 int vmm_mem_stats(struct vmm_mem *mem, struct cowvm_mem_stats *st);
 
+/* Whether a failed vmm_mem_image_take or vmm_mem_realize left mem broken:
+ * then it has no table and no RAM mapped, vmm_mem_gpa and _gpa_write give
+ * NULL and every other call fails with -EIO; the VM must stop. A failure
+ * that leaves mem intact (as before the call) does not break it. */
+bool vmm_mem_broken(const struct vmm_mem *mem);
+
 /* Bytes of guest RAM. */
 uint64_t vmm_mem_size(const struct vmm_mem *mem);
 

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "cow.h"
+#include "fault.h"
 #include "mem.h"
 
 #define VMM_PAGE 4096ull
@@ -96,6 +97,7 @@ struct vmm_mem {
 	uint8_t *base; /* the VA region of all RAM */
 	uint64_t span; /* bytes of arena held from base (with the guard) */
 	bool hole;     /* nothing of mem is mapped in the region (empty) */
+	bool broken;   /* a failure left it unusable (vmm_mem_break) */
 	unsigned nr;
 	struct vmm_mem_slot slot[VMM_MAX_RANGES];
 	struct cow_tree *tree;	 /* NULL while empty */
@@ -219,6 +221,9 @@ int vmm_uffd_protect(struct vmm_mem *mem, uint64_t off, uint64_t n, bool reg);
  * for writing (waking a thread that waits on them); 0 or -errno. */
 int vmm_uffd_unprotect(struct vmm_mem *mem, uint64_t off, uint64_t n);
 
+/* mem.c: give up on mem after a failure that left its table, extents and
+ * mapping out of step: no RAM mapped, no table, every access refused. */
+void vmm_mem_break(struct vmm_mem *mem);
 /* mem.c: guest-physical address of RAM page offset off. */
 uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off);
 

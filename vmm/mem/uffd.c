@@ -29,7 +29,7 @@ static int uffd_wp(struct vmm_mem *mem, uint64_t off, uint64_t n, bool wp)
 		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
 
-	return ioctl(mem->uffd.fd, UFFDIO_WRITEPROTECT, &a) < 0 ? -errno : 0;
+	return vmm_ioctl(mem->uffd.fd, UFFDIO_WRITEPROTECT, &a) < 0 ? -errno : 0;
 }
 
 /* Register (when reg) and write-protect RAM pages [off, off + n). */
@@ -41,7 +41,7 @@ int vmm_uffd_protect(struct vmm_mem *mem, uint64_t off, uint64_t n, bool reg)
 		.mode = UFFDIO_REGISTER_MODE_WP,
 	};
 
-	if (reg && ioctl(mem->uffd.fd, UFFDIO_REGISTER, &r) < 0)
+	if (reg && vmm_ioctl(mem->uffd.fd, UFFDIO_REGISTER, &r) < 0)
 		return -errno;
 	return uffd_wp(mem, off, n, true);
 }
@@ -77,7 +77,7 @@ static void uffd_event(struct vmm_mem *mem, const struct uffd_msg *m)
 		pthread_mutex_lock(&mem->rec.lock);
 		mem->rec.err = mem->rec.err ? mem->rec.err : err;
 		pthread_mutex_unlock(&mem->rec.lock);
-		ioctl(mem->uffd.fd, UFFDIO_WAKE, &r);
+		vmm_ioctl(mem->uffd.fd, UFFDIO_WAKE, &r);
 	}
 }
 
@@ -117,7 +117,7 @@ int vmm_uffd_start(struct vmm_mem *mem)
 	u->fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (u->fd < 0)
 		return -errno;
-	if (ioctl(u->fd, UFFDIO_API, &api) < 0)
+	if (vmm_ioctl(u->fd, UFFDIO_API, &api) < 0)
 		return -errno;
 	if (pipe2(u->stop, O_CLOEXEC) < 0)
 		return -errno;

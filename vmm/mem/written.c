@@ -59,7 +59,7 @@ int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out)
 					? PAGE_IS_PRESENT | PAGE_IS_SWAPPED
 					: PAGE_IS_PRESENT,
 		};
-		long n = ioctl(mem->pagemap, PAGEMAP_SCAN, &a);
+		long n = vmm_ioctl(mem->pagemap, PAGEMAP_SCAN, &a);
 
 		if (n < 0)
 			return -errno;
@@ -92,11 +92,11 @@ int vmm_mem_record_init(struct vmm_mem *mem)
 {
 	struct vmm_mem_record *r = &mem->rec;
 
-	r->bits = calloc(bitmap_words(mem), sizeof(*r->bits));
+	r->bits = vmm_calloc(bitmap_words(mem), sizeof(*r->bits));
 	if (!r->bits)
 		return -ENOMEM;
 	if (mem->mode == COWVM_MEM_KERNEL) {
-		mem->dirty = calloc(bitmap_words(mem), sizeof(*mem->dirty));
+		mem->dirty = vmm_calloc(bitmap_words(mem), sizeof(*mem->dirty));
 		if (!mem->dirty)
 			return -ENOMEM;
 	}
@@ -129,7 +129,7 @@ static int record_one(struct vmm_mem_record *r, uint64_t off)
 		return 0;
 	if (r->nlist == r->caplist) {
 		uint64_t cap = r->caplist ? 2 * r->caplist : 1024;
-		uint64_t *l = realloc(r->list, cap * sizeof(*l));
+		uint64_t *l = vmm_realloc(r->list, cap * sizeof(*l));
 
 		if (!l)
 			return -ENOMEM;
@@ -171,7 +171,7 @@ static int dirty_rearm(struct vmm_mem *mem, unsigned i, uint64_t first,
 
 	if (!mem->manual || !n)
 		return 0;
-	if (ioctl(mem->vm_fd, KVM_CLEAR_DIRTY_LOG, &c) < 0)
+	if (vmm_ioctl(mem->vm_fd, KVM_CLEAR_DIRTY_LOG, &c) < 0)
 		return -errno;
 	return 0;
 }
@@ -210,7 +210,7 @@ static int dirty_collect(struct vmm_mem *mem, bool discard)
 		uint64_t nw = (n + 63) / 64;
 		int err;
 
-		if (ioctl(mem->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		if (vmm_ioctl(mem->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 			return -errno;
 		for (uint64_t w = dirty_next(mem->dirty, 0, nw); w < nw;
 		     w = dirty_next(mem->dirty, w + 1, nw)) {

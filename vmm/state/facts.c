@@ -74,7 +74,7 @@ int st_ioctl(struct cowvm *vm, int fd, unsigned long req, void *arg,
 	     const char *name)
 {
 	st_stats.ioctls++;
-	if (ioctl(fd, req, arg) < 0)
+	if (vmm_ioctl(fd, req, arg) < 0)
 		return vmm_fail(vm, errno, "%s failed: %m", name);
 	return 0;
 }
@@ -93,7 +93,7 @@ int st_msrs_io(int fd, unsigned long req, struct kvm_msr_entry *e,
 	buf.hdr.nmsrs = n;
 	memcpy(buf.e, e, n * sizeof(*e));
 	st_stats.ioctls++;
-	r = ioctl(fd, req, &buf);
+	r = vmm_ioctl(fd, req, &buf);
 	if (r < 0)
 		return -errno;
 	if (req == KVM_GET_MSRS)
@@ -130,14 +130,14 @@ static int st_probe_msrs(struct cowvm *vm)
 	struct kvm_msr_list *list;
 	unsigned n = 0;
 
-	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 &&
+	if (vmm_ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 &&
 	    errno != E2BIG)
 		return vmm_fail(vm, errno, "KVM_GET_MSR_INDEX_LIST: %m");
-	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(uint32_t));
+	list = vmm_calloc(1, sizeof(*list) + probe.nmsrs * sizeof(uint32_t));
 	if (!list)
 		return -ENOMEM;
 	list->nmsrs = probe.nmsrs;
-	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, list) < 0) {
+	if (vmm_ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, list) < 0) {
 		free(list);
 		return vmm_fail(vm, errno, "KVM_GET_MSR_INDEX_LIST: %m");
 	}
@@ -167,8 +167,8 @@ static void st_probe_tsc_attr(struct cowvm *vm)
 		.addr = (uint64_t)(uintptr_t)&off,
 	};
 
-	st_facts.tsc_attr = ioctl(vm->vcpu.fd, KVM_HAS_DEVICE_ATTR, &a) == 0 &&
-		      ioctl(vm->vcpu.fd, KVM_GET_DEVICE_ATTR, &a) == 0;
+	st_facts.tsc_attr = vmm_ioctl(vm->vcpu.fd, KVM_HAS_DEVICE_ATTR, &a) == 0 &&
+		      vmm_ioctl(vm->vcpu.fd, KVM_GET_DEVICE_ATTR, &a) == 0;
 }
 
 /* Whether setting KVM_VCPU_TSC_OFFSET actually moves the guest TSC (not
@@ -182,15 +182,15 @@ void st_facts_probe_tsc(struct cowvm *vm)
 		.addr = (uint64_t)(uintptr_t)&off,
 	};
 
-	if (!st_facts.tsc_attr || ioctl(vm->vcpu.fd, KVM_GET_DEVICE_ATTR, &a) < 0)
+	if (!st_facts.tsc_attr || vmm_ioctl(vm->vcpu.fd, KVM_GET_DEVICE_ATTR, &a) < 0)
 		return;
 	want = off - 1000000000ull;
 	off = want;
-	if (ioctl(vm->vcpu.fd, KVM_SET_DEVICE_ATTR, &a) < 0)
+	if (vmm_ioctl(vm->vcpu.fd, KVM_SET_DEVICE_ATTR, &a) < 0)
 		return;
 	a.addr = (uint64_t)(uintptr_t)&got;
 	st_facts.tsc_settable =
-		ioctl(vm->vcpu.fd, KVM_GET_DEVICE_ATTR, &a) == 0 && got == want;
+		vmm_ioctl(vm->vcpu.fd, KVM_GET_DEVICE_ATTR, &a) == 0 && got == want;
 }
 
 /* Learn the MSR list, XSAVE size and TSC control from the probe VM vm,
@@ -205,7 +205,7 @@ int st_facts_probe(struct cowvm *vm)
 		r = vcpu_create(vm);
 	if (r)
 		return r;
-	r = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	r = vmm_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
 	st_facts.xsave2 = r > 0;
 	st_facts.xsave_size = r > (int)sizeof(struct kvm_xsave)
 				      ? (uint32_t)r

@@ -36,7 +36,7 @@ static int st_init_probe(struct cowvm *vm)
 /* pthread_once body: run the probe, keep its error in st_init_err. */
 static void st_init_once(void)
 {
-	struct cowvm *vm = calloc(1, sizeof(*vm));
+	struct cowvm *vm = vmm_calloc(1, sizeof(*vm));
 
 	if (!vm) {
 		st_init_err = -ENOMEM;
@@ -284,7 +284,7 @@ static int st_capture(struct cowvm *vm, struct vmm_state *st)
 	st->mem_size = vm->cfg.mem_size;
 	st->xsave_size = st_facts.xsave_size;
 	if (!st->xsave) {
-		st->xsave = calloc(1, st_facts.xsave_size);
+		st->xsave = vmm_calloc(1, st_facts.xsave_size);
 		if (!st->xsave)
 			return vmm_fail(vm, ENOMEM, "out of memory");
 	}
@@ -310,7 +310,7 @@ int vmm_state_save(struct cowvm *vm, struct vmm_state **out)
 	if (err)
 		return vmm_fail(vm, -err, "VM state probe failed: %s",
 				st_why);
-	st = calloc(1, sizeof(*st));
+	st = vmm_calloc(1, sizeof(*st));
 	if (!st)
 		return vmm_fail(vm, ENOMEM, "out of memory");
 	memset(&st_stats, 0, sizeof(st_stats));
