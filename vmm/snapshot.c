@@ -9,8 +9,6 @@
 
 #include "api.h"
 
-#define SNAP_CR4_OSXSAVE (1ull << 18)
-#define SNAP_CR4_PKE	 (1ull << 22) /* ring 3 may WRPKRU: FXRSTOR misses PKRU */
 
 /* A VM frozen at one instant: an image of its RAM and all its other state.
  * Immutable once taken; freed when the last reference is put. */
@@ -224,7 +222,7 @@ int cowvm_snapshot_guest_fpu(struct cowvm_snapshot *snap)
 		return -EINVAL;
 	if (snap_inherited(snap))
 		return -ECHILD;
-	if (snap->state->sregs.cr4 & (SNAP_CR4_OSXSAVE | SNAP_CR4_PKE))
+	if (!vmm_state_guest_fpu_ok(snap->state))
 		return -EINVAL;
 	snap->state->guest_fpu = true;
 	return 0;

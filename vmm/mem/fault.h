@@ -26,6 +26,15 @@ enum vmm_fault_kind {
 /* The calling thread's injection: the nth call of kind from now on fails
  * with err (n = 0 disarms every kind). */
 void vmm_fault_arm(enum vmm_fault_kind kind, uint64_t n, int err);
+/* The same for calls on any thread (a handler thread's, say), counted
+ * together; n = 0 disarms. */
+void vmm_fault_arm_all(enum vmm_fault_kind kind, uint64_t n, int err);
+/* Record the request codes of the calling thread's ioctls from now on
+ * into trace[0..max) (max = 0 stops); returns nothing, see _traced. */
+void vmm_fault_trace(unsigned long *trace, unsigned max);
+/* Ioctls recorded since vmm_fault_trace (may exceed max: then the trace
+ * holds the first max). */
+unsigned vmm_fault_traced(void);
 /* Calls of kind counted on this thread since it was last armed. */
 uint64_t vmm_fault_calls(enum vmm_fault_kind kind);
 /* Whether the armed call was reached (and failed) since the last arm. */
@@ -35,11 +44,16 @@ const char *vmm_fault_name(enum vmm_fault_kind kind);
 
 /* Whether this call of kind must fail; then errno is the armed error. */
 bool vmm_fault_hit_(enum vmm_fault_kind kind);
+/* Count an ioctl request into the trace; false. */
+bool vmm_fault_ioctl_(unsigned long req);
 extern _Thread_local bool vmm_fault_on;
+extern bool vmm_fault_any; /* vmm_fault_arm_all is armed */
 
 static inline bool vmm_fault(enum vmm_fault_kind kind)
 {
-	return vmm_fault_on && vmm_fault_hit_(kind);
+	return (vmm_fault_on ||
+		__atomic_load_n(&vmm_fault_any, __ATOMIC_RELAXED)) &&
+	       vmm_fault_hit_(kind);
 }
 
 static inline void *vmm_mmap(void *addr, size_t len, int prot, int flags,
@@ -62,7 +76,9 @@ static inline int vmm_madvise(void *addr, size_t len, int advice)
 
 /* ioctl(fd, req, arg) with arg a pointer or an integer, as ioctl takes. */
 #define vmm_ioctl(fd, req, arg)                                                \
-	(vmm_fault(VMM_FAULT_IOCTL) ? -1 : ioctl((fd), (req), (arg)))
+	((vmm_fault_on && vmm_fault_ioctl_(req)) || vmm_fault(VMM_FAULT_IOCTL) \
+		 ? -1                                                          \
+		 : ioctl((fd), (req), (arg)))
 
 static inline void *vmm_malloc(size_t n)
 {

@@ -13,6 +13,7 @@
 struct fold {
 	struct vmm_runs moved, inplace;
 	int64_t delta;
+	uint64_t placed; /* pages whose frame the table changed */
 };
 
 /* Copy every written page into a private frame: frames the table already
@@ -50,6 +51,7 @@ static int fold_pages(struct vmm_mem *mem, const struct vmm_runs *runs,
 				err = (int)f;
 				break;
 			}
+			fo->placed++;
 			memcpy(cow_frame_ptr(s, (uint32_t)f),
 			       mem->base + off * VMM_PAGE, VMM_PAGE);
 			err = vmm_runs_add(f == at ? &fo->moved : &fo->inplace,
@@ -189,7 +191,7 @@ static int mem_fold(struct vmm_mem *mem)
 	if (err || !runs.n)
 		goto out;
 	err = fold_pages(mem, &runs, &fo);
-	if (err && !fo.moved.n && !fo.inplace.n)
+	if (err && !fo.placed)
 		goto out;
 	if (!err)
 		ext = fold_extents(mem, &fo);

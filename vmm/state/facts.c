@@ -243,3 +243,9 @@ uint64_t st_boottime_ns(void)
 	clock_gettime(CLOCK_BOOTTIME, &t);
 	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
+
+/* For tests: take the TSC offset as settable (or not) from now on. */
+void vmm_state_test_tsc_settable(bool settable)
+{
+	st_facts.tsc_settable = settable && st_facts.tsc_attr;
+}

@@ -324,6 +324,12 @@ int vmm_state_save(struct cowvm *vm, struct vmm_state **out)
 	return 0;
 }
 
+/* CR4.OSXSAVE and CR4.PKE of st both clear. */
+bool vmm_state_guest_fpu_ok(const struct vmm_state *st)
+{
+	return !(st->sregs.cr4 & (ST_CR4_OSXSAVE | ST_CR4_PKE));
+}
+
 /* Free st and what it owns. */
 void vmm_state_free(struct vmm_state *st)
 {

@@ -130,6 +130,16 @@ const uint32_t *vmm_state_msr_list(unsigned *n);
 /* The process-wide capture of a freshly created VM (after init). */
 const struct vmm_state *vmm_state_pristine(void);
 
+/* Whether a guest at st can restore all the FPU state it may change with
+ * FXRSTOR: CR4.OSXSAVE clear (no XSAVE components beyond x87/SSE) and
+ * CR4.PKE clear (else ring 3 could change PKRU, which FXRSTOR misses). */
+bool vmm_state_guest_fpu_ok(const struct vmm_state *st);
+
+/* For tests: restore the TSC offset as if setting it moved the guest TSC
+ * (on hosts where it does not, the attribute is accepted and ignored), so
+ * that the order of a restore's ioctls can be checked anywhere. */
+void vmm_state_test_tsc_settable(bool settable);
+
 /* Whether a and b are equal in piece (one vmm_state_piece bit), ignoring
  * what KVM cannot restore (PIT load times). */
 bool vmm_state_piece_equal(const struct vmm_state *a, const struct vmm_state *b,

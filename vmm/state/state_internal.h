@@ -12,6 +12,8 @@
 #define ST_MSR_TSC	    0x10u
 #define ST_MSR_KVM_WALL	    0x11u
 #define ST_MSR_KVM_WALL_NEW 0x4b564d00u
+#define ST_CR4_OSXSAVE	    (1ull << 18)
+#define ST_CR4_PKE	    (1ull << 22)
 #define ST_SYNC_ALL                                                            \
 	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
 
