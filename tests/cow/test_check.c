@@ -1,6 +1,6 @@
 /* The invariant checker catches each kind of corruption it is meant to. */
 #include "cow_internal.h"
-#include "cow_test.h"
+#include "cow_util.h"
 
 /* Fail unless the checker rejects the store, mentioning word. */
 static void expect_broken(struct cow_store *s, const char *word)
@@ -8,7 +8,7 @@ static void expect_broken(struct cow_store *s, const char *word)
 	char why[256];
 	int r = cow_store_check(s, why, sizeof(why));
 
-	TEST_ASSERT(r == -EUCLEAN, "checker returned %d for '%s'", r, word);
+	TEST_ASSERT_EQ(r, -EUCLEAN, "checker result for '%s'", word);
 	TEST_ASSERT(strstr(why, word), "checker said '%s', expected '%s'", why,
 		    word);
 }
@@ -25,11 +25,11 @@ int main(void)
 	TEST_ASSERT(s, "store");
 	p = cow_tree_create(s);
 	TEST_ASSERT(p, "create");
-	write_pattern(p, 0, 3 * PAGE, 1);
-	write_pattern(p, TiB, PAGE, 2);
+	ct_write_pattern(p, 0, 3 * PAGE, 1);
+	ct_write_pattern(p, TiB, PAGE, 2);
 	c = cow_tree_fork(p);
 	TEST_ASSERT(c, "fork");
-	write_pattern(c, PAGE, 1, 3);
+	ct_write_pattern(c, PAGE, 1, 3);
 	CHECK_STORE(s);
 
 	root = cow_table_ptr(s, p->root);
@@ -52,7 +52,7 @@ int main(void)
 
 	/* A table allocated but reachable from no tree. */
 	leak = cow_table_alloc(s);
-	TEST_ASSERT(leak >= 0, "alloc");
+	TEST_ASSERT_GE(leak, 0, "alloc");
 	expect_broken(s, "refcount");
 	cow_table_put(s, (uint32_t)leak, 0);
 	CHECK_STORE(s);
@@ -78,8 +78,8 @@ int main(void)
 	/* Free-list damage: a listed-twice index, a lost count, dirt. */
 	cow_tree_destroy(c);
 	CHECK_STORE(s);
-	TEST_ASSERT(s->tables.nfree >= 2 && s->frames.nfree >= 1,
-		    "the child's copies were freed");
+	TEST_ASSERT_GE(s->tables.nfree, 2, "the child's copies were freed");
+	TEST_ASSERT_GE(s->frames.nfree, 1, "the child's copies were freed");
 	saved = s->tables.free[1];
 	s->tables.free[1] = s->tables.free[0];
 	expect_broken(s, "listed twice");

@@ -1,5 +1,5 @@
 /* Allocator exhaustion: a write that cannot complete changes nothing. */
-#include "cow_test.h"
+#include "cow_util.h"
 
 #define NPROBE 6
 static const uint64_t probe[NPROBE] = {0,   2 * MiB - PAGE,	 2 * MiB, GiB,
@@ -56,15 +56,15 @@ static void expect_enomem(struct cow_store *s, struct cow_tree **t, int n,
 	int r;
 
 	TEST_ASSERT(buf, "malloc");
-	fill(buf, len, gpa);
+	test_fill(buf, len, gpa);
 	capture(s, t, n, &before);
 	r = cow_tree_write(t[which], gpa, buf, len);
-	TEST_ASSERT(r == -ENOMEM, "write of %#llx+%zu returned %d",
-		    (unsigned long long)gpa, len, r);
+	TEST_ASSERT_EQ(r, -ENOMEM, "write of %#llx+%zu",
+		       (unsigned long long)gpa, len);
 	expect_unchanged(s, t, n, &before);
 	if (len == 1) {
-		TEST_ASSERT(cow_tree_frame_for_write(t[which], gpa) == -ENOMEM,
-			    "frame_for_write");
+		TEST_ASSERT_EQ(cow_tree_frame_for_write(t[which], gpa), -ENOMEM,
+			       "frame_for_write");
 		expect_unchanged(s, t, n, &before);
 	}
 	free(buf);
@@ -82,11 +82,11 @@ static void test_frames(void)
 	/* Five pages when four remain: not even the first is written. */
 	expect_enomem(s, t, 1, 0, 2 * MiB - 3 * PAGE, 5 * PAGE);
 	/* Exactly four across a leaf-table boundary fit. */
-	write_pattern(t[0], 2 * MiB - 2 * PAGE, 4 * PAGE, 1);
+	ct_write_pattern(t[0], 2 * MiB - 2 * PAGE, 4 * PAGE, 1);
 	expect_enomem(s, t, 1, 0, 0, 1);
 	expect_enomem(s, t, 1, 0, COW_GPA_LIMIT - 1, 1);
 	/* Rewriting private pages needs no frame. */
-	write_pattern(t[0], 2 * MiB - 2 * PAGE, 4 * PAGE, 2);
+	ct_write_pattern(t[0], 2 * MiB - 2 * PAGE, 4 * PAGE, 2);
 	t[1] = cow_tree_fork(t[0]);
 	TEST_ASSERT(t[1], "fork");
 	/* A shared page needs a frame: none left, on either side. */
@@ -95,8 +95,8 @@ static void test_frames(void)
 	/* Once the parent is gone the child owns the frames again. */
 	cow_tree_destroy(t[0]);
 	t[0] = t[1];
-	write_pattern(t[0], 2 * MiB - 2 * PAGE, 4 * PAGE, 3);
-	expect_pattern(t[0], 2 * MiB - 2 * PAGE, 4 * PAGE, 3);
+	ct_write_pattern(t[0], 2 * MiB - 2 * PAGE, 4 * PAGE, 3);
+	ct_expect_pattern(t[0], 2 * MiB - 2 * PAGE, 4 * PAGE, 3);
 	CHECK_STORE(s);
 	cow_store_destroy(s);
 }
@@ -111,28 +111,30 @@ static void test_tables(void)
 	t[0] = cow_tree_create(s);
 	TEST_ASSERT(t[0], "create");
 	/* L2, L1 and two leaves: 4 more tables (5 used). */
-	write_pattern(t[0], 2 * MiB - PAGE, 2 * PAGE, 1);
+	ct_write_pattern(t[0], 2 * MiB - PAGE, 2 * PAGE, 1);
 	t[1] = cow_tree_fork(t[0]); /* 6 used */
 	TEST_ASSERT(t[1], "fork");
 	/* Crossing the leaf boundary in the child needs 4 copies: 10 > 9. */
 	expect_enomem(s, t, 2, 1, 2 * MiB - 1, 2);
 	/* A new region needs 3 tables in the parent too: fits exactly... */
-	write_pattern(t[0], TiB, 1, 2);
+	ct_write_pattern(t[0], TiB, 1, 2);
 	/* ...after which nothing needing a table fits. */
 	expect_enomem(s, t, 2, 1, 2 * MiB - PAGE, 1);
 	expect_enomem(s, t, 2, 0, 4 * MiB, 1);
 	expect_enomem(s, t, 2, 0, 3 * TiB, 1);
 	/* The parent still writes its private page in place. */
-	write_pattern(t[0], TiB, PAGE, 3);
+	ct_write_pattern(t[0], TiB, PAGE, 3);
 	t[2] = cow_tree_fork(t[0]);
-	TEST_ASSERT(!t[2] && errno == ENOMEM, "fork at the table limit");
-	TEST_ASSERT(!cow_tree_create(s) && errno == ENOMEM, "create");
+	TEST_ASSERT(!t[2], "fork at the table limit");
+	TEST_ASSERT_EQ(errno, ENOMEM, "fork at the table limit");
+	TEST_ASSERT(!cow_tree_create(s), "create");
+	TEST_ASSERT_EQ(errno, ENOMEM, "create");
 	CHECK_STORE(s);
-	expect_pattern(t[1], 2 * MiB - PAGE, 2 * PAGE, 1);
+	ct_expect_pattern(t[1], 2 * MiB - PAGE, 2 * PAGE, 1);
 	cow_tree_destroy(t[0]);
 	/* Freed tables: the child can break its whole path now. */
-	write_pattern(t[1], 2 * MiB - 1, 2, 4);
-	expect_zero(t[1], TiB, 1);
+	ct_write_pattern(t[1], 2 * MiB - 1, 2, 4);
+	ct_expect_zero(t[1], TiB, 1);
 	CHECK_STORE(s);
 	cow_store_destroy(s);
 }

@@ -4,7 +4,7 @@
 #include <inttypes.h>
 #include <time.h>
 
-#include "cow_test.h"
+#include "cow_util.h"
 
 #define NTREES	   16 /* most live trees */
 #define CLUSTER	   4  /* pages per cluster */
@@ -72,17 +72,18 @@ static void compare(int i)
 	for (p = 0; p < NPAGES; p++) {
 		int64_t f = cow_tree_translate(m[i].tree, page_gpa(p));
 
-		TEST_ASSERT((f >= 0) == m[i].mapped[p],
-			    "step %" PRIu64 " (%s): tree %d page %d mapped %d",
-			    step, op, i, p, (int)m[i].mapped[p]);
+		TEST_ASSERT_EQ(f >= 0, m[i].mapped[p],
+			       "step %" PRIu64 " (%s): tree %d page %d mapped",
+			       step, op, i, p);
 		mapped += m[i].mapped[p];
 	}
 	cow_tree_stats(m[i].tree, &st);
-	TEST_ASSERT(st.pages_mapped == mapped &&
-			    st.pages_private + st.pages_shared == mapped,
-		    "step %" PRIu64 " (%s): tree %d maps %" PRIu64
-		    ", model %" PRIu64,
-		    step, op, i, st.pages_mapped, mapped);
+	TEST_ASSERT_EQ(st.pages_mapped, mapped,
+		       "step %" PRIu64 " (%s): tree %d pages mapped, model",
+		       step, op, i);
+	TEST_ASSERT_EQ(st.pages_private + st.pages_shared, mapped,
+		       "step %" PRIu64 " (%s): tree %d private + shared, model",
+		       step, op, i);
 }
 
 static void check_store(void)
@@ -90,8 +91,8 @@ static void check_store(void)
 	char why[256];
 	int r = cow_store_check(store, why, sizeof(why));
 
-	TEST_ASSERT(r == 0, "step %" PRIu64 " (%s): checker: %s", step, op,
-		    why);
+	TEST_ASSERT_EQ(r, 0, "step %" PRIu64 " (%s): checker: %s", step, op,
+		       why);
 }
 
 static int pick_live(void)
@@ -178,7 +179,7 @@ static void op_write(void)
 		enomem++;
 		return;
 	}
-	TEST_ASSERT(r == 0, "step %" PRIu64 " (%s): %d", step, op, r);
+	TEST_ASSERT_EQ(r, 0, "step %" PRIu64 " (%s)", step, op);
 	writes_ok++;
 	memcpy(&m[i].data[page][0] + off, buf, len);
 	for (k = off / PAGE; k <= (off + len - 1) / PAGE; k++)
@@ -197,8 +198,9 @@ static void op_frame_for_write(void)
 		enomem++;
 		return;
 	}
-	TEST_ASSERT(f >= 0 && cow_tree_translate(m[i].tree, page_gpa(p)) == f,
-		    "step %" PRIu64 " (%s): %" PRId64, step, op, f);
+	TEST_ASSERT_GE(f, 0, "step %" PRIu64 " (%s)", step, op);
+	TEST_ASSERT_EQ(cow_tree_translate(m[i].tree, page_gpa(p)), f,
+		       "step %" PRIu64 " (%s)", step, op);
 	m[i].mapped[p] = 1;
 }
 
@@ -225,7 +227,8 @@ static void op_create(void)
 		return;
 	m[j].tree = cow_tree_create(store);
 	if (!m[j].tree) {
-		TEST_ASSERT(errno == ENOMEM, "step %" PRIu64 " (%s)", step, op);
+		TEST_ASSERT_EQ(errno, ENOMEM, "step %" PRIu64 " (%s)", step,
+			       op);
 		enomem++;
 		return;
 	}
@@ -243,7 +246,8 @@ static void op_fork(void)
 		return;
 	m[j].tree = cow_tree_fork(m[i].tree);
 	if (!m[j].tree) {
-		TEST_ASSERT(errno == ENOMEM, "step %" PRIu64 " (%s)", step, op);
+		TEST_ASSERT_EQ(errno, ENOMEM, "step %" PRIu64 " (%s)", step,
+			       op);
 		enomem++;
 		return;
 	}
@@ -347,10 +351,8 @@ int main(void)
 		struct cow_store_stats st;
 
 		cow_store_stats(store, &st);
-		TEST_ASSERT(st.frames_used == 0 && st.tables_used == 0,
-			    "all trees destroyed, %" PRIu64
-			    " frames and %" PRIu64 " tables left",
-			    st.frames_used, st.tables_used);
+		TEST_ASSERT_EQ(st.frames_used, 0, "all trees destroyed");
+		TEST_ASSERT_EQ(st.tables_used, 0, "all trees destroyed");
 	}
 	printf("model: %" PRIu64 " ops, %" PRIu64 " full compares, %" PRIu64
 	       " writes done, %" PRIu64 " refused with ENOMEM\n",

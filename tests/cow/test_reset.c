@@ -1,5 +1,5 @@
 /* Reset to a snapshot: correctness after nested forks, and cost. */
-#include "cow_test.h"
+#include "cow_util.h"
 
 static struct cow_store_stats ss(struct cow_store *s)
 {
@@ -54,35 +54,38 @@ static void test_nested(struct cow_store *s)
 
 	TEST_ASSERT(snap, "create");
 	for (i = 0; i < NPROBE; i++)
-		write_pattern(snap, probe[i], PAGE, i);
+		ct_write_pattern(snap, probe[i], PAGE, i);
 	a = cow_tree_fork(snap);
 	TEST_ASSERT(a, "fork");
-	write_pattern(a, probe[1], 3 * PAGE, 50); /* crosses a leaf table */
+	ct_write_pattern(a, probe[1], 3 * PAGE, 50); /* crosses a leaf table */
 	b = cow_tree_fork(a);
 	TEST_ASSERT(b, "fork");
-	write_pattern(b, probe[5], PAGE, 51);
-	write_pattern(b, 3 * GiB, PAGE, 52);	 /* new page in b only */
-	write_pattern(snap, probe[0], PAGE, 53); /* snapshot moves on too */
+	ct_write_pattern(b, probe[5], PAGE, 51);
+	ct_write_pattern(b, 3 * GiB, PAGE, 52);	    /* new page in b only */
+	ct_write_pattern(snap, probe[0], PAGE, 53); /* snapshot moves on too */
 	CHECK_STORE(s);
 
 	TEST_OK(cow_tree_reset(b, snap));
 	CHECK_STORE(s);
 	expect_same_probes(b, snap);
 	expect_same(b, snap, probe[1], 3 * PAGE);
-	expect_zero(b, 3 * GiB, PAGE);
+	ct_expect_zero(b, 3 * GiB, PAGE);
 	cow_tree_stats(b, &st);
 	{
 		struct cow_stats sn;
 
 		cow_tree_stats(snap, &sn);
-		TEST_ASSERT(st.pages_private == 0 &&
-				    st.pages_mapped == sn.pages_mapped,
-			    "reset tree shares every page with the snapshot");
+		TEST_ASSERT_EQ(
+			st.pages_private, 0,
+			"reset tree shares every page with the snapshot");
+		TEST_ASSERT_EQ(
+			st.pages_mapped, sn.pages_mapped,
+			"reset tree shares every page with the snapshot");
 	}
 	TEST_OK(cow_tree_for_each_private(b, fail_page, NULL));
 	/* a is untouched by b's reset. */
-	expect_pattern(a, probe[1], 3 * PAGE, 50);
-	expect_pattern(a, probe[0], PAGE, 0);
+	ct_expect_pattern(a, probe[1], 3 * PAGE, 50);
+	ct_expect_pattern(a, probe[0], PAGE, 0);
 
 	/* Reset towards a descendant, and to an unrelated tree. */
 	TEST_OK(cow_tree_reset(snap, a));
@@ -90,27 +93,29 @@ static void test_nested(struct cow_store *s)
 	expect_same_probes(snap, a);
 	other = cow_tree_create(s);
 	TEST_ASSERT(other, "create");
-	write_pattern(other, 5 * TiB, PAGE, 60);
+	ct_write_pattern(other, 5 * TiB, PAGE, 60);
 	TEST_OK(cow_tree_reset(a, other));
 	CHECK_STORE(s);
 	expect_same_probes(a, other);
-	expect_pattern(a, 5 * TiB, PAGE, 60);
+	ct_expect_pattern(a, 5 * TiB, PAGE, 60);
 	/* Resetting to itself changes nothing. */
 	TEST_OK(cow_tree_reset(a, a));
-	expect_pattern(a, 5 * TiB, PAGE, 60);
+	ct_expect_pattern(a, 5 * TiB, PAGE, 60);
 	/* Resetting to an empty tree empties it. */
 	cow_tree_destroy(other);
 	other = cow_tree_create(s);
 	TEST_OK(cow_tree_reset(a, other));
 	cow_tree_stats(a, &st);
-	TEST_ASSERT(st.pages_mapped == 0 && st.table_bytes == PAGE, "empty");
+	TEST_ASSERT_EQ(st.pages_mapped, 0, "empty");
+	TEST_ASSERT_EQ(st.table_bytes, PAGE, "empty");
 	CHECK_STORE(s);
 	cow_tree_destroy(other);
 	cow_tree_destroy(a);
 	cow_tree_destroy(b);
 	cow_tree_destroy(snap);
 	CHECK_STORE(s);
-	TEST_ASSERT(ss(s).tables_used == 0 && ss(s).frames_used == 0, "empty");
+	TEST_ASSERT_EQ(ss(s).tables_used, 0, "empty");
+	TEST_ASSERT_EQ(ss(s).frames_used, 0, "empty");
 }
 
 /* Reset work is set by the dirty pages, not by the snapshot's size. */
@@ -124,8 +129,8 @@ static void test_cost(struct cow_store *s)
 
 	TEST_ASSERT(snap, "create");
 	for (gpa = 0; gpa < GiB; gpa += PAGE)
-		TEST_ASSERT(cow_tree_frame_for_write(snap, gpa) >= 0, "fill");
-	write_pattern(snap, 7 * PAGE, PAGE, 7);
+		TEST_ASSERT_GE(cow_tree_frame_for_write(snap, gpa), 0, "fill");
+	ct_write_pattern(snap, 7 * PAGE, PAGE, 7);
 	c = cow_tree_fork(snap);
 	TEST_ASSERT(c, "fork");
 	for (i = 0; i < sizeof(dirty) / sizeof(dirty[0]); i++) {
@@ -133,35 +138,28 @@ static void test_cost(struct cow_store *s)
 		 * reset rewrites them in place: it scans the root and those
 		 * k + 2 tables, frees the k frames and no table. */
 		for (k = 0; k < dirty[i]; k++)
-			write_pattern(c, k * 2 * MiB + 7 * PAGE, 1, k);
+			ct_write_pattern(c, k * 2 * MiB + 7 * PAGE, 1, k);
 		a = ss(s);
 		TEST_OK(cow_tree_reset(c, snap));
 		b = ss(s);
-		TEST_ASSERT(
-			b.frames_freed - a.frames_freed == dirty[i],
-			"reset freed %llu frames, want %u",
-			(unsigned long long)(b.frames_freed - a.frames_freed),
-			dirty[i]);
-		TEST_ASSERT(
-			b.tables_freed == a.tables_freed,
-			"reset freed %llu tables",
-			(unsigned long long)(b.tables_freed - a.tables_freed));
-		TEST_ASSERT(b.table_scans - a.table_scans == dirty[i] + 3,
-			    "reset scanned %llu tables for %u dirty pages",
-			    (unsigned long long)(b.table_scans - a.table_scans),
-			    dirty[i]);
-		expect_pattern(c, 7 * PAGE, PAGE, 7);
-		expect_zero(c, 2 * MiB + 7 * PAGE, 1);
+		TEST_ASSERT_EQ(b.frames_freed - a.frames_freed, dirty[i],
+			       "frames a reset freed");
+		TEST_ASSERT_EQ(b.tables_freed, a.tables_freed,
+			       "a reset freed tables");
+		TEST_ASSERT_EQ(b.table_scans - a.table_scans, dirty[i] + 3,
+			       "tables a reset of %u dirty pages scanned",
+			       dirty[i]);
+		ct_expect_pattern(c, 7 * PAGE, PAGE, 7);
+		ct_expect_zero(c, 2 * MiB + 7 * PAGE, 1);
 		CHECK_STORE(s);
 		/* The kept private path serves the next write: no copies. */
 		a = ss(s);
-		write_pattern(c, 7 * PAGE, 1, 99);
+		ct_write_pattern(c, 7 * PAGE, 1, 99);
 		b = ss(s);
-		TEST_ASSERT(
-			b.table_copies == a.table_copies &&
-				b.frame_copies == a.frame_copies + 1,
-			"rewrite after reset copied %llu tables",
-			(unsigned long long)(b.table_copies - a.table_copies));
+		TEST_ASSERT_EQ(b.table_copies, a.table_copies,
+			       "a rewrite after reset copied tables");
+		TEST_ASSERT_EQ(b.frame_copies, a.frame_copies + 1,
+			       "frames a rewrite after reset copied");
 		TEST_OK(cow_tree_reset(c, snap));
 	}
 	cow_tree_destroy(c);
@@ -182,7 +180,7 @@ int main(void)
 	t = cow_tree_create(s);
 	u = cow_tree_create(s2);
 	TEST_ASSERT(t && u, "create");
-	TEST_ASSERT(cow_tree_reset(t, u) == -EINVAL, "cross-store reset");
+	TEST_ASSERT_EQ(cow_tree_reset(t, u), -EINVAL, "cross-store reset");
 	cow_store_destroy(s2); /* also destroys u */
 	cow_tree_destroy(t);
 	CHECK_STORE(s);

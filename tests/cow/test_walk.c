@@ -1,5 +1,5 @@
 /* Private-page iteration and per-tree accounting after fork and writes. */
-#include "cow_test.h"
+#include "cow_util.h"
 
 #define MAX_SEEN 64
 
@@ -14,10 +14,10 @@ static int record(uint64_t gpa, uint32_t frame, void *arg)
 {
 	struct seen *s = arg;
 
-	TEST_ASSERT(s->n < MAX_SEEN, "too many private pages");
-	TEST_ASSERT(cow_tree_translate(s->tree, gpa) == frame,
-		    "callback frame differs from translate at %#llx",
-		    (unsigned long long)gpa);
+	TEST_ASSERT_LT(s->n, MAX_SEEN, "too many private pages");
+	TEST_ASSERT_EQ(cow_tree_translate(s->tree, gpa), frame,
+		       "callback frame differs from translate at %#llx",
+		       (unsigned long long)gpa);
 	s->gpa[s->n++] = gpa;
 	return s->stop_after && s->n == s->stop_after ? 42 : 0;
 }
@@ -30,10 +30,9 @@ static void expect_private(const struct cow_tree *t, const uint64_t *want,
 	size_t i;
 
 	TEST_OK(cow_tree_for_each_private(t, record, &s));
-	TEST_ASSERT(s.n == n, "%zu private pages, want %zu", s.n, n);
+	TEST_ASSERT_EQ(s.n, n, "private pages");
 	for (i = 0; i < n; i++)
-		TEST_ASSERT(s.gpa[i] == want[i], "private page %zu: %#llx", i,
-			    (unsigned long long)s.gpa[i]);
+		TEST_ASSERT_EQ(s.gpa[i], want[i], "private page %zu", i);
 }
 
 static void expect_stats(const struct cow_tree *t, uint64_t mapped,
@@ -42,20 +41,11 @@ static void expect_stats(const struct cow_tree *t, uint64_t mapped,
 	struct cow_stats st;
 
 	cow_tree_stats(t, &st);
-	TEST_ASSERT(st.pages_mapped == mapped && st.pages_private == priv &&
-			    st.pages_shared == mapped - priv,
-		    "pages %llu/%llu/%llu, want %llu/%llu",
-		    (unsigned long long)st.pages_mapped,
-		    (unsigned long long)st.pages_private,
-		    (unsigned long long)st.pages_shared,
-		    (unsigned long long)mapped, (unsigned long long)priv);
-	TEST_ASSERT(st.table_bytes == tables * PAGE &&
-			    st.table_private_bytes == priv_tables * PAGE,
-		    "tables %llu/%llu bytes, want %llu/%llu tables",
-		    (unsigned long long)st.table_bytes,
-		    (unsigned long long)st.table_private_bytes,
-		    (unsigned long long)tables,
-		    (unsigned long long)priv_tables);
+	TEST_ASSERT_EQ(st.pages_mapped, mapped);
+	TEST_ASSERT_EQ(st.pages_private, priv);
+	TEST_ASSERT_EQ(st.pages_shared, mapped - priv);
+	TEST_ASSERT_EQ(st.table_bytes, tables * PAGE);
+	TEST_ASSERT_EQ(st.table_private_bytes, priv_tables * PAGE);
 }
 
 int main(void)
@@ -73,7 +63,7 @@ int main(void)
 	expect_private(p, NULL, 0);
 	expect_stats(p, 0, 0, 1, 1);
 	for (i = 0; i < 4; i++)
-		write_pattern(p, pages[i], PAGE, i);
+		ct_write_pattern(p, pages[i], PAGE, i);
 	/* root, L2[0..512G), L1[0..1G) + L1[1G..2G), leaves 0, 2M, 1G */
 	expect_stats(p, 4, 4, 7, 7);
 	expect_private(p, pages, 4);
@@ -85,8 +75,8 @@ int main(void)
 	expect_stats(c, 4, 0, 7, 1);
 	expect_stats(p, 4, 0, 7, 1);
 
-	write_pattern(c, PAGE, 1, 10); /* copies L2, L1[0..1G), leaf 0 */
-	write_pattern(c, TiB, 1, 11);  /* new L2, L1 and leaf */
+	ct_write_pattern(c, PAGE, 1, 10); /* copies L2, L1[0..1G), leaf 0 */
+	ct_write_pattern(c, TiB, 1, 11);  /* new L2, L1 and leaf */
 	CHECK_STORE(s);
 	/* c: root + 3 copies + 3 new private; L1[1G..2G) and leaves 2M, 1G
 	 * still shared. */
@@ -99,9 +89,9 @@ int main(void)
 
 	/* A nonzero callback result stops the walk and is returned. */
 	early = (struct seen){.tree = c, .stop_after = 1};
-	TEST_ASSERT(cow_tree_for_each_private(c, record, &early) == 42 &&
-			    early.n == 1,
-		    "early stop");
+	TEST_ASSERT_EQ(cow_tree_for_each_private(c, record, &early), 42,
+		       "early stop");
+	TEST_ASSERT_EQ(early.n, 1, "early stop");
 
 	cow_tree_destroy(p);
 	/* c alone: everything it reaches is private. */

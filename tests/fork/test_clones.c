@@ -2,7 +2,7 @@
  * each clone receives its own ids and writes its own pages; every clone's
  * output and memory match forkref after every round, so siblings never see
  * each other's writes, and the parent continues correctly afterwards. */
-#include "fork_test.h"
+#include "fork_util.h"
 
 #define NCLONES 64
 #define ROUNDS	3
@@ -41,18 +41,18 @@ int main(int argc, char **argv)
 	if (pool == 0)
 		pool = cowvm_pool_wait(&cfg, 60000);
 
-	t0 = ft_now();
+	t0 = test_now();
 	for (int i = 0; i < NCLONES; i++)
 		clones[i] = ft_child(&parent, cowvm_clone(snap));
-	t_clone = ft_now() - t0;
+	t_clone = test_now() - t0;
 
 	/* Round by round over all clones, so that every sibling's writes
 	 * exist while each clone's memory is compared with forkref. */
 	for (uint64_t r = 1; r <= ROUNDS; r++) {
-		t0 = ft_now();
+		t0 = test_now();
 		for (int i = 0; i < NCLONES; i++)
 			ft_advance(&f, &clones[i], clone_id(i, r));
-		t_run += ft_now() - t0;
+		t_run += test_now() - t0;
 		for (int i = 0; i < NCLONES; i++) {
 			snprintf(who, sizeof(who), "clone %d round %" PRIu64, i,
 				 r);

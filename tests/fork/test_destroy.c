@@ -1,7 +1,7 @@
 /* Destruction in any order: parents destroyed before their clones and
  * forks, snapshots put before the clones finish, middle links of fork chains
  * removed first; every survivor still prints and holds what forkref says. */
-#include "fork_test.h"
+#include "fork_util.h"
 
 #define ROUNDS 4
 #define N      8

@@ -2,7 +2,7 @@
  * both ends of both ranges are inherited by a clone and a fork, stay
  * private to whoever writes them afterwards and are undone by a reset, while
  * forktest runs in the low range and matches forkref. */
-#include "fork_test.h"
+#include "fork_util.h"
 
 static const uint64_t gpas[] = {
 	0x40000000ull, COWVM_LOW_MEM_MAX - 4096, COWVM_HIGH_MEM_BASE,

@@ -4,7 +4,7 @@
  * twice what the clones hold privately, pages and tables; a reset leaves
  * the written pages as kept copies (KERNEL mode); clones that only read
  * hold no copies. */
-#include "fork_test.h"
+#include "fork_util.h"
 
 #define NCLONES	   64
 #define PAGES	   256 /* 1 MiB per clone */
@@ -46,10 +46,8 @@ static void readers(const char *elf, enum cowvm_mem_mode mode)
 		c = ft_child(&p, cowvm_clone(s));
 		ft_advance(&f, &c, (uint64_t)i);
 		TEST_OK(cowvm_mem_stats(c.vm, &st));
-		TEST_ASSERT(st.pages_private <= SLACK,
-			    "a clone that read 2048 pages holds %" PRIu64
-			    " private pages",
-			    st.pages_private);
+		TEST_ASSERT_LE(st.pages_private, SLACK,
+			       "private pages of a clone that read 2048 pages");
 		cowvm_destroy(c.vm);
 	}
 	printf("memstats: a clone that only read 8 MiB: %" PRIu64
@@ -75,12 +73,10 @@ static void kept_after_host_writes(struct cowvm *vm, struct cowvm_snapshot *s,
 				    sizeof(i)));
 	TEST_OK(cowvm_reset(vm, s));
 	TEST_OK(cowvm_mem_stats(vm, &b));
-	TEST_ASSERT(b.pages_kept ==
-			    a.pages_kept +
-				    (mode == COWVM_MEM_UFFD ? 0 : HOST_PAGES),
-		    "kept copies %" PRIu64 " -> %" PRIu64 " after host writes "
-		    "to %d pages and a reset",
-		    a.pages_kept, b.pages_kept, HOST_PAGES);
+	TEST_ASSERT_EQ(b.pages_kept,
+		       a.pages_kept + (mode == COWVM_MEM_UFFD ? 0 : HOST_PAGES),
+		       "kept copies after host writes to %d pages and a reset",
+		       HOST_PAGES);
 }
 
 int main(int argc, char **argv)
@@ -115,23 +111,18 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < NCLONES; i++) {
 		TEST_OK(cowvm_mem_stats(c[i].vm, &st));
-		TEST_ASSERT(st.pages_private >= PAGES &&
-				    st.pages_private <= PAGES + SLACK,
-			    "clone %d: %" PRIu64 " private pages, expected "
-			    "%d..%d",
-			    i, st.pages_private, PAGES, PAGES + SLACK);
-		TEST_ASSERT(
-			st.pages_private + st.pages_shared == st.pages_mapped,
-			"clone %d: private %" PRIu64 " + shared %" PRIu64
-			" != mapped %" PRIu64,
-			i, st.pages_private, st.pages_shared, st.pages_mapped);
-		TEST_ASSERT(st.pages_mapped >= ps.pages_mapped &&
-				    st.pages_mapped <=
-					    ps.pages_mapped + SLACK + PAGES,
-			    "clone %d maps %" PRIu64 " pages, parent %" PRIu64,
-			    i, st.pages_mapped, ps.pages_mapped);
-		TEST_ASSERT(st.table_private_bytes <= st.table_bytes,
-			    "clone %d table bytes", i);
+		TEST_ASSERT_GE(st.pages_private, PAGES,
+			       "clone %d: private pages", i);
+		TEST_ASSERT_LE(st.pages_private, PAGES + SLACK,
+			       "clone %d: private pages", i);
+		TEST_ASSERT_EQ(st.pages_private + st.pages_shared,
+			       st.pages_mapped, "clone %d", i);
+		TEST_ASSERT_GE(st.pages_mapped, ps.pages_mapped,
+			       "clone %d: pages mapped, the parent's", i);
+		TEST_ASSERT_LE(st.pages_mapped, ps.pages_mapped + SLACK + PAGES,
+			       "clone %d: pages mapped", i);
+		TEST_ASSERT_LE(st.table_private_bytes, st.table_bytes,
+			       "clone %d table bytes", i);
 		priv_bytes += st.pages_private * 4096 + st.table_private_bytes;
 		min_priv = st.pages_private < min_priv ? st.pages_private
 						       : min_priv;
@@ -153,10 +144,8 @@ int main(int argc, char **argv)
 	       "MiB = %.1f MiB\n",
 	       NCLONES, dpss / 1048576.0, ddirty / 1048576.0, danon / 1048576.0,
 	       priv_bytes / 1048576.0, bound / 1048576.0);
-	TEST_ASSERT(dpss < bound && ddirty < bound,
-		    "host memory grew by Pss %" PRIu64
-		    " / Private_Dirty %" PRIu64 " bytes, bound %" PRIu64,
-		    dpss, ddirty, bound);
+	TEST_ASSERT_LT(dpss, bound, "host Pss growth, bound");
+	TEST_ASSERT_LT(ddirty, bound, "host Private_Dirty growth, bound");
 	for (int i = 0; i < NCLONES; i += 9)
 		ft_check_mem(&f, &c[i], "clone");
 
@@ -165,10 +154,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NCLONES; i += 8) {
 		TEST_OK(cowvm_reset(c[i].vm, snap));
 		TEST_OK(cowvm_mem_stats(c[i].vm, &st));
-		TEST_ASSERT(st.pages_private <= SLACK,
-			    "clone %d keeps %" PRIu64 " private pages after a "
-			    "reset",
-			    i, st.pages_private);
+		TEST_ASSERT_LE(st.pages_private, SLACK,
+			       "clone %d: private pages after a reset", i);
 		TEST_ASSERT(mode == COWVM_MEM_UFFD
 				    ? st.pages_kept == 0
 				    : st.pages_kept >= PAGES &&
@@ -186,19 +173,19 @@ int main(int argc, char **argv)
 	 * the background: wait up to 10 s). */
 	for (int i = 0; i < NCLONES; i++)
 		cowvm_destroy(c[i].vm);
-	t0 = ft_now();
+	t0 = test_now();
 	do {
 		ddirty = rollup("Private_Dirty");
 		ddirty = ddirty > dirty0 ? ddirty - dirty0 : 0;
 		if (ddirty < priv_bytes / 8)
 			break;
 		usleep(50000);
-	} while (ft_now() - t0 < 10);
+	} while (test_now() - t0 < 10);
 	printf("memstats: %.2f s after destroying the clones: Private_Dirty "
 	       "%+.1f MiB\n",
-	       ft_now() - t0, ddirty / 1048576.0);
-	TEST_ASSERT(ddirty < priv_bytes / 8,
-		    "destroyed clones still hold %" PRIu64 " bytes", ddirty);
+	       test_now() - t0, ddirty / 1048576.0);
+	TEST_ASSERT_LT(ddirty, priv_bytes / 8,
+		       "bytes destroyed clones still hold");
 	cowvm_snapshot_put(snap);
 	cowvm_destroy(parent.vm);
 	ft_fini(&f);

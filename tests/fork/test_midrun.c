@@ -4,7 +4,7 @@
  * the parent's current phase (a reset clone twice) with exactly the
  * parent's output and forkref's memory, and the parent, which keeps running
  * and writing, must be unaffected. */
-#include "fork_test.h"
+#include "fork_util.h"
 #include "cowvm_workload_abi.h"
 
 #define ROUNDS	  4
@@ -42,14 +42,10 @@ static void expect_phase_end(uint64_t k, const struct cowvm_exit *e,
 			     const char *who)
 {
 	if (k == ROUNDS)
-		TEST_ASSERT(e->reason == COWVM_EXIT_GUEST && e->status == 0,
-			    "%s: end reason %d status %d (%s)", who, e->reason,
-			    e->status, e->detail);
+		TEST_ASSERT_EXIT_STATUS(*e, 0, "%s: end", who);
 	else
-		TEST_ASSERT(e->reason == COWVM_EXIT_SNAPSHOT && e->tag == k + 1,
-			    "%s: reason %d tag %" PRIu64
-			    " (%s) after phase %" PRIu64,
-			    who, e->reason, e->tag, e->detail, k);
+		TEST_ASSERT_EXIT_TAG(*e, k + 1, "%s: after phase %" PRIu64, who,
+				     k);
 }
 
 /* Run c (a copy of a VM stopped by a timeout in phase k, which had
@@ -169,10 +165,10 @@ int main(int argc, char **argv)
 		ft_check_mem(&f, &p, "parent");
 		free(pend);
 	}
-	TEST_ASSERT(forks >= 4,
-		    "only %d forks: the timeout did not stop the "
-		    "guest mid-phase (%d timeouts)",
-		    forks, timeouts);
+	TEST_ASSERT_GE(forks, 4,
+		       "the timeout did not stop the guest mid-phase (%d "
+		       "timeouts)",
+		       timeouts);
 	cowvm_destroy(p.vm);
 	ft_fini(&f);
 	printf("midrun: %d timeouts, %d copies mid-phase (forks, clones reset "

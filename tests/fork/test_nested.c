@@ -2,7 +2,7 @@
  * resumed with its own id and checked; every parent keeps running and
  * writing after each fork, and every VM's output and memory match forkref
  * after every step. */
-#include "fork_test.h"
+#include "fork_util.h"
 
 #define LEVELS 4 /* the root and three generations of forks */
 #define ROUNDS (LEVELS + 3)
@@ -37,9 +37,9 @@ int main(int argc, char **argv)
 	/* Level i forks level i + 1 while stopped at a SNAPSHOT; both go on
 	 * with different ids, then every earlier level writes once more. */
 	for (int i = 0; i + 1 < LEVELS; i++) {
-		t0 = ft_now();
+		t0 = test_now();
 		vms[i + 1] = ft_child(&vms[i], cowvm_fork(vms[i].vm));
-		t_fork += ft_now() - t0;
+		t_fork += test_now() - t0;
 		check_all(i + 2, "right after the fork");
 		ft_advance(&f, &vms[i + 1], next_id++);
 		check_all(i + 2, "after the child's first round");

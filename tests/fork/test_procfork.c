@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fork_test.h"
+#include "fork_util.h"
 #include "cowvm_workload_abi.h"
 
 static struct ft f;
@@ -31,14 +31,16 @@ static void child(struct fnode *b, struct cowvm_snapshot *sa)
 	k = ft_child(&n, cowvm_clone(s2));
 	ft_advance(&f, &k, 5);
 
-	TEST_ASSERT(cowvm_run(b->vm, &e) == -ECHILD, "run of an inherited VM");
+	TEST_ASSERT_EQ(cowvm_run(b->vm, &e), -ECHILD, "run of an inherited VM");
 	TEST_ASSERT(strstr(cowvm_error(b->vm), "fork()"), "error '%s'",
 		    cowvm_error(b->vm));
-	TEST_ASSERT(cowvm_read(b->vm, COWVM_MEMTEST_BASE, &byte, 1) == -ECHILD,
-		    "read of an inherited VM");
-	TEST_ASSERT(cowvm_reset(b->vm, sa) == -ECHILD, "reset");
-	TEST_ASSERT(!cowvm_snapshot(b->vm) && errno == ECHILD, "snapshot");
-	TEST_ASSERT(!cowvm_clone(sa) && errno == ECHILD, "clone");
+	TEST_ASSERT_EQ(cowvm_read(b->vm, COWVM_MEMTEST_BASE, &byte, 1), -ECHILD,
+		       "read of an inherited VM");
+	TEST_ASSERT_EQ(cowvm_reset(b->vm, sa), -ECHILD, "reset");
+	TEST_ASSERT(!cowvm_snapshot(b->vm), "snapshot");
+	TEST_ASSERT_EQ(errno, ECHILD, "snapshot");
+	TEST_ASSERT(!cowvm_clone(sa), "clone");
+	TEST_ASSERT_EQ(errno, ECHILD, "clone");
 	TEST_ASSERT(strstr(cowvm_error(NULL), "fork()"), "clone error '%s'",
 		    cowvm_error(NULL));
 	cowvm_snapshot_put(sa);
@@ -83,12 +85,12 @@ int main(int argc, char **argv)
 	cowvm_snapshot_put(sb); /* b alone holds its round */
 	fflush(stdout);
 	pid = fork();
-	TEST_ASSERT(pid >= 0, "fork");
+	TEST_ASSERT_GE(pid, 0, "fork");
 	if (!pid) {
 		child(&b, sa);
 		exit(0);
 	}
-	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
+	TEST_ASSERT_EQ(waitpid(pid, &status, 0), pid, "waitpid");
 	TEST_ASSERT(WIFEXITED(status) && !WEXITSTATUS(status),
 		    "the child failed (status 0x%x)", status);
 

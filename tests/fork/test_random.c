@@ -2,7 +2,9 @@
  * rounds, forks, snapshots (keeping 0 to 2 spares), clones, resets, puts
  * and destroys over a few trees of forktest VMs, each touched VM checked
  * against forkref. */
-#include "fork_test.h"
+#include <time.h>
+
+#include "fork_util.h"
 
 #define TREES	  6
 #define STEPS	  160
@@ -117,8 +119,8 @@ static int reset_random(int i)
 	if (!nc)
 		return 0;
 	s = cand[rnd() % (uint64_t)nc];
-	TEST_ASSERT(cowvm_reset(r->n.vm, snaps[s].s) == 0, "cowvm_reset: %s",
-		    cowvm_error(r->n.vm));
+	TEST_ASSERT_EQ(cowvm_reset(r->n.vm, snaps[s].s), 0, "cowvm_reset: %s",
+		       cowvm_error(r->n.vm));
 	memcpy(r->n.ids, snaps[s].at.ids, sizeof(r->n.ids));
 	r->n.done = snaps[s].at.done;
 	r->n.exited = 0;
@@ -214,7 +216,7 @@ int main(int argc, char **argv)
 {
 	const char *env = getenv("COWVM_FORK_SEED");
 	struct cowvm_config cfg;
-	double t0 = ft_now();
+	double t0 = test_now();
 	int pool;
 
 	mode = ft_args(argc, argv);
@@ -233,6 +235,6 @@ int main(int argc, char **argv)
 	       "clone %d destroy %d reset %d put %d, pool %d, %.2f s\n",
 	       total_vms, total_ops[0], total_ops[1], total_ops[2],
 	       total_ops[3], total_ops[4], total_ops[5], total_ops[6], pool,
-	       ft_now() - t0);
+	       test_now() - t0);
 	return 0;
 }

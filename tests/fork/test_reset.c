@@ -2,7 +2,7 @@
  * cloned from repeats the same round with identical output; resets also
  * undo host writes (cowvm_write), several rounds at once, and a VM's own
  * snapshot taken later in its life. */
-#include "fork_test.h"
+#include "fork_util.h"
 #include "cowvm_workload_abi.h"
 
 #define ROUNDS 6
@@ -13,8 +13,8 @@ static struct ft f;
 static void reset_to(struct fnode *n, struct cowvm_snapshot *snap,
 		     uint64_t done, const char *who)
 {
-	TEST_ASSERT(cowvm_reset(n->vm, snap) == 0, "%s: cowvm_reset: %s", who,
-		    cowvm_error(n->vm));
+	TEST_ASSERT_EQ(cowvm_reset(n->vm, snap), 0, "%s: cowvm_reset: %s", who,
+		       cowvm_error(n->vm));
 	n->done = done;
 	n->exited = 0;
 	ft_check_mem(&f, n, who);
@@ -55,9 +55,9 @@ int main(int argc, char **argv)
 	for (int k = 0; k < 5; k++, resets++) {
 		ft_advance(&f, &c, 7);
 		ft_check_mem(&f, &c, "clone after round 1");
-		t0 = ft_now();
+		t0 = test_now();
 		reset_to(&c, s0, 0, "clone reset to s0");
-		t_reset += ft_now() - t0;
+		t_reset += test_now() - t0;
 	}
 	/* A different id after a reset writes other pages; the first id's
 	 * pages are back to the initial fill. */

@@ -1,6 +1,6 @@
 /* cowvm_set_snapshot_ret without forks: one forktest VM receives a chosen
  * id per round and prints and holds exactly what forkref computes. */
-#include "fork_test.h"
+#include "fork_util.h"
 
 /* Run every check against the guest ELF given as argv[1]. */
 int main(int argc, char **argv)
@@ -25,18 +25,17 @@ int main(int argc, char **argv)
 		ft_check_mem(&f, &n, "after a round");
 	}
 	/* No request is pending once the guest exited. */
-	TEST_ASSERT(cowvm_set_snapshot_ret(n.vm, 1) == -EINVAL,
-		    "set_snapshot_ret after exit");
+	TEST_ASSERT_EQ(cowvm_set_snapshot_ret(n.vm, 1), -EINVAL,
+		       "set_snapshot_ret after exit");
 	cowvm_destroy(n.vm);
 
 	/* A negative ret is refused by the guest: FAIL and exit 1. */
 	n = ft_boot(&f);
 	TEST_OK(cowvm_set_snapshot_ret(n.vm, -3));
 	out = ft_run(&f, &n, &e);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 1 &&
-			    strstr(out, "forktest: FAIL round=1 ret=-3"),
-		    "negative id: reason %d status %d\n%s", e.reason, e.status,
-		    out);
+	TEST_ASSERT_EXIT_STATUS(e, 1, "negative id:\n%s", out);
+	TEST_ASSERT(strstr(out, "forktest: FAIL round=1 ret=-3"),
+		    "negative id:\n%s", out);
 	free(out);
 	cowvm_destroy(n.vm);
 	ft_fini(&f);

@@ -3,7 +3,7 @@
  * their last user wrote or however they stopped; at most the number kept,
  * none once the snapshot keeps none, and none from a snapshot nobody
  * else holds. */
-#include "fork_test.h"
+#include "fork_util.h"
 #include "cowvm_workload_abi.h"
 
 #define ROUNDS 3
@@ -39,8 +39,8 @@ static void use(struct fnode *c, uint64_t id)
 	ft_advance(&f, c, id);
 	TEST_OK(cowvm_write(c->vm, COWVM_MEMTEST_BASE + 3 * FORKREF_PAGE, junk,
 			    sizeof(junk)));
-	TEST_ASSERT(cowvm_read(c->vm, f.mem, &b, 1) == -EFAULT,
-		    "read past RAM");
+	TEST_ASSERT_EQ(cowvm_read(c->vm, f.mem, &b, 1), -EFAULT,
+		       "read past RAM");
 }
 
 int main(int argc, char **argv)
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	parent = ft_boot(&f);
 	s = cowvm_snapshot(parent.vm);
 	TEST_ASSERT(s, "cowvm_snapshot: %s", cowvm_error(parent.vm));
-	TEST_ASSERT(cowvm_snapshot_keep(NULL, 1) == -EINVAL, "keep on NULL");
+	TEST_ASSERT_EQ(cowvm_snapshot_keep(NULL, 1), -EINVAL, "keep on NULL");
 	TEST_OK(cowvm_snapshot_keep(s, 2));
 
 	/* Used and destroyed: the next clone is that VM, as new. */
@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	use(&a, 7);
 	cowvm_destroy(a.vm);
 	b = clone_of(s, 1, "spare after a round and host writes");
-	TEST_ASSERT(b.vm == first, "the spare was not reused");
+	TEST_ASSERT_EQ(b.vm, first, "the spare was not reused");
 	ft_advance(&f, &b, 8);
 
 	/* Run to its exit (stopped), then back as a spare that runs. */

@@ -3,7 +3,7 @@
  * own VMs and checks them against forkref while the others do the same. */
 #include <pthread.h>
 
-#include "fork_test.h"
+#include "fork_util.h"
 
 #define THREADS 4
 #define ITERS	6
@@ -68,15 +68,14 @@ int main(int argc, char **argv)
 
 	mode = ft_args(argc, argv);
 	elf = argv[1];
-	t0 = ft_now();
+	t0 = test_now();
 	for (uintptr_t t = 0; t < THREADS; t++)
-		TEST_ASSERT(pthread_create(&th[t], NULL, family, (void *)t) ==
-				    0,
-			    "pthread_create");
+		TEST_ASSERT_EQ(pthread_create(&th[t], NULL, family, (void *)t),
+			       0, "pthread_create");
 	for (int t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);
 	printf("threads: %d families of %d clones and %d forks each ok in "
 	       "%.2f s\n",
-	       THREADS, ITERS, ITERS, ft_now() - t0);
+	       THREADS, ITERS, ITERS, test_now() - t0);
 	return 0;
 }

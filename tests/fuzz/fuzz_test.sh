@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One `cowvm fuzz` test, named by the last argument; exits 0 (pass), 1
-# (fail) or 77 (skip: no /dev/kvm).
+# (fail) or 77 (skip: /dev/kvm is not usable).
 set -uo pipefail
 
 cowvm=$1 magic=$2 tlv=$3 hang=$4 bad_init=$5 ret_abort=$6 fpu=$7 guest=$8
 build_target=$9 builddir=${10} name=${11}
-[ -e /dev/kvm ] || { echo "skip: /dev/kvm is absent"; exit 77; }
+# Every case runs guests: skip unless /dev/kvm is usable.
+. "$(dirname "$0")/../lib/kvm.sh"
+kvm_require
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

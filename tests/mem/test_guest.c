@@ -5,7 +5,7 @@
 #include <libelf.h>
 #include <sys/mman.h>
 
-#include "mem_test.h"
+#include "mem_util.h"
 #include "pool.h"
 #include "vmm.h"
 #include "cowvm_workload_abi.h"
@@ -42,7 +42,8 @@ static uint64_t elf_entry(const char *path)
 	Elf *e;
 	GElf_Ehdr eh;
 
-	TEST_ASSERT(fd >= 0 && elf_version(EV_CURRENT) != EV_NONE, "elf");
+	TEST_ASSERT_GE(fd, 0, "elf");
+	TEST_ASSERT_NE(elf_version(EV_CURRENT), EV_NONE, "elf");
 	e = elf_begin(fd, ELF_C_READ, NULL);
 	TEST_ASSERT(e && gelf_getehdr(e, &eh), "ehdr");
 	elf_end(e);
@@ -78,14 +79,12 @@ static int run_expect(struct cowvm *vm, int console, const char *want)
 
 	TEST_OK(cowvm_run(vm, &e));
 	len = pread(console, out, sizeof(out) - 1, 0);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 0,
-		    "exit %d status %d: %s\n%s", e.reason, e.status, e.detail,
-		    len > 0 ? out : "");
+	TEST_ASSERT_EXIT_STATUS(e, 0, "console:\n%s", len > 0 ? out : "");
 	while ((p = strstr(p, want))) {
 		n++;
 		p++;
 	}
-	TEST_ASSERT(n > 0, "console lacks %s:\n%s", want, out);
+	TEST_ASSERT_GT(n, 0, "console lacks %s:\n%s", want, out);
 	return n;
 }
 
@@ -135,48 +134,47 @@ static void test_mode(enum cowvm_mem_mode mode)
 	/* Fresh VM: the guest writes straight into its own frames; reset to
 	 * i0 afterwards, nothing it wrote then counts as written. */
 	b = boot(mode, cmd2, &con_b);
-	t0 = now();
+	t0 = test_now();
 	run_expect(b, con_b, line2);
-	t_fresh = now() - t0;
-	TEST_ASSERT(vmm_mem_written(b->mem) == 0, "direct mode records none");
+	t_fresh = test_now() - t0;
+	TEST_ASSERT_EQ(vmm_mem_written(b->mem), 0, "direct mode records none");
 	CHECK_MEM(b->mem, true);
 	TEST_OK(vmm_mem_realize(b->mem, i0));
-	TEST_ASSERT(vmm_mem_written(b->mem) == 0, "%lld written after reset",
-		    (long long)vmm_mem_written(b->mem));
+	TEST_ASSERT_EQ(vmm_mem_written(b->mem), 0, "written after reset");
 	CHECK_MEM(b->mem, true);
 	expect_region(b->mem, i0);
 	cowvm_destroy(b);
 	close(con_b);
 
 	/* The guest writes copy on write. */
-	t0 = now();
-	TEST_ASSERT(run_expect(a, con_a, line1) == 1, "one run");
-	t_cow = now() - t0;
+	t0 = test_now();
+	TEST_ASSERT_EQ(run_expect(a, con_a, line1), 1, "one run");
+	t_cow = test_now() - t0;
 	w = vmm_mem_written(a->mem);
-	TEST_ASSERT(w >= 4096 && w < 4096 + 256, "%s: %lld pages written",
-		    mode_name(mode), (long long)w);
+	TEST_ASSERT_GE(w, 4096, "%s: pages written", mt_mode_name(mode));
+	TEST_ASSERT_LT(w, 4096 + 256, "%s: pages written", mt_mode_name(mode));
 	CHECK_MEM(a->mem, true);
 	expect_image_zero(i0, COWVM_MEMTEST_BASE);
 	expect_image_zero(i0, COWVM_MEMTEST_BASE + 16 * MiB - PAGE);
 
 	/* Fold them into i1. */
-	t0 = now();
+	t0 = test_now();
 	TEST_OK(vmm_mem_image_take(a->mem, &i1));
-	t_take = now() - t0;
-	TEST_ASSERT(vmm_mem_written(a->mem) == 0, "folded");
+	t_take = test_now() - t0;
+	TEST_ASSERT_EQ(vmm_mem_written(a->mem), 0, "folded");
 	CHECK_MEM(a->mem, true);
 	expect_region(a->mem, i1);
 	expect_image_zero(i0, COWVM_MEMTEST_BASE);
 
 	/* Reset to i0 and run again: same result. */
-	t0 = now();
+	t0 = test_now();
 	TEST_OK(vmm_mem_realize(a->mem, i0));
-	t_reset = now() - t0;
+	t_reset = test_now() - t0;
 	CHECK_MEM(a->mem, true);
 	expect_region(a->mem, i0);
 	a->state = VMM_READY;
 	TEST_OK(vmm_boot_vcpu(a, elf_entry(guest)));
-	TEST_ASSERT(run_expect(a, con_a, line1) == 2, "second run");
+	TEST_ASSERT_EQ(run_expect(a, con_a, line1), 2, "second run");
 	CHECK_MEM(a->mem, true);
 
 	/* Another VM realized from i0, its command line rewritten by the
@@ -197,28 +195,28 @@ static void test_mode(enum cowvm_mem_mode mode)
 	expect_region(a->mem, i1); /* a ran seed 1 again: same bytes */
 
 	/* A clone of i1 into an empty mem: O(runs), same contents. */
-	fc = kvm_vm();
+	fc = mt_kvm_vm();
 	TEST_OK(vmm_mem_create(fc, 64 * MiB, mode, true, &c));
-	t1 = now();
+	t1 = test_now();
 	TEST_OK(vmm_mem_realize(c, i1));
-	t2 = now();
+	t2 = test_now();
 	t_clone = t2 - t1;
 	expect_region(c, i1);
 	CHECK_MEM(c, true);
 	printf("%s: memtest 16 MiB fresh %.1f ms, after image %.1f ms "
 	       "(%.1f us/page extra); take (fold %lld pages) %.0f us; "
 	       "reset %.0f us; clone into empty %.0f us\n",
-	       mode_name(mode), t_fresh * 1e3, t_cow * 1e3,
+	       mt_mode_name(mode), t_fresh * 1e3, t_cow * 1e3,
 	       (t_cow - t_fresh) * 1e6 / 4096, (long long)w, t_take * 1e6,
 	       t_reset * 1e6, t_clone * 1e6);
-	mem_free(c, fc);
+	mt_mem_free(c, fc);
 	cowvm_destroy(a);
 	cowvm_destroy(b);
 	close(con_a);
 	close(con_b);
 	vmm_mem_image_put(i0);
 	vmm_mem_image_put(i1);
-	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
+	TEST_ASSERT_EQ(vmm_mem_store_frames(), 0, "everything freed");
 }
 
 /* A pool VM whose RAM hole got a foreign mapping: cowvm_clone discards it
@@ -243,38 +241,39 @@ static void test_clone_conflict(enum cowvm_mem_mode mode)
 	TEST_OK(cowvm_pool_reserve(&cfg, 1));
 	TEST_OK(cowvm_pool_wait(&cfg, 60000));
 	hole = vmm_mem_last_hole(); /* the pool VM's: the last one created */
-	TEST_ASSERT(hole && mapped_bytes(hole, 64 * MiB) == 0, "pool VM hole");
-	fp = foreign_page(hole + 100 * PAGE, 0x77);
+	TEST_ASSERT(hole, "pool VM hole");
+	TEST_ASSERT_EQ(mt_mapped_bytes(hole, 64 * MiB), 0, "pool VM hole");
+	fp = mt_foreign_page(hole + 100 * PAGE, 0x77);
 	s0 = vmm_pool_stats(&cfg);
 	k = cowvm_clone(snap);
 	TEST_ASSERT(k, "clone: %s", cowvm_error(NULL));
 	s1 = vmm_pool_stats(&cfg);
-	TEST_ASSERT(s1.taken == s0.taken + 1, "not taken from the pool");
-	TEST_ASSERT(k->mem->base != hole, "the clone kept the pool VM's RAM");
-	expect_foreign(fp, 0x77);
+	TEST_ASSERT_EQ(s1.taken, s0.taken + 1, "not taken from the pool");
+	TEST_ASSERT_NE(k->mem->base, hole, "the clone kept the pool VM's RAM");
+	mt_expect_foreign(fp, 0x77);
 	TEST_OK(cowvm_read(k, COWVM_BOOT_CMDLINE, got, strlen(cmd) + 1));
 	TEST_ASSERT(!strcmp(got, cmd), "clone command line: %s", got);
-	TEST_ASSERT(run_expect(k, con, line) == 1, "clone run");
+	TEST_ASSERT_EQ(run_expect(k, con, line), 1, "clone run");
 	CHECK_MEM(k->mem, true);
-	expect_foreign(fp, 0x77);
+	mt_expect_foreign(fp, 0x77);
 	cowvm_destroy(k);
 	cowvm_destroy(a);
 	TEST_OK(cowvm_pool_reserve(&cfg, 0));
 	TEST_OK(vmm_pool_wait_reaped(60000));
-	expect_foreign(fp, 0x77);
+	mt_expect_foreign(fp, 0x77);
 	TEST_ASSERT(!munmap(fp, PAGE), "munmap");
 	cowvm_snapshot_put(snap);
 	close(con);
-	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
+	TEST_ASSERT_EQ(vmm_mem_store_frames(), 0, "everything freed");
 	printf("%s: clone over a foreign page in the pool VM's hole fell back "
 	       "to a new VM\n",
-	       mode_name(mode));
+	       mt_mode_name(mode));
 }
 
 int main(int argc, char **argv)
 {
 	test_require_kvm();
-	TEST_ASSERT(argc == 2, "usage: test-mem-guest GUEST_ELF");
+	TEST_ASSERT_EQ(argc, 2, "usage: test-mem-guest GUEST_ELF");
 	guest = argv[1];
 	test_mode(COWVM_MEM_KERNEL);
 	test_mode(COWVM_MEM_UFFD);

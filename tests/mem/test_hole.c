@@ -2,7 +2,9 @@
  * it maps without replacing anything, a foreign mapping there fails the
  * realize cleanly (-EBUSY) and survives, regions come back to the arena
  * when their mem goes, and nothing leaks (frames, mappings). */
-#include "mem_test.h"
+#include <sys/mman.h>
+
+#include "mem_util.h"
 
 #define SIZE (64 * MiB)
 
@@ -13,18 +15,17 @@ static struct vmm_mem *parent(enum cowvm_mem_mode mode, int *fd,
 			      struct vmm_mem_image **i2, uint8_t *m1,
 			      uint8_t *m2)
 {
-	struct vmm_mem *a = mem_new(SIZE, mode, false, fd);
+	struct vmm_mem *a = mt_mem_new(SIZE, mode, false, fd);
 
-	host_write(a, m1, 0, PAGE, 1);
-	host_write(a, m1, 300 * PAGE, 40 * PAGE, 2);
-	host_write(a, m1, SIZE - PAGE, PAGE, 3);
+	mt_host_write(a, m1, 0, PAGE, 1);
+	mt_host_write(a, m1, 300 * PAGE, 40 * PAGE, 2);
+	mt_host_write(a, m1, SIZE - PAGE, PAGE, 3);
 	TEST_OK(vmm_mem_image_take(a, i1));
 	memcpy(m2, m1, SIZE);
-	host_write(a, m2, 1000 * PAGE, 7 * PAGE, 4);
-	host_write(a, m2, 9000 * PAGE, 3 * PAGE, 5);
+	mt_host_write(a, m2, 1000 * PAGE, 7 * PAGE, 4);
+	mt_host_write(a, m2, 9000 * PAGE, 3 * PAGE, 5);
 	TEST_OK(vmm_mem_image_take(a, i2));
-	TEST_ASSERT((*i2)->ext->n >= 5, "i2 has %llu runs",
-		    (unsigned long long)(*i2)->ext->n);
+	TEST_ASSERT_GE((*i2)->ext->n, 5, "runs of i2");
 	return a;
 }
 
@@ -40,47 +41,43 @@ static void test_realize(enum cowvm_mem_mode mode)
 
 	TEST_ASSERT(m1 && m2 && m3, "models");
 	a = parent(mode, &fa, &i1, &i2, m1, m2);
-	e = mem_new(SIZE, mode, true, &fe);
-	TEST_ASSERT(vmm_mem_last_hole() == e->base, "last hole");
-	TEST_ASSERT(mapped_bytes(e->base, SIZE) == 0, "empty: %llu mapped",
-		    (unsigned long long)mapped_bytes(e->base, SIZE));
-	TEST_ASSERT(mapped_bytes(e->base + SIZE, VMM_ARENA_ALIGN) ==
-			    VMM_ARENA_ALIGN,
-		    "no guard after the region");
-	TEST_ASSERT(e->base != a->base, "regions");
-	t0 = now();
+	e = mt_mem_new(SIZE, mode, true, &fe);
+	TEST_ASSERT_EQ(vmm_mem_last_hole(), e->base, "last hole");
+	TEST_ASSERT_EQ(mt_mapped_bytes(e->base, SIZE), 0, "empty: mapped");
+	TEST_ASSERT_EQ(mt_mapped_bytes(e->base + SIZE, VMM_ARENA_ALIGN),
+		       VMM_ARENA_ALIGN, "no guard after the region");
+	TEST_ASSERT_NE(e->base, a->base, "regions");
+	t0 = test_now();
 	TEST_OK(vmm_mem_realize(e, i2));
-	t = now() - t0;
-	TEST_ASSERT(mapped_bytes(e->base, SIZE) == SIZE, "realized: %llu",
-		    (unsigned long long)mapped_bytes(e->base, SIZE));
+	t = test_now() - t0;
+	TEST_ASSERT_EQ(mt_mapped_bytes(e->base, SIZE), SIZE, "realized");
 	CHECK_MEM(e, true);
-	expect_model(e, m2);
-	TEST_ASSERT(vmm_mem_written(e) == 0, "written %lld",
-		    (long long)vmm_mem_written(e));
+	mt_expect_model(e, m2);
+	TEST_ASSERT_EQ(vmm_mem_written(e), 0, "written");
 
 	/* Isolation: e's writes stay in e, a's in a. */
 	memcpy(m3, m2, SIZE);
-	host_write(e, m3, 1000 * PAGE, 2 * PAGE, 6);
-	host_write(e, m3, 9000 * PAGE, PAGE, 9);
-	host_write(a, m2, 9000 * PAGE, PAGE, 7);
-	host_write(a, m2, 20 * PAGE, PAGE, 8);
-	expect_model(e, m3);
-	expect_model(a, m2);
-	expect_image(e, i1, m1);
+	mt_host_write(e, m3, 1000 * PAGE, 2 * PAGE, 6);
+	mt_host_write(e, m3, 9000 * PAGE, PAGE, 9);
+	mt_host_write(a, m2, 9000 * PAGE, PAGE, 7);
+	mt_host_write(a, m2, 20 * PAGE, PAGE, 8);
+	mt_expect_model(e, m3);
+	mt_expect_model(a, m2);
+	mt_expect_image(e, i1, m1);
 	CHECK_MEM(e, true);
 	CHECK_MEM(a, true);
 
 	/* A reset of the realized mem is not into a hole any more. */
 	TEST_OK(vmm_mem_realize(e, i1));
-	expect_model(e, m1);
+	mt_expect_model(e, m1);
 	CHECK_MEM(e, true);
 	printf("%s: realize 64 MiB (%llu runs) into a hole %.0f us\n",
-	       mode_name(mode), (unsigned long long)i2->ext->n, t * 1e6);
-	mem_free(a, fa);
-	mem_free(e, fe);
+	       mt_mode_name(mode), (unsigned long long)i2->ext->n, t * 1e6);
+	mt_mem_free(a, fa);
+	mt_mem_free(e, fe);
 	vmm_mem_image_put(i1);
 	vmm_mem_image_put(i2);
-	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
+	TEST_ASSERT_EQ(vmm_mem_store_frames(), 0, "everything freed");
 	free(m1);
 	free(m2);
 	free(m3);
@@ -101,57 +98,53 @@ static void test_conflict(enum cowvm_mem_mode mode)
 
 	TEST_ASSERT(m1 && m2, "models");
 	a = parent(mode, &fa, &i1, &i2, m1, m2);
-	e = mem_new(SIZE, mode, true, &fe);
+	e = mt_mem_new(SIZE, mode, true, &fe);
 	frames = vmm_mem_store_frames();
 
 	/* In the last run: the earlier runs were mapped, then undone. */
-	last = foreign_page(e->base + SIZE - PAGE, 0xa5);
-	TEST_ASSERT(vmm_mem_realize(e, i2) == -EBUSY, "realize over a page");
-	expect_foreign(last, 0xa5);
-	TEST_ASSERT(mapped_bytes(e->base, SIZE) == PAGE,
-		    "%s: %llu bytes mapped after the failed realize",
-		    mode_name(mode),
-		    (unsigned long long)mapped_bytes(e->base, SIZE));
-	TEST_ASSERT(vmm_mem_stats(e, &st) == -EINVAL, "still empty");
+	last = mt_foreign_page(e->base + SIZE - PAGE, 0xa5);
+	TEST_ASSERT_EQ(vmm_mem_realize(e, i2), -EBUSY, "realize over a page");
+	mt_expect_foreign(last, 0xa5);
+	TEST_ASSERT_EQ(mt_mapped_bytes(e->base, SIZE), PAGE,
+		       "%s: bytes mapped after the failed realize",
+		       mt_mode_name(mode));
+	TEST_ASSERT_EQ(vmm_mem_stats(e, &st), -EINVAL, "still empty");
 	TEST_ASSERT(!vmm_mem_gpa_write(e, 0, 1), "still empty");
-	TEST_ASSERT(vmm_mem_store_frames() == frames, "frames %llu -> %llu",
-		    (unsigned long long)frames,
-		    (unsigned long long)vmm_mem_store_frames());
+	TEST_ASSERT_EQ(vmm_mem_store_frames(), frames, "frames");
 
 	/* In the first run too. */
-	first = foreign_page(e->base, 0x5a);
-	TEST_ASSERT(vmm_mem_realize(e, i1) == -EBUSY, "realize over 2 pages");
-	expect_foreign(first, 0x5a);
-	expect_foreign(last, 0xa5);
-	TEST_ASSERT(mapped_bytes(e->base, SIZE) == 2 * PAGE, "%llu mapped",
-		    (unsigned long long)mapped_bytes(e->base, SIZE));
+	first = mt_foreign_page(e->base, 0x5a);
+	TEST_ASSERT_EQ(vmm_mem_realize(e, i1), -EBUSY, "realize over 2 pages");
+	mt_expect_foreign(first, 0x5a);
+	mt_expect_foreign(last, 0xa5);
+	TEST_ASSERT_EQ(mt_mapped_bytes(e->base, SIZE), 2 * PAGE, "mapped");
 
 	/* Gone again: the hole takes the image. */
 	TEST_ASSERT(!munmap(first, PAGE) && !munmap(last, PAGE), "munmap");
 	TEST_OK(vmm_mem_realize(e, i2));
 	CHECK_MEM(e, true);
-	expect_model(e, m2);
+	mt_expect_model(e, m2);
 
 	/* A region holding a foreign page when its mem goes keeps the page
 	 * and is not handed out again. */
-	f = mem_new(SIZE, mode, true, &ff);
-	last = foreign_page(f->base + 4096 * PAGE, 0x3c);
+	f = mt_mem_new(SIZE, mode, true, &ff);
+	last = mt_foreign_page(f->base + 4096 * PAGE, 0x3c);
 	first = f->base;
-	mem_free(f, ff);
-	expect_foreign(last, 0x3c);
-	g = mem_new(SIZE, mode, true, &fg);
-	TEST_ASSERT(g->base != first, "region with a foreign page reused");
+	mt_mem_free(f, ff);
+	mt_expect_foreign(last, 0x3c);
+	g = mt_mem_new(SIZE, mode, true, &fg);
+	TEST_ASSERT_NE(g->base, first, "region with a foreign page reused");
 	TEST_OK(vmm_mem_realize(g, i1));
-	expect_model(g, m1);
-	expect_foreign(last, 0x3c);
+	mt_expect_model(g, m1);
+	mt_expect_foreign(last, 0x3c);
 	TEST_ASSERT(!munmap(last, PAGE), "munmap");
 
-	mem_free(a, fa);
-	mem_free(e, fe);
-	mem_free(g, fg);
+	mt_mem_free(a, fa);
+	mt_mem_free(e, fe);
+	mt_mem_free(g, fg);
 	vmm_mem_image_put(i1);
 	vmm_mem_image_put(i2);
-	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
+	TEST_ASSERT_EQ(vmm_mem_store_frames(), 0, "everything freed");
 	free(m1);
 	free(m2);
 }
@@ -170,24 +163,23 @@ static void test_reuse(void)
 	TEST_ASSERT(m1 && m2, "models");
 	a = parent(COWVM_MEM_KERNEL, &fa, &i1, &i2, m1, m2);
 	for (int i = 0; i < 3; i++)
-		m[i] = mem_new(SIZE, COWVM_MEM_KERNEL, i != 1, &fm[i]);
+		m[i] = mt_mem_new(SIZE, COWVM_MEM_KERNEL, i != 1, &fm[i]);
 	TEST_OK(vmm_mem_realize(m[2], i2));
 	b1 = m[1]->base;
 
 	/* The middle one, fresh, goes: an empty one of the same size, then a
 	 * realized smaller one, take its place. */
-	mem_free(m[1], fm[1]);
-	m[1] = mem_new(SIZE, COWVM_MEM_UFFD, true, &fm[1]);
-	TEST_ASSERT(m[1]->base == b1, "region %p not reused (%p)", b1,
-		    m[1]->base);
-	TEST_ASSERT(mapped_bytes(b1, SIZE) == 0, "reused region is a hole");
+	mt_mem_free(m[1], fm[1]);
+	m[1] = mt_mem_new(SIZE, COWVM_MEM_UFFD, true, &fm[1]);
+	TEST_ASSERT_EQ(m[1]->base, b1, "region not reused");
+	TEST_ASSERT_EQ(mt_mapped_bytes(b1, SIZE), 0, "reused region is a hole");
 	TEST_OK(vmm_mem_realize(m[1], i1));
-	expect_model(m[1], m1);
-	mem_free(m[1], fm[1]);
-	x = mem_new(SIZE / 4, COWVM_MEM_KERNEL, false, &fx);
-	TEST_ASSERT(x->base == b1, "smaller mem not placed first fit");
+	mt_expect_model(m[1], m1);
+	mt_mem_free(m[1], fm[1]);
+	x = mt_mem_new(SIZE / 4, COWVM_MEM_KERNEL, false, &fx);
+	TEST_ASSERT_EQ(x->base, b1, "smaller mem not placed first fit");
 	CHECK_MEM(x, true);
-	mem_free(x, fx);
+	mt_mem_free(x, fx);
 
 	/* Cycles leave the mappings as they were, and reuse one region. */
 	vmas = 0;
@@ -195,25 +187,23 @@ static void test_reuse(void)
 		enum cowvm_mem_mode mode =
 			i % 2 ? COWVM_MEM_UFFD : COWVM_MEM_KERNEL;
 
-		x = mem_new(SIZE, mode, i % 3 != 0, &fx);
-		TEST_ASSERT(x->base == b1, "cycle %d: region %p, not %p", i,
-			    x->base, b1);
+		x = mt_mem_new(SIZE, mode, i % 3 != 0, &fx);
+		TEST_ASSERT_EQ(x->base, b1, "cycle %d: region", i);
 		if (i % 3)
 			TEST_OK(vmm_mem_realize(x, i % 4 ? i1 : i2));
-		host_write(x, NULL, 5 * PAGE, PAGE, (uint64_t)i);
-		mem_free(x, fx);
+		mt_host_write(x, NULL, 5 * PAGE, PAGE, (uint64_t)i);
+		mt_mem_free(x, fx);
 		if (i == 9) /* after a warm-up of the allocators */
-			vmas = vma_count();
+			vmas = mt_vma_count();
 	}
 	/* Slack for the sanitizer's allocator; a leak adds one per cycle. */
-	TEST_ASSERT(vma_count() <= vmas + 8, "%u mappings, %u before",
-		    vma_count(), vmas);
-	mem_free(m[0], fm[0]);
-	mem_free(m[2], fm[2]);
-	mem_free(a, fa);
+	TEST_ASSERT_LE(mt_vma_count(), vmas + 8, "mappings, %u before", vmas);
+	mt_mem_free(m[0], fm[0]);
+	mt_mem_free(m[2], fm[2]);
+	mt_mem_free(a, fa);
 	vmm_mem_image_put(i1);
 	vmm_mem_image_put(i2);
-	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
+	TEST_ASSERT_EQ(vmm_mem_store_frames(), 0, "everything freed");
 	free(m1);
 	free(m2);
 }
@@ -226,7 +216,7 @@ struct size_times {
 /* Keep the smaller of *best and the time since t0. */
 static void best_of(double *best, double t0)
 {
-	double t = now() - t0;
+	double t = test_now() - t0;
 
 	if (t < *best)
 		*best = t;
@@ -242,25 +232,27 @@ static struct size_times size_run(enum cowvm_mem_mode mode, uint64_t size)
 	int fa, fe[5];
 	double t0;
 
-	a = mem_new(size, mode, false, &fa);
-	host_write(a, NULL, vmm_mem_off_gpa(a, size / PAGE - 1), PAGE, 1);
+	a = mt_mem_new(size, mode, false, &fa);
+	mt_host_write(a, NULL, vmm_mem_off_gpa(a, size / PAGE - 1), PAGE, 1);
 	TEST_OK(vmm_mem_image_take(a, &img));
 	for (int i = 0; i < 5; i++) {
-		e[i] = mem_new(size, mode, true, &fe[i]);
-		TEST_ASSERT(mapped_bytes(e[i]->base, size) == 0, "hole");
-		t0 = now();
+		e[i] = mt_mem_new(size, mode, true, &fe[i]);
+		TEST_ASSERT_EQ(mt_mapped_bytes(e[i]->base, size), 0, "hole");
+		t0 = test_now();
 		TEST_OK(vmm_mem_realize(e[i], img));
 		best_of(&b.realize, t0);
 	}
 	for (int i = 0; i < 5; i++) {
 		for (int k = 0; k < 4; k++)
-			host_write(e[i], NULL, (uint64_t)k * 64 * PAGE, 8, 2);
-		t0 = now();
+			mt_host_write(e[i], NULL, (uint64_t)k * 64 * PAGE, 8,
+				      2);
+		t0 = test_now();
 		TEST_OK(vmm_mem_realize(e[i], img));
 		best_of(&b.reset, t0);
 		for (int k = 0; k < 4; k++)
-			host_write(e[i], NULL, (uint64_t)k * 64 * PAGE, 8, 3);
-		t0 = now();
+			mt_host_write(e[i], NULL, (uint64_t)k * 64 * PAGE, 8,
+				      3);
+		t0 = test_now();
 		TEST_OK(vmm_mem_image_take(e[i], &mine));
 		best_of(&b.take, t0);
 		if (!i) /* its sampled reads map pages all over RAM */
@@ -269,11 +261,11 @@ static struct size_times size_run(enum cowvm_mem_mode mode, uint64_t size)
 	}
 	for (int i = 0; i < 5; i++) {
 		close(fe[i]);
-		t0 = now();
+		t0 = test_now();
 		vmm_mem_destroy(e[i]);
 		best_of(&b.destroy, t0);
 	}
-	mem_free(a, fa);
+	mt_mem_free(a, fa);
 	vmm_mem_image_put(img);
 	return b;
 }
@@ -291,11 +283,11 @@ static void test_sizes(enum cowvm_mem_mode mode)
 		printf("%s %4llu MiB (best of 5): realize into a hole %6.0f us,"
 		       " reset of 4 pages %5.0f us, image of 4 pages %5.0f us,"
 		       " destroy after close %5.0f us\n",
-		       mode_name(mode), (unsigned long long)mib[k],
+		       mt_mode_name(mode), (unsigned long long)mib[k],
 		       t[k].realize * 1e6, t[k].reset * 1e6, t[k].take * 1e6,
 		       t[k].destroy * 1e6);
 	}
-	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
+	TEST_ASSERT_EQ(vmm_mem_store_frames(), 0, "everything freed");
 }
 
 int main(void)

@@ -1,6 +1,6 @@
 /* Randomized: host writes, images, realize and reset across several mems
  * of both modes, checked against byte models after every step. */
-#include "mem_test.h"
+#include "mem_util.h"
 
 #define SIZE  (8 * MiB)
 #define NMEM  4
@@ -41,8 +41,8 @@ static enum cowvm_mem_mode slot_mode(unsigned i)
 static void slot_new(struct slot *s, unsigned i, bool empty)
 {
 	if (s->mem)
-		mem_free(s->mem, s->vm_fd);
-	s->mem = mem_new(SIZE, slot_mode(i), empty, &s->vm_fd);
+		mt_mem_free(s->mem, s->vm_fd);
+	s->mem = mt_mem_new(SIZE, slot_mode(i), empty, &s->vm_fd);
 	s->empty = empty;
 	memset(s->model, 0, SIZE);
 }
@@ -74,19 +74,19 @@ int main(int argc, char **argv)
 			uint64_t len = 1 + rnd(3 * PAGE);
 			uint64_t off = rnd(SIZE - len + 1);
 
-			host_write(s->mem, s->model, off, len, step);
+			mt_host_write(s->mem, s->model, off, len, step);
 			counts[0]++;
 		} else if (op < 60 && !s->empty) {
 			vmm_mem_image_put(im->img);
 			TEST_OK(vmm_mem_image_take(s->mem, &im->img));
 			memcpy(im->model, s->model, SIZE);
-			TEST_ASSERT(vmm_mem_written(s->mem) == 0, "folded");
+			TEST_ASSERT_EQ(vmm_mem_written(s->mem), 0, "folded");
 			counts[1]++;
 		} else if (op < 85 && im->img) {
 			TEST_OK(vmm_mem_realize(s->mem, im->img));
 			memcpy(s->model, im->model, SIZE);
 			s->empty = false;
-			TEST_ASSERT(vmm_mem_written(s->mem) == 0, "reset");
+			TEST_ASSERT_EQ(vmm_mem_written(s->mem), 0, "reset");
 			counts[2]++;
 		} else if (op < 90) {
 			slot_new(s, si, rnd(2));
@@ -100,34 +100,36 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!s->empty) {
-			expect_model(s->mem, s->model);
+			mt_expect_model(s->mem, s->model);
 			if (step % 8 == 0)
 				CHECK_MEM(s->mem, true);
 		}
 		if (step % 50 == 0)
 			for (unsigned i = 0; i < NIMG; i++)
 				if (imgs[i].img)
-					expect_image(slots[0].mem, imgs[i].img,
-						     imgs[i].model);
+					mt_expect_image(slots[0].mem,
+							imgs[i].img,
+							imgs[i].model);
 	}
 	for (unsigned i = 0; i < NMEM; i++) {
 		if (!slots[i].empty) {
-			expect_model(slots[i].mem, slots[i].model);
+			mt_expect_model(slots[i].mem, slots[i].model);
 			CHECK_MEM(slots[i].mem, true);
 		}
 	}
 	for (unsigned i = 0; i < NIMG; i++)
 		if (imgs[i].img)
-			expect_image(slots[0].mem, imgs[i].img, imgs[i].model);
+			mt_expect_image(slots[0].mem, imgs[i].img,
+					imgs[i].model);
 	for (unsigned i = 0; i < NMEM; i++) {
-		mem_free(slots[i].mem, slots[i].vm_fd);
+		mt_mem_free(slots[i].mem, slots[i].vm_fd);
 		free(slots[i].model);
 	}
 	for (unsigned i = 0; i < NIMG; i++) {
 		vmm_mem_image_put(imgs[i].img);
 		free(imgs[i].model);
 	}
-	TEST_ASSERT(vmm_mem_store_frames() == 0, "everything freed");
+	TEST_ASSERT_EQ(vmm_mem_store_frames(), 0, "everything freed");
 	printf("writes %lu images %lu realizes %lu renews %lu puts %lu idle "
 	       "%lu\n",
 	       counts[0], counts[1], counts[2], counts[3], counts[4],

@@ -6,7 +6,9 @@
 set -u
 cowvm=$1 elf=$2
 fails=0
-[ -e /dev/kvm ] || { echo "skip: no /dev/kvm"; exit 77; }
+# Most checks boot the guest: skip unless /dev/kvm is usable.
+. "$(dirname "$0")/../lib/kvm.sh"
+kvm_require
 out=$(mktemp) errf=$(mktemp)
 trap 'rm -f "$out" "$errf"' EXIT
 

@@ -2,7 +2,7 @@
  * for the next request on a new clone, on a clone alive next to the
  * writer, on the same clone after cowvm_reset and on a clone destroyed
  * into a spare and taken again; the guest's request counter stays at 1. */
-#include "serve_test.h"
+#include "serve_util.h"
 #include "cowvm_serve_abi.h"
 
 int main(int argc, char **argv)
@@ -13,7 +13,7 @@ int main(int argc, char **argv)
 	char orig[17], want[256];
 	const char *r;
 
-	TEST_ASSERT(argc == 2, "usage: %s GUEST_ELF", argv[0]);
+	TEST_ASSERT_EQ(argc, 2, "usage: %s GUEST_ELF", argv[0]);
 	test_require_kvm();
 	st_boot(argv[1], &t, &m);
 
@@ -21,8 +21,8 @@ int main(int argc, char **argv)
 	a = cowvm_clone(t.snap);
 	TEST_ASSERT(a, "clone: %s", cowvm_error(NULL));
 	r = st_request(a, "get 5; get 99999999", COWVM_SERVE_OK);
-	TEST_ASSERT(!strncmp(r, "req=1 5=", 8) && strlen(r) == 8 + 16 + 14,
-		    "first response '%s'", r);
+	TEST_ASSERT(!strncmp(r, "req=1 5=", 8), "first response '%s'", r);
+	TEST_ASSERT_EQ(strlen(r), 8 + 16 + 14, "first response '%s'", r);
 	snprintf(orig, sizeof(orig), "%.16s", r + 8);
 	TEST_ASSERT(strstr(r, " 99999999=none"), "absent key: '%s'", r);
 	cowvm_destroy(a);

@@ -1,10 +1,10 @@
 /* The host model against the native build of the guest's runtime
- * (guest/serve_app.c): the same answers to fixed, generated and random
+ * (guest/workloads/serve_app.c): the same answers to fixed, generated and random
  * requests, including malformed ones, and to every initial key. */
 #include <stdint.h>
 
 #include "serve_app.h"
-#include "serve_test.h"
+#include "serve_util.h"
 #include "cowvm_serve_abi.h"
 
 /* A random request of mostly valid commands, some junk, some separators. */
@@ -74,7 +74,12 @@ static void compare(const struct serve_model *m, struct serve_app *a, void *mem,
 
 	a->served = 0;
 	gs = serve_app_handle(a, req, (uint32_t)len, got, &glen);
-	TEST_ASSERT(ws == gs && wlen == glen && !memcmp(want, got, wlen),
+	TEST_ASSERT_EQ(ws, gs, "request '%.*s': model %d '%.*s', app %d '%.*s'",
+		       (int)len, req, ws, (int)wlen, want, gs, (int)glen, got);
+	TEST_ASSERT_EQ(wlen, glen,
+		       "request '%.*s': model %d '%.*s', app %d '%.*s'",
+		       (int)len, req, ws, (int)wlen, want, gs, (int)glen, got);
+	TEST_ASSERT(!memcmp(want, got, wlen),
 		    "request '%.*s': model %d '%.*s', app %d '%.*s'", (int)len,
 		    req, ws, (int)wlen, want, gs, (int)glen, got);
 	if (memmem(req, len, "put", 3))
@@ -108,15 +113,16 @@ int main(void)
 	char buf[4096];
 	void *mem;
 
-	TEST_ASSERT(serve_model_init(&m, 0, 7) == -EINVAL, "0 MiB");
-	TEST_ASSERT(serve_model_init(&m, 65537, 7) == -EINVAL, "64 GiB");
+	TEST_ASSERT_EQ(serve_model_init(&m, 0, 7), -EINVAL, "0 MiB");
+	TEST_ASSERT_EQ(serve_model_init(&m, 65537, 7), -EINVAL, "64 GiB");
 	TEST_OK(serve_model_init(&m, MODEL_MIB, 7));
 	mem = malloc(MODEL_MIB << 20);
 	pristine = malloc(MODEL_MIB << 20);
 	TEST_ASSERT(mem && pristine, "malloc");
 	serve_app_init(&a, mem, MODEL_MIB, 7);
 	memcpy(pristine, mem, MODEL_MIB << 20);
-	TEST_ASSERT(a.nkeys == m.nkeys && a.nslots == m.nslots, "sizes");
+	TEST_ASSERT_EQ(a.nkeys, m.nkeys, "sizes");
+	TEST_ASSERT_EQ(a.nslots, m.nslots, "sizes");
 	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
 		compare(&m, &a, mem, fixed[k], strlen(fixed[k]));
 	/* 64 commands pass, a 65th non-empty one does not. */

@@ -1,6 +1,6 @@
 /* Generated loads in clone, reset and spare mode, on one and on two workers:
  * every response is checked against the host model and none may fail. */
-#include "serve_test.h"
+#include "serve_util.h"
 #include "cowvm_serve_abi.h"
 
 /* Serve n generated requests in mode on c workers; all must be right. */
@@ -11,8 +11,16 @@ static void load(struct serve_template *t, const struct serve_model *m,
 	struct serve_stats s;
 	char err[SERVE_ERR_MAX];
 
-	TEST_ASSERT(serve_batch_run(t, m, &b, &s, err) == 0, "batch: %s", err);
-	TEST_ASSERT(s.ok == n && !s.failed && !s.mismatched,
+	TEST_ASSERT_EQ(serve_batch_run(t, m, &b, &s, err), 0, "batch: %s", err);
+	TEST_ASSERT_EQ(
+		s.ok, n, "mode %d x%u: %llu ok, %llu failed, %llu wrong: %s",
+		mode, c, (unsigned long long)s.ok, (unsigned long long)s.failed,
+		(unsigned long long)s.mismatched, s.first_error);
+	TEST_ASSERT(!s.failed,
+		    "mode %d x%u: %llu ok, %llu failed, %llu wrong: %s", mode,
+		    c, (unsigned long long)s.ok, (unsigned long long)s.failed,
+		    (unsigned long long)s.mismatched, s.first_error);
+	TEST_ASSERT(!s.mismatched,
 		    "mode %d x%u: %llu ok, %llu failed, %llu wrong: %s", mode,
 		    c, (unsigned long long)s.ok, (unsigned long long)s.failed,
 		    (unsigned long long)s.mismatched, s.first_error);
@@ -46,19 +54,21 @@ static void given(struct serve_template *t, const struct serve_model *m,
 
 	for (int k = 0; k < 5; k++)
 		lens[k] = strlen(reqs[k]);
-	TEST_ASSERT(serve_batch_run(t, m, &b, &s, err) == 0, "batch: %s", err);
-	TEST_ASSERT(s.ok == 5, "given requests: %s", s.first_error);
+	TEST_ASSERT_EQ(serve_batch_run(t, m, &b, &s, err), 0, "batch: %s", err);
+	TEST_ASSERT_EQ(s.ok, 5, "given requests: %s", s.first_error);
 	for (int k = 0; k < 5; k++) {
 		size_t wlen;
 		int ws = serve_model_respond(m, reqs[k], lens[k], want, &wlen);
 
 		want[wlen] = 0;
-		TEST_ASSERT(ws == st[k] && !strcmp(want, resp[k]),
+		TEST_ASSERT_EQ(ws, st[k], "'%s': '%s', want '%s'", reqs[k],
+			       resp[k], want);
+		TEST_ASSERT(!strcmp(want, resp[k]),
 			    "'%s': %d '%s', want %d '%s'", reqs[k], st[k],
 			    resp[k], ws, want);
 		free(resp[k]);
 	}
-	TEST_ASSERT(st[3] == COWVM_SERVE_BAD, "nonsense was accepted");
+	TEST_ASSERT_EQ(st[3], COWVM_SERVE_BAD, "nonsense was accepted");
 	free(s.lat_us);
 }
 
@@ -67,7 +77,7 @@ int main(int argc, char **argv)
 	struct serve_template t;
 	struct serve_model m;
 
-	TEST_ASSERT(argc == 2, "usage: %s GUEST_ELF", argv[0]);
+	TEST_ASSERT_EQ(argc, 2, "usage: %s GUEST_ELF", argv[0]);
 	test_require_kvm();
 	st_boot(argv[1], &t, &m);
 	load(&t, &m, SERVE_CLONE, 1, 150);

@@ -6,7 +6,7 @@
  * clone. A snapshot that maps the LAPIC and IOAPIC for ring 3 never takes
  * the ring-3 path, and a LAPIC or IOAPIC that could raise an interrupt is
  * not quiet. */
-#include "state_test.h"
+#include "state_util.h"
 
 #define MSR_KERNEL_GS_BASE 0xc0000102u
 #define KGS_SEED	   0x5eedull /* what r0swap sets before its snapshot */
@@ -34,26 +34,23 @@ static int run_sequence(struct cowvm *vm, struct cowvm_snapshot *snap, size_t n,
 
 		TEST_OK(cowvm_set_snapshot_ret(vm, rets[i]));
 		r = cowvm_run(vm, &e);
-		TEST_ASSERT(r == 0, "%s: run %zu: %s", what, i,
-			    cowvm_error(vm));
-		TEST_ASSERT(
-			e.reason == COWVM_EXIT_GUEST && e.status == 0,
-			"%s: run %zu (ret %lld) ended with reason %d status "
-			"%d (%s): 1 means KERNEL_GS_BASE was not 0x%llx at "
-			"resume",
-			what, i, (long long)rets[i], e.reason, e.status,
-			e.detail, KGS_SEED);
+		TEST_ASSERT_EQ(r, 0, "%s: run %zu: %s", what, i,
+			       cowvm_error(vm));
+		TEST_ASSERT_EXIT_STATUS(e, 0,
+					"%s: run %zu (ret %lld): status 1 "
+					"means KERNEL_GS_BASE was not 0x%llx "
+					"at resume",
+					what, i, (long long)rets[i], KGS_SEED);
 		r = cowvm_reset(vm, snap);
-		TEST_ASSERT(r == 0, "%s: reset %zu: %s", what, i,
-			    cowvm_error(vm));
+		TEST_ASSERT_EQ(r, 0, "%s: reset %zu: %s", what, i,
+			       cowvm_error(vm));
 		st = vmm_state_last_stats();
 		kgs = st_get_msr(vm, MSR_KERNEL_GS_BASE);
 		printf(" %lld/%d", (long long)rets[i], st.ring3);
-		TEST_ASSERT(kgs == KGS_SEED,
-			    "%s: after reset %zu (run ret %lld, ring3 %d) "
-			    "KERNEL_GS_BASE is 0x%llx, not 0x%llx",
-			    what, i, (long long)rets[i], st.ring3,
-			    (unsigned long long)kgs, KGS_SEED);
+		TEST_ASSERT_EQ(kgs, KGS_SEED,
+			       "%s: KERNEL_GS_BASE after reset %zu (run ret "
+			       "%lld, ring3 %d)",
+			       what, i, (long long)rets[i], st.ring3);
 		TEST_ASSERT(rets[i] == 0 || !st.ring3,
 			    "%s: reset %zu took the ring-3 path after a run "
 			    "with ret %lld",
@@ -106,16 +103,15 @@ int main(int argc, char **argv)
 	int fast_vm, fast_clone;
 	size_t n = sizeof(rets) / sizeof(rets[0]);
 
-	TEST_ASSERT(argc == 2, "usage: test-state-r3 GUEST.elf");
+	TEST_ASSERT_EQ(argc, 2, "usage: test-state-r3 GUEST.elf");
 	test_require_kvm();
 	t = tvm_boot(R3_MEM, argv[1], "r0swap");
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT, "boot: reason %d (%s)",
-		    e.reason, e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_SNAPSHOT, "boot");
 	snap = cowvm_snapshot(t.vm);
 	TEST_ASSERT(snap, "cowvm_snapshot: %s", cowvm_error(t.vm));
-	TEST_ASSERT(st_get_msr(t.vm, MSR_KERNEL_GS_BASE) == KGS_SEED,
-		    "KERNEL_GS_BASE at the snapshot is not 0x%llx", KGS_SEED);
+	TEST_ASSERT_EQ(st_get_msr(t.vm, MSR_KERNEL_GS_BASE), KGS_SEED,
+		       "KERNEL_GS_BASE at the snapshot");
 	lapic_quiet(t.vm);
 	fast_vm = run_sequence(t.vm, snap, n, "booted");
 	clone = cowvm_clone(snap);
@@ -126,7 +122,7 @@ int main(int argc, char **argv)
 		    "(booted %d, clone %d)",
 		    fast_vm, fast_clone);
 	cowvm_destroy(clone);
-	TEST_ASSERT(cowvm_snapshot_guest_fpu(NULL) == -EINVAL, "NULL");
+	TEST_ASSERT_EQ(cowvm_snapshot_guest_fpu(NULL), -EINVAL, "NULL");
 	TEST_OK(cowvm_snapshot_guest_fpu(snap)); /* CR4.OSXSAVE is clear */
 	cowvm_snapshot_put(snap);
 	tvm_free(&t);
@@ -134,8 +130,7 @@ int main(int argc, char **argv)
 	/* The LAPIC and IOAPIC within reach of ring 3: never. */
 	t = tvm_boot(TEST_MEM, argv[1], "r0swap mmio");
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT,
-		    "mmio boot: reason %d (%s)", e.reason, e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_SNAPSHOT, "mmio boot");
 	snap = cowvm_snapshot(t.vm);
 	TEST_ASSERT(snap, "cowvm_snapshot: %s", cowvm_error(t.vm));
 	fast_vm = run_sequence(t.vm, snap, 2, "mmio");

@@ -1,6 +1,6 @@
 /* vmm_state save/restore: a guest stopped at a snapshot resumes identically
  * in a second VM, and every piece of state survives get, set and transfer. */
-#include "state_test.h"
+#include "state_util.h"
 
 #define MSR_TSC	    0x10u
 #define MSR_TSC_AUX 0xc0000103u
@@ -69,26 +69,27 @@ static void expect_same_state(const struct vmm_state *a,
 	for (unsigned i = 0; i < 9; i++)
 		TEST_ASSERT(vmm_state_piece_equal(a, b, 1u << i), "%s: %s",
 			    what, names[i]);
-	TEST_ASSERT(a->nmsrs == b->nmsrs, "%s: %u MSRs vs %u", what, a->nmsrs,
-		    b->nmsrs);
-	for (unsigned i = 0; i < a->nmsrs; i++)
-		TEST_ASSERT(
-			a->msrs[i].index == b->msrs[i].index &&
-				a->msrs[i].data == b->msrs[i].data,
-			"%s: MSR 0x%x = 0x%llx, restored 0x%x = 0x%llx", what,
-			a->msrs[i].index, (unsigned long long)a->msrs[i].data,
-			b->msrs[i].index, (unsigned long long)b->msrs[i].data);
+	TEST_ASSERT_EQ(a->nmsrs, b->nmsrs, "%s: MSRs", what);
+	for (unsigned i = 0; i < a->nmsrs; i++) {
+		TEST_ASSERT_EQ(a->msrs[i].index, b->msrs[i].index, "%s: MSR %u",
+			       what, i);
+		TEST_ASSERT_EQ(a->msrs[i].data, b->msrs[i].data, "%s: MSR 0x%x",
+			       what, a->msrs[i].index);
+	}
 	TEST_ASSERT(!strcmp(what, "two fresh VMs") ||
 			    b->clock.clock >= a->clock.clock,
 		    "%s: kvmclock went back from %llu to %llu", what,
 		    (unsigned long long)a->clock.clock,
 		    (unsigned long long)b->clock.clock);
 	TEST_ASSERT(!memcmp(&a->soft.serial, &b->soft.serial,
-			    sizeof(a->soft.serial)) &&
-			    a->soft.state == b->soft.state &&
-			    a->soft.snap_pending == b->soft.snap_pending &&
-			    a->soft.snap_gpa == b->soft.snap_gpa,
+			    sizeof(a->soft.serial)),
 		    "%s: software state", what);
+	TEST_ASSERT_EQ(a->soft.state, b->soft.state, "%s: software state",
+		       what);
+	TEST_ASSERT_EQ(a->soft.snap_pending, b->soft.snap_pending,
+		       "%s: software state", what);
+	TEST_ASSERT_EQ(a->soft.snap_gpa, b->soft.snap_gpa, "%s: software state",
+		       what);
 }
 
 /* Save vm, asserting success. */
@@ -97,7 +98,7 @@ static struct vmm_state *save(struct cowvm *vm)
 	struct vmm_state *st;
 	int r = vmm_state_save(vm, &st);
 
-	TEST_ASSERT(r == 0, "vmm_state_save: %s", cowvm_error(vm));
+	TEST_ASSERT_EQ(r, 0, "vmm_state_save: %s", cowvm_error(vm));
 	return st;
 }
 
@@ -108,7 +109,7 @@ static double restore(struct cowvm *vm, const struct vmm_state *st)
 	int r = vmm_state_restore(vm, st);
 	double t1 = test_now();
 
-	TEST_ASSERT(r == 0, "vmm_state_restore: %s", cowvm_error(vm));
+	TEST_ASSERT_EQ(r, 0, "vmm_state_restore: %s", cowvm_error(vm));
 	return st_us(t0, t1);
 }
 
@@ -135,8 +136,7 @@ static struct tvm used_vm(void)
 	struct tvm t = tvm_boot(TEST_MEM, guest, "exit 3");
 	struct cowvm_exit e = tvm_run(&t);
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 3, "%d %s",
-		    e.reason, e.detail);
+	TEST_ASSERT_EXIT_STATUS(e, 3, "exit 3");
 	TEST_ASSERT(!t.vm->pristine, "a VM that ran is not pristine");
 	return t;
 }
@@ -153,15 +153,18 @@ static void test_pristine(void)
 	sa = save(a.vm);
 	s = vmm_state_last_stats();
 	sb = save(b.vm);
-	TEST_ASSERT(sa->same == ALL_PIECES && sb->same == ALL_PIECES,
-		    "fresh VMs differ from the pristine capture: 0x%x 0x%x",
-		    sa->same, sb->same);
+	TEST_ASSERT_EQ(sa->same, ALL_PIECES,
+		       "a fresh VM differs from the pristine capture");
+	TEST_ASSERT_EQ(sb->same, ALL_PIECES,
+		       "a fresh VM differs from the pristine capture");
 	expect_same_state(sa, sb, "two fresh VMs");
 	printf("pristine: save %u ioctls, %u MSRs, xsave %u bytes\n", s.ioctls,
 	       sa->nmsrs, sa->xsave_size);
 	restore(b.vm, sa);
 	s = vmm_state_last_stats();
-	TEST_ASSERT(s.restored == 0 && s.msrs == 0 && s.sync_regs,
+	TEST_ASSERT_EQ(s.restored, 0, "pieces pristine into pristine set");
+	TEST_ASSERT_EQ(s.msrs, 0, "MSRs pristine into pristine set");
+	TEST_ASSERT(s.sync_regs,
 		    "pristine into pristine set pieces 0x%x, %u MSRs",
 		    s.restored, s.msrs);
 	TEST_ASSERT(!b.vm->pristine, "a restored VM is no longer pristine");
@@ -184,8 +187,7 @@ static void test_transfer_hypercalls(bool fresh)
 	size_t mark, mark_b = st_console_len(&b);
 	double us;
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT, "%d %s", e.reason,
-		    e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_SNAPSHOT);
 	mark = st_console_len(&a);
 	sa = save(a.vm);
 	if (fresh)
@@ -201,21 +203,19 @@ static void test_transfer_hypercalls(bool fresh)
 	       fresh ? "fresh" : "used", s.ioctls, s.restored, s.msrs,
 	       s.sync_regs, us);
 	if (fresh)
-		TEST_ASSERT((s.restored & sa->same) == 0,
-			    "pieces equal to a fresh VM's were set: 0x%x",
-			    s.restored & sa->same);
+		TEST_ASSERT_EQ(s.restored & sa->same, 0,
+			       "pieces equal to a fresh VM's were set: 0x%x",
+			       s.restored & sa->same);
 	else
-		TEST_ASSERT((s.restored & ALL_PIECES) == ALL_PIECES,
-			    "a used target must get every piece: 0x%x",
-			    s.restored);
+		TEST_ASSERT_EQ(s.restored & ALL_PIECES, ALL_PIECES,
+			       "a used target must get every piece: 0x%x",
+			       s.restored);
 	sb = save(b.vm);
 	expect_same_state(sa, sb, "hypercalls transfer");
 	e = tvm_run(&a);
 	eb = tvm_run(&b);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 0, "a: %d %s",
-		    e.reason, e.detail);
-	TEST_ASSERT(eb.reason == COWVM_EXIT_GUEST && eb.status == 0, "b: %d %s",
-		    eb.reason, eb.detail);
+	TEST_ASSERT_EXIT_STATUS(e, 0, "a");
+	TEST_ASSERT_EXIT_STATUS(eb, 0, "b");
 	oa = tvm_console(&a);
 	ob = tvm_console(&b);
 	TEST_ASSERT(!strcmp(oa + mark, ob + mark_b),
@@ -257,8 +257,7 @@ static void test_transfer_forktest(void)
 	char *oa, *ob;
 	size_t mark;
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT && e.tag == 1, "%d %s",
-		    e.reason, e.detail);
+	TEST_ASSERT_EXIT_TAG(e, 1);
 	mark = st_console_len(&a);
 	sa = save(a.vm);
 	TEST_ASSERT(!(sa->same & VMM_PIECE_XSAVE),
@@ -269,10 +268,8 @@ static void test_transfer_forktest(void)
 	eb = run_forktest(&b, 5);
 	oa = tvm_console(&a);
 	ob = tvm_console(&b);
-	TEST_ASSERT(eb.reason == COWVM_EXIT_GUEST && eb.status == 0,
-		    "b: %d %s\n%s", eb.reason, eb.detail, ob);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 0, "a: %d %s",
-		    e.reason, e.detail);
+	TEST_ASSERT_EXIT_STATUS(eb, 0, "b:\n%s", ob);
+	TEST_ASSERT_EXIT_STATUS(e, 0, "a");
 	TEST_ASSERT(!strcmp(oa + mark, ob) && strstr(ob, "forktest: PASS"),
 		    "outputs differ:\n--- a\n%s--- b\n%s", oa + mark, ob);
 	free(oa);
@@ -294,9 +291,8 @@ static void set_everything(struct cowvm *vm, struct vmm_state *want)
 	for (size_t i = 0; i < sizeof(test_msrs) / sizeof(test_msrs[0]); i++)
 		if (msr_listed(test_msrs[i].index))
 			m.e[m.h.nmsrs++] = test_msrs[i];
-	TEST_ASSERT(m.h.nmsrs >= 9, "only %u of the test MSRs are saved",
-		    m.h.nmsrs);
-	TEST_ASSERT(ioctl(cpu, KVM_SET_MSRS, &m) == (int)m.h.nmsrs, "MSRS");
+	TEST_ASSERT_GE(m.h.nmsrs, 9, "test MSRs that are saved");
+	TEST_ASSERT_EQ(ioctl(cpu, KVM_SET_MSRS, &m), (int)m.h.nmsrs, "MSRS");
 
 	TEST_ASSERT(!ioctl(cpu, KVM_GET_REGS, &want->regs), "GET_REGS");
 	for (int i = 0; i < 8; i++)
@@ -383,8 +379,7 @@ static void test_roundtrip(void)
 	TEST_ASSERT(want.xsave, "calloc");
 	TEST_OK(cowvm_set_timeout(a.vm, 200));
 	e = tvm_run(&a);
-	TEST_ASSERT(e.reason == COWVM_EXIT_TIMEOUT, "%d %s", e.reason,
-		    e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_TIMEOUT);
 	TEST_OK(vmm_state_init());
 	set_everything(a.vm, &want);
 	sa = save(a.vm);
@@ -399,12 +394,9 @@ static void test_roundtrip(void)
 	TEST_ASSERT(!memcmp(sa->xsave, want.xsave, sa->xsave_size), "xsave");
 	TEST_ASSERT(!memcmp(&sa->lapic, &want.lapic, sizeof(want.lapic)),
 		    "lapic");
-	TEST_ASSERT(sa->events.nmi.pending == 1 &&
-			    sa->events.interrupt.shadow == 1,
-		    "events: nmi %u shadow %u", sa->events.nmi.pending,
-		    sa->events.interrupt.shadow);
-	TEST_ASSERT(sa->mp_state.mp_state == KVM_MP_STATE_HALTED, "mp %u",
-		    sa->mp_state.mp_state);
+	TEST_ASSERT_EQ(sa->events.nmi.pending, 1, "events");
+	TEST_ASSERT_EQ(sa->events.interrupt.shadow, 1, "events");
+	TEST_ASSERT_EQ(sa->mp_state.mp_state, KVM_MP_STATE_HALTED, "mp");
 	TEST_ASSERT(!memcmp(&sa->pic_master, &want.pic_master,
 			    sizeof(want.pic_master)) &&
 			    !memcmp(&sa->pic_slave, &want.pic_slave,
@@ -413,26 +405,22 @@ static void test_roundtrip(void)
 	TEST_ASSERT(!memcmp(&sa->ioapic, &want.ioapic, sizeof(want.ioapic)),
 		    "ioapic");
 	TEST_ASSERT(vmm_state_piece_equal(sa, &want, VMM_PIECE_PIT), "pit");
-	TEST_ASSERT(sa->clock.clock >= want.clock.clock &&
-			    sa->clock.clock < want.clock.clock + 60000000000ull,
-		    "clock %llu", (unsigned long long)sa->clock.clock);
+	TEST_ASSERT_GE(sa->clock.clock, want.clock.clock, "clock");
+	TEST_ASSERT_LT(sa->clock.clock, want.clock.clock + 60000000000ull,
+		       "clock");
 	for (size_t i = 0; i < sizeof(test_msrs) / sizeof(test_msrs[0]); i++)
 		if (msr_listed(test_msrs[i].index))
-			TEST_ASSERT(st_msr(sa, test_msrs[i].index) ==
-					    test_msrs[i].data,
-				    "MSR 0x%x", test_msrs[i].index);
-	TEST_ASSERT((sa->same & ALL_PIECES) == 0,
-		    "every piece was changed, same = 0x%x", sa->same);
+			TEST_ASSERT_EQ(st_msr(sa, test_msrs[i].index),
+				       test_msrs[i].data, "MSR 0x%x",
+				       test_msrs[i].index);
+	TEST_ASSERT_EQ(sa->same & ALL_PIECES, 0, "every piece was changed");
 
 	/* into a fresh VM */
 	b = st_new_vm();
 	restore(b.vm, sa);
 	sb = save(b.vm);
 	expect_same_state(sa, sb, "into a fresh VM");
-	TEST_ASSERT(st_get_msr(b.vm, MSR_TSC) >= tsc_a,
-		    "TSC went back: 0x%llx < 0x%llx",
-		    (unsigned long long)st_get_msr(b.vm, MSR_TSC),
-		    (unsigned long long)tsc_a);
+	TEST_ASSERT_GE(st_get_msr(b.vm, MSR_TSC), tsc_a, "TSC went back");
 	vmm_state_free(sb);
 
 	/* into a used VM */
@@ -440,7 +428,7 @@ static void test_roundtrip(void)
 	restore(c.vm, sa);
 	sb = save(c.vm);
 	expect_same_state(sa, sb, "into a used VM");
-	TEST_ASSERT(st_get_msr(c.vm, MSR_TSC) >= tsc_a, "TSC went back");
+	TEST_ASSERT_GE(st_get_msr(c.vm, MSR_TSC), tsc_a, "TSC went back");
 	vmm_state_free(sb);
 
 	/* back into a fresh VM's state, then into the same VM again */
@@ -470,20 +458,20 @@ static void test_soft_copy(void)
 	struct cowvm_exit e = tvm_run(&a);
 	struct tvm b = st_new_vm();
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT, "%d", e.reason);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_SNAPSHOT);
 	a.vm->serial.scr = 0x5a;
 	a.vm->serial.lcr = 0x03;
 	TEST_OK(vmm_soft_copy(b.vm, a.vm));
 	TEST_ASSERT(!memcmp(&a.vm->serial, &b.vm->serial, sizeof(a.vm->serial)),
 		    "serial");
-	TEST_ASSERT(b.vm->snap_pending && b.vm->snap_gpa == a.vm->snap_gpa &&
-			    b.vm->snap_ret == a.vm->snap_ret,
-		    "snapshot bookkeeping");
-	TEST_ASSERT(b.vm->state == VMM_READY, "state %d", b.vm->state);
-	TEST_ASSERT(b.vm->cmdline && b.vm->cmdline != a.vm->cmdline &&
-			    !strcmp(b.vm->cmdline, "hypercalls") &&
-			    b.vm->cmdline_len == a.vm->cmdline_len,
-		    "cmdline");
+	TEST_ASSERT(b.vm->snap_pending, "snapshot bookkeeping");
+	TEST_ASSERT_EQ(b.vm->snap_gpa, a.vm->snap_gpa, "snapshot bookkeeping");
+	TEST_ASSERT_EQ(b.vm->snap_ret, a.vm->snap_ret, "snapshot bookkeeping");
+	TEST_ASSERT_EQ(b.vm->state, VMM_READY, "state");
+	TEST_ASSERT(b.vm->cmdline, "cmdline");
+	TEST_ASSERT_NE(b.vm->cmdline, a.vm->cmdline, "cmdline");
+	TEST_ASSERT(!strcmp(b.vm->cmdline, "hypercalls"), "cmdline");
+	TEST_ASSERT_EQ(b.vm->cmdline_len, a.vm->cmdline_len, "cmdline");
 	tvm_free(&a);
 	tvm_free(&b);
 }
@@ -497,7 +485,7 @@ static void measure_restore(void)
 	struct vmm_state_stats sf = {0}, su = {0}, ss = {0};
 	struct vmm_state *sa = NULL;
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT, "%d", e.reason);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_SNAPSHOT);
 	for (int i = 0; i < 5; i++) {
 		struct tvm b = st_new_vm();
 		double t0 = test_now();
@@ -537,7 +525,7 @@ int main(int argc, char **argv)
 {
 	double t0 = test_now();
 
-	TEST_ASSERT(argc == 2, "usage: test-state GUEST.elf");
+	TEST_ASSERT_EQ(argc, 2, "usage: test-state GUEST.elf");
 	guest = argv[1];
 	test_require_kvm();
 	TEST_OK(vmm_state_init());

@@ -3,7 +3,7 @@
 #include <elf.h>
 #include <sys/stat.h>
 
-#include "vmm_test.h"
+#include "vmm_util.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -36,14 +36,17 @@ static void test_bad_config(void)
 		cowvm_config_init(&cfg);
 		cfg.mem_size = mems[i];
 		errno = 0;
-		TEST_ASSERT(!cowvm_create(&cfg) && errno == EINVAL,
-			    "mem %llu accepted", (unsigned long long)mems[i]);
+		TEST_ASSERT(!cowvm_create(&cfg), "mem %llu accepted",
+			    (unsigned long long)mems[i]);
+		TEST_ASSERT_EQ(errno, EINVAL, "mem %llu accepted",
+			       (unsigned long long)mems[i]);
 		TEST_ASSERT(strstr(cowvm_error(NULL), "memory size"), "%s",
 			    cowvm_error(NULL));
 	}
 	cowvm_config_init(&cfg);
 	cfg.vcpus = 2;
-	TEST_ASSERT(!cowvm_create(&cfg) && errno == EINVAL, "2 vCPUs");
+	TEST_ASSERT(!cowvm_create(&cfg), "2 vCPUs");
+	TEST_ASSERT_EQ(errno, EINVAL, "2 vCPUs");
 	cowvm_destroy(NULL);
 }
 
@@ -54,8 +57,8 @@ static int readable(struct cowvm *vm, uint64_t gpa, size_t len)
 	int r = cowvm_read(vm, gpa, buf, len);
 	int w = cowvm_write(vm, gpa, buf, len);
 
-	TEST_ASSERT(r == w && (r == 0 || r == -EFAULT), "read %d write %d", r,
-		    w);
+	TEST_ASSERT_EQ(r, w, "read and write results");
+	TEST_ASSERT(r == 0 || r == -EFAULT, "read %d write %d", r, w);
 	return r == 0;
 }
 
@@ -70,11 +73,11 @@ static void test_bounds(void)
 	TEST_ASSERT(!readable(vm, 64 * MIB - 7, 8), "straddles the end");
 	TEST_ASSERT(!readable(vm, 64 * MIB, 1), "just beyond");
 	TEST_ASSERT(!readable(vm, ~0ull - 3, 8), "wraps around");
-	TEST_ASSERT(cowvm_read(vm, 8, &back, (size_t)-8) == -EFAULT,
-		    "huge len");
+	TEST_ASSERT_EQ(cowvm_read(vm, 8, &back, (size_t)-8), -EFAULT,
+		       "huge len");
 	TEST_OK(cowvm_write(vm, 0x123458, &v, 8));
 	TEST_OK(cowvm_read(vm, 0x123458, &back, 8));
-	TEST_ASSERT(back == v, "write then read");
+	TEST_ASSERT_EQ(back, v, "write then read");
 	cowvm_destroy(vm);
 
 	vm = create(5 * GIB);
@@ -87,7 +90,7 @@ static void test_bounds(void)
 	TEST_ASSERT(!readable(vm, 6 * GIB - 4, 8), "beyond high RAM");
 	TEST_OK(cowvm_write(vm, 5 * GIB, &v, 8));
 	TEST_OK(cowvm_read(vm, 5 * GIB, &back, 8));
-	TEST_ASSERT(back == v, "high RAM write then read");
+	TEST_ASSERT_EQ(back, v, "high RAM write then read");
 	cowvm_destroy(vm);
 }
 
@@ -102,24 +105,26 @@ static void test_load(const char *probe)
 	uint8_t junk[8192], file[4096], mem[4096];
 	char big[COWVM_CMDLINE_MAX + 1];
 
-	TEST_ASSERT(fd >= 0 && pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) &&
-			    pread(fd, &ph, sizeof(ph), (off_t)eh.e_phoff) ==
-				    sizeof(ph),
-		    "%s", probe);
-	TEST_ASSERT(ph.p_type == PT_LOAD && ph.p_filesz <= sizeof(file) &&
-			    ph.p_memsz > ph.p_filesz + 4096,
-		    "probe's first phdr: a segment with a tail to zero");
-	TEST_ASSERT(pread(fd, file, ph.p_filesz, (off_t)ph.p_offset) ==
-			    (ssize_t)ph.p_filesz,
-		    "segment");
+	TEST_ASSERT_GE(fd, 0, "%s", probe);
+	TEST_ASSERT_EQ(pread(fd, &eh, sizeof(eh), 0), sizeof(eh), "%s", probe);
+	TEST_ASSERT_EQ(pread(fd, &ph, sizeof(ph), (off_t)eh.e_phoff),
+		       sizeof(ph), "%s", probe);
+	TEST_ASSERT_EQ(ph.p_type, PT_LOAD,
+		       "probe's first phdr: a segment with a tail to zero");
+	TEST_ASSERT_LE(ph.p_filesz, sizeof(file),
+		       "probe's first phdr: a segment with a tail to zero");
+	TEST_ASSERT_GT(ph.p_memsz, ph.p_filesz + 4096,
+		       "probe's first phdr: a segment with a tail to zero");
+	TEST_ASSERT_EQ(pread(fd, file, ph.p_filesz, (off_t)ph.p_offset),
+		       (ssize_t)ph.p_filesz, "segment");
 	close(fd);
 
-	TEST_ASSERT(cowvm_run(vm, &e) == -EINVAL, "run before load");
-	TEST_ASSERT(cowvm_load_elf(vm, "/nonexistent", NULL) == -ENOENT,
-		    "missing file");
+	TEST_ASSERT_EQ(cowvm_run(vm, &e), -EINVAL, "run before load");
+	TEST_ASSERT_EQ(cowvm_load_elf(vm, "/nonexistent", NULL), -ENOENT,
+		       "missing file");
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
-	TEST_ASSERT(cowvm_load_elf(vm, probe, big) == -E2BIG, "long cmdline");
+	TEST_ASSERT_EQ(cowvm_load_elf(vm, probe, big), -E2BIG, "long cmdline");
 	TEST_ASSERT(strstr(cowvm_error(vm), "command line"), "%s",
 		    cowvm_error(vm));
 
@@ -131,16 +136,16 @@ static void test_load(const char *probe)
 	TEST_OK(cowvm_read(vm, ph.p_paddr + ph.p_filesz, mem,
 			   sizeof(mem) - ph.p_filesz));
 	for (uint64_t i = ph.p_filesz; i < sizeof(mem); i++)
-		TEST_ASSERT(mem[i - ph.p_filesz] == 0, "memsz tail at +%llu",
-			    (unsigned long long)i);
-	TEST_ASSERT(cowvm_load_elf(vm, probe, NULL) == -EBUSY, "load twice");
+		TEST_ASSERT_EQ(mem[i - ph.p_filesz], 0, "memsz tail at +%llu",
+			       (unsigned long long)i);
+	TEST_ASSERT_EQ(cowvm_load_elf(vm, probe, NULL), -EBUSY, "load twice");
 	cowvm_destroy(vm);
 }
 
 /* Run every API check against the probe ELF given as argv[1]. */
 int main(int argc, char **argv)
 {
-	TEST_ASSERT(argc == 2, "usage: test-vmm-api PROBE.elf");
+	TEST_ASSERT_EQ(argc, 2, "usage: test-vmm-api PROBE.elf");
 	test_require_kvm();
 	test_bad_config();
 	test_bounds();

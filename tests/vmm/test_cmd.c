@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "vmm_test.h"
+#include "vmm_util.h"
 
 static char *cowvm;
 static char dir[] = "/tmp/cowvm-test-cmd-XXXXXX";
@@ -23,11 +23,13 @@ static struct cmd_result run(const char *a0, const char *a1, const char *a2,
 static void expect_fail(const struct cmd_result *r, int status,
 			const char *want, const char *what)
 {
-	TEST_ASSERT(r->signal == 0, "%s: killed by signal %d", what, r->signal);
-	TEST_ASSERT(r->status == status,
-		    "%s: status %d, expected %d; stderr: %s", what, r->status,
-		    status, r->err);
-	TEST_ASSERT(r->err_lines == 1 && !strncmp(r->err, "cowvm: ", 7),
+	TEST_ASSERT_EQ(r->signal, 0, "%s: killed by a signal", what);
+	TEST_ASSERT_EQ(r->status, status, "%s: exit status; stderr: %s", what,
+		       r->err);
+	TEST_ASSERT_EQ(r->err_lines, 1,
+		       "%s: expected one 'cowvm: ' stderr line, got:\n%s", what,
+		       r->err);
+	TEST_ASSERT(!strncmp(r->err, "cowvm: ", 7),
 		    "%s: expected one 'cowvm: ' stderr line, got:\n%s", what,
 		    r->err);
 	TEST_ASSERT(strstr(r->err, want), "%s: stderr '%s' lacks '%s'", what,
@@ -40,10 +42,10 @@ static char *put_file(const char *name, const void *data, size_t len)
 	char *path;
 	int fd;
 
-	TEST_ASSERT(asprintf(&path, "%s/%s", dir, name) > 0, "asprintf");
+	TEST_ASSERT_GT(asprintf(&path, "%s/%s", dir, name), 0, "asprintf");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	TEST_ASSERT(fd >= 0 && write(fd, data, len) == (ssize_t)len, "%s",
-		    path);
+	TEST_ASSERT_GE(fd, 0, "%s", path);
+	TEST_ASSERT_EQ(write(fd, data, len), (ssize_t)len, "%s", path);
 	close(fd);
 	return path;
 }
@@ -55,10 +57,12 @@ static uint8_t *get_file(const char *path, size_t *len)
 	struct stat st;
 	uint8_t *buf;
 
-	TEST_ASSERT(fd >= 0 && fstat(fd, &st) == 0, "%s", path);
+	TEST_ASSERT_GE(fd, 0, "%s", path);
+	TEST_ASSERT_EQ(fstat(fd, &st), 0, "%s", path);
 	buf = malloc((size_t)st.st_size);
-	TEST_ASSERT(buf && read(fd, buf, (size_t)st.st_size) == st.st_size,
-		    "read %s", path);
+	TEST_ASSERT(buf, "read %s", path);
+	TEST_ASSERT_EQ(read(fd, buf, (size_t)st.st_size), st.st_size, "read %s",
+		       path);
 	close(fd);
 	*len = (size_t)st.st_size;
 	return buf;
@@ -109,8 +113,8 @@ static void test_usage(const char *elf)
 	expect_fail(&r, 120, "unknown command", "fly");
 
 	r = run("--help", NULL, NULL, NULL, NULL, NULL);
-	TEST_ASSERT(r.status == 0 && strstr(r.out, "usage: cowvm run"),
-		    "--help");
+	TEST_ASSERT_EQ(r.status, 0, "--help");
+	TEST_ASSERT(strstr(r.out, "usage: cowvm run"), "--help");
 	for (int code = 120; code <= 125; code++) {
 		char s[8];
 
@@ -118,7 +122,8 @@ static void test_usage(const char *elf)
 		TEST_ASSERT(strstr(r.out, s), "--help documents %d", code);
 	}
 	r = run("--version", NULL, NULL, NULL, NULL, NULL);
-	TEST_ASSERT(r.status == 0 && !strncmp(r.out, "cowvm ", 6), "--version");
+	TEST_ASSERT_EQ(r.status, 0, "--version");
+	TEST_ASSERT(!strncmp(r.out, "cowvm ", 6), "--version");
 }
 
 /* A minimal valid ELF32 i386 executable header with one PT_LOAD. */
@@ -314,7 +319,7 @@ static void cleanup(void)
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
 	}
-	TEST_ASSERT(rmdir(dir) == 0, "rmdir %s", dir);
+	TEST_ASSERT_EQ(rmdir(dir), 0, "rmdir %s", dir);
 }
 
 /* Outcomes of the probe guest through the command. */
@@ -324,8 +329,8 @@ static void test_probe_outcomes(const char *probe)
 	double t0;
 
 	r = run("run", probe, "--", "s", NULL, NULL);
-	TEST_ASSERT(r.status == 7 && !r.err[0], "guest status 7: %d %s",
-		    r.status, r.err);
+	TEST_ASSERT_EQ(r.status, 7, "guest status 7: stderr %s", r.err);
+	TEST_ASSERT(!r.err[0], "guest status 7: %d %s", r.status, r.err);
 	r = run("run", probe, "--", "X", NULL, NULL);
 	expect_fail(&r, 125, "outside 0..119", "status 200");
 	r = run("run", probe, "--", "f", NULL, NULL);
@@ -337,8 +342,9 @@ static void test_probe_outcomes(const char *probe)
 	r = run("run", "--mem", "5G", probe, "--", "m");
 	expect_fail(&r, 124, "0xd0000000", "mmio");
 	r = run("run", probe, "--", "h", "a", "b");
-	TEST_ASSERT(r.status == 42 && !strcmp(r.out, "h a b"),
-		    "cmdline words joined: %d '%s'", r.status, r.out);
+	TEST_ASSERT_EQ(r.status, 42, "cmdline words joined: '%s'", r.out);
+	TEST_ASSERT(!strcmp(r.out, "h a b"), "cmdline words joined: %d '%s'",
+		    r.status, r.out);
 	t0 = test_now();
 	r = run("run", "--timeout", "1", probe, "--", "l");
 	t0 = test_now() - t0;
@@ -352,10 +358,12 @@ static void test_guest_outcomes(const char *guest)
 	struct cmd_result r;
 
 	r = run("run", guest, "--", "selftest", NULL, NULL);
-	TEST_ASSERT(r.status == 0 && strstr(r.out, "selftest: PASS\n"),
-		    "selftest: %d %s", r.status, r.err);
+	TEST_ASSERT_EQ(r.status, 0, "selftest: %s", r.err);
+	TEST_ASSERT(strstr(r.out, "selftest: PASS\n"), "selftest: %d %s",
+		    r.status, r.err);
 	r = run("run", guest, "--", "exit", "7", NULL);
-	TEST_ASSERT(r.status == 7 && !r.err[0], "exit 7: %d", r.status);
+	TEST_ASSERT_EQ(r.status, 7, "exit 7");
+	TEST_ASSERT(!r.err[0], "exit 7: %d", r.status);
 	r = run("run", guest, "--", "exit", "200", NULL);
 	expect_fail(&r, 125, "status 200", "exit 200");
 	r = run("run", guest, "--", "fault", "ud", NULL);

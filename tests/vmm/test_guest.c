@@ -1,8 +1,9 @@
 /* The real guest (guest/) under the library API: self-test, hypercalls,
  * serial, exceptions, timeout and memtest checked against the host. */
 #include <inttypes.h>
+#include <sys/mman.h>
 
-#include "vmm_test.h"
+#include "vmm_util.h"
 #include "cowvm_workload_abi.h"
 
 #define MIB (1ull << 20)
@@ -26,9 +27,7 @@ static struct tvm run_to_exit(const char *cmdline, int status)
 	char *out;
 
 	out = tvm_console(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == status,
-		    "'%s': reason %d status %d (%s)\nconsole:\n%s", cmdline,
-		    e.reason, e.status, e.detail, out);
+	TEST_ASSERT_EXIT_STATUS(e, status, "'%s': console:\n%s", cmdline, out);
 	free(out);
 	return t;
 }
@@ -52,8 +51,7 @@ static void test_selftest(void)
 	t2 = test_now();
 	e = tvm_run(&t);
 	t3 = test_now();
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 0, "%d %s",
-		    e.reason, e.detail);
+	TEST_ASSERT_EXIT_STATUS(e, 0);
 	expect_console(&t, "selftest: PASS\n");
 	printf("selftest: create %.0f us, load %.0f us, run %.0f us\n",
 	       (t1 - t0) * 1e6, (t2 - t1) * 1e6, (t3 - t2) * 1e6);
@@ -68,14 +66,12 @@ static void test_hypercalls(void)
 	char want[64], *out;
 	uint64_t tag = e.tag;
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT, "%d %s", e.reason,
-		    e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_SNAPSHOT);
 	out = tvm_console(&t);
 	TEST_ASSERT(!strstr(out, "PASS"), "PASS before the snapshot resumed");
 	free(out);
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 0, "%d %s",
-		    e.reason, e.detail);
+	TEST_ASSERT_EXIT_STATUS(e, 0);
 	snprintf(want, sizeof(want), "snapshot tag=0x%" PRIx64 " ret=0", tag);
 	expect_console(&t, want);
 	expect_console(&t, "hypercalls: PASS\n");
@@ -104,17 +100,13 @@ static void test_fault(const char *what, uint64_t vector)
 	rip = test_elf_symbol(guest, sym);
 	t = tvm_boot(64 * MIB, guest, cmdline);
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_FAULT, "%s: %d %s", cmdline,
-		    e.reason, e.detail);
-	TEST_ASSERT(e.fault.vector == vector && e.fault.rip == rip,
-		    "%s: vector %" PRIu64 " rip 0x%" PRIx64
-		    ", expected %" PRIu64 " at 0x%" PRIx64,
-		    cmdline, e.fault.vector, e.fault.rip, vector, rip);
-	TEST_ASSERT((e.fault.cs & 3) == 3, "%s: cs 0x%" PRIx64, cmdline,
-		    e.fault.cs);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_FAULT, "%s", cmdline);
+	TEST_ASSERT_EQ(e.fault.vector, vector, "%s", cmdline);
+	TEST_ASSERT_EQ(e.fault.rip, rip, "%s: rip, %s", cmdline, sym);
+	TEST_ASSERT_EQ(e.fault.cs & 3, 3, "%s: cs 0x%" PRIx64, cmdline,
+		       e.fault.cs);
 	if (vector == 14)
-		TEST_ASSERT(e.fault.cr2 == 0x7ff000000000ull, "cr2 0x%" PRIx64,
-			    e.fault.cr2);
+		TEST_ASSERT_EQ(e.fault.cr2, 0x7ff000000000ull, "cr2");
 	tvm_free(&t);
 }
 
@@ -129,8 +121,7 @@ static void test_timeout(void)
 	t0 = test_now();
 	e = tvm_run(&t);
 	t0 = test_now() - t0;
-	TEST_ASSERT(e.reason == COWVM_EXIT_TIMEOUT, "%d %s", e.reason,
-		    e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_TIMEOUT);
 	TEST_ASSERT(t0 >= 1.0 && t0 < 4.0, "timeout took %.3f s", t0);
 	tvm_free(&t);
 }
@@ -162,25 +153,25 @@ static void test_memtest(uint64_t seed, uint64_t mib)
 	t = run_to_exit(cmdline, 0);
 	out = tvm_console(&t);
 	line = strstr(out, "memtest: seed=");
-	TEST_ASSERT(line && sscanf(line,
-				   "memtest: seed=%" SCNu64 " base=0x%" SCNx64
-				   " bytes=%" SCNu64 " checksum=0x%" SCNx64,
-				   &s, &base, &bytes, &sum) == 4,
-		    "no memtest line:\n%s", out);
-	TEST_ASSERT(s == seed && base == COWVM_MEMTEST_BASE &&
-			    bytes == mib * MIB,
-		    "memtest parameters: %s", line);
+	TEST_ASSERT(line, "no memtest line:\n%s", out);
+	TEST_ASSERT_EQ(sscanf(line,
+			      "memtest: seed=%" SCNu64 " base=0x%" SCNx64
+			      " bytes=%" SCNu64 " checksum=0x%" SCNx64,
+			      &s, &base, &bytes, &sum),
+		       4, "no memtest line:\n%s", out);
+	TEST_ASSERT_EQ(s, seed, "memtest parameters: %s", line);
+	TEST_ASSERT_EQ(base, COWVM_MEMTEST_BASE, "memtest parameters: %s",
+		       line);
+	TEST_ASSERT_EQ(bytes, mib * MIB, "memtest parameters: %s", line);
 	for (uint64_t i = 0; i < bytes / 8; i++)
 		h = (h ^ pattern(seed, i)) * 0x100000001b3ull;
-	TEST_ASSERT(h == sum, "checksum: guest 0x%" PRIx64 ", host 0x%" PRIx64,
-		    sum, h);
+	TEST_ASSERT_EQ(h, sum, "checksum: host, guest");
 	TEST_ASSERT(words, "malloc");
 	TEST_OK(cowvm_read(t.vm, base, words, bytes));
 	for (uint64_t i = 0; i < bytes / 8; i++)
-		TEST_ASSERT(words[i] == pattern(seed, i),
-			    "word %" PRIu64 " at 0x%" PRIx64 ": 0x%" PRIx64
-			    " != 0x%" PRIx64,
-			    i, base + i * 8, words[i], pattern(seed, i));
+		TEST_ASSERT_EQ(words[i], pattern(seed, i),
+			       "word %" PRIu64 " at 0x%" PRIx64, i,
+			       base + i * 8);
 	free(words);
 	free(out);
 	tvm_free(&t);
@@ -192,16 +183,16 @@ static void test_badcall(void)
 	struct tvm t = tvm_boot(64 * MIB, guest, "badcall");
 	struct cowvm_exit e = tvm_run(&t);
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_ERROR &&
-			    strstr(e.detail, "bad hypercall 1 argument"),
-		    "%d %s", e.reason, e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_ERROR);
+	TEST_ASSERT(strstr(e.detail, "bad hypercall 1 argument"), "%d %s",
+		    e.reason, e.detail);
 	tvm_free(&t);
 }
 
 /* Run every check against the guest ELF given as argv[1]. */
 int main(int argc, char **argv)
 {
-	TEST_ASSERT(argc == 2, "usage: test-vmm-guest GUEST.elf");
+	TEST_ASSERT_EQ(argc, 2, "usage: test-vmm-guest GUEST.elf");
 	guest = argv[1];
 	test_require_kvm();
 	test_selftest();

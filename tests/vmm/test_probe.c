@@ -3,9 +3,10 @@
 #include <cpuid.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 
 #include "probe.h"
-#include "vmm_test.h"
+#include "vmm_util.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -55,70 +56,71 @@ static void test_boot_state(uint64_t mem)
 	struct cowvm_exit e = probe_run(&t, mem, "s");
 	char cmd[8];
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 7,
-		    "state probe: %d %s", e.reason, e.detail);
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT) == COWVM_BOOT_INFO, "rdi");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 8) == COWVM_BOOT_INFO, "rbx");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x10) == 0, "rsp");
-	TEST_ASSERT((tvm_read64(&t, PROBE_OUT + 0x18) & 0x80000033) ==
-			    0x80000033,
-		    "cr0 0x%llx",
-		    (unsigned long long)tvm_read64(&t, PROBE_OUT + 0x18));
+	TEST_ASSERT_EXIT_STATUS(e, 7, "state probe");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT), COWVM_BOOT_INFO, "rdi");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 8), COWVM_BOOT_INFO, "rbx");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x10), 0, "rsp");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x18) & 0x80000033,
+		       0x80000033, "cr0 0x%llx",
+		       (unsigned long long)tvm_read64(&t, PROBE_OUT + 0x18));
 	cr3 = tvm_read64(&t, PROBE_OUT + 0x20);
-	TEST_ASSERT(cr3 == COWVM_BOOT_PML4, "cr3 0x%llx",
-		    (unsigned long long)cr3);
-	TEST_ASSERT((tvm_read64(&t, PROBE_OUT + 0x28) & 0x620) == 0x620, "cr4");
-	TEST_ASSERT((tvm_read64(&t, PROBE_OUT + 0x30) & 0x501) == 0x500,
-		    "efer: LME|LMA set, SCE clear");
-	TEST_ASSERT(!!(tvm_read64(&t, PROBE_OUT + 0x30) & 0x800) == host_nx(),
-		    "EFER.NXE set exactly when the CPU has NX");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x38) == 0x08, "cs");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x40) == 0x10, "ds");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x48) == 0x10, "ss");
-	TEST_ASSERT((tvm_read64(&t, PROBE_OUT + 0x50) & 0x202) == 2,
-		    "rflags: bit 1 set, IF clear");
-	TEST_ASSERT((tvm_read64(&t, PROBE_OUT + 0x68) & 0xffff) == 23 &&
-			    tvm_read64(&t, PROBE_OUT + 0x6a) == COWVM_BOOT_GDT,
-		    "gdtr");
+	TEST_ASSERT_EQ(cr3, COWVM_BOOT_PML4, "cr3");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x28) & 0x620, 0x620, "cr4");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x30) & 0x501, 0x500,
+		       "efer: LME|LMA set, SCE clear");
+	TEST_ASSERT_EQ(!!(tvm_read64(&t, PROBE_OUT + 0x30) & 0x800), host_nx(),
+		       "EFER.NXE set exactly when the CPU has NX");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x38), 0x08, "cs");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x40), 0x10, "ds");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x48), 0x10, "ss");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x50) & 0x202, 2,
+		       "rflags: bit 1 set, IF clear");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x68) & 0xffff, 23, "gdtr");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x6a), COWVM_BOOT_GDT,
+		       "gdtr");
 	TEST_OK(cowvm_read(t.vm, COWVM_BOOT_GDT, gdt, sizeof(gdt)));
-	TEST_ASSERT(gdt[0] == 0 && (gdt[1] >> 40 & 0x209f) == 0x209b &&
-			    (gdt[2] >> 40 & 0x9f) == 0x93,
-		    "gdt entries");
+	TEST_ASSERT_EQ(gdt[0], 0, "gdt entries");
+	TEST_ASSERT_EQ(gdt[1] >> 40 & 0x209f, 0x209b, "gdt entries");
+	TEST_ASSERT_EQ(gdt[2] >> 40 & 0x9f, 0x93, "gdt entries");
 
 	TEST_OK(cowvm_read(t.vm, COWVM_BOOT_INFO, &si, sizeof(si)));
-	TEST_ASSERT(si.magic == COWVM_START_MAGIC && si.version == 1, "si");
-	TEST_ASSERT(si.cmdline_paddr == COWVM_BOOT_CMDLINE, "cmdline");
+	TEST_ASSERT_EQ(si.magic, COWVM_START_MAGIC, "si");
+	TEST_ASSERT_EQ(si.version, 1, "si");
+	TEST_ASSERT_EQ(si.cmdline_paddr, COWVM_BOOT_CMDLINE, "cmdline");
 	TEST_OK(cowvm_read(t.vm, si.cmdline_paddr, cmd, 2));
 	TEST_ASSERT(!strcmp(cmd, "s"), "cmdline text");
-	TEST_ASSERT(si.memmap_paddr == COWVM_BOOT_MEMMAP &&
-			    si.memmap_entries == (mem > 3 * GIB ? 2u : 1u),
-		    "memmap %u entries", si.memmap_entries);
+	TEST_ASSERT_EQ(si.memmap_paddr, COWVM_BOOT_MEMMAP, "memmap %u entries",
+		       si.memmap_entries);
+	TEST_ASSERT_EQ(si.memmap_entries, mem > 3 * GIB ? 2u : 1u,
+		       "memmap entries");
 	TEST_OK(cowvm_read(t.vm, si.memmap_paddr, map,
 			   si.memmap_entries * sizeof(map[0])));
 	top = map[0].size;
-	TEST_ASSERT(map[0].addr == 0 && map[0].type == 1, "low range");
+	TEST_ASSERT_EQ(map[0].addr, 0, "low range");
+	TEST_ASSERT_EQ(map[0].type, 1, "low range");
 	if (mem > 3 * GIB) {
-		TEST_ASSERT(map[0].size == 3 * GIB && map[1].type == 1 &&
-				    map[1].addr == COWVM_HIGH_MEM_BASE &&
-				    map[1].size == mem - 3 * GIB,
-			    "high range");
+		TEST_ASSERT_EQ(map[0].size, 3 * GIB, "high range");
+		TEST_ASSERT_EQ(map[1].type, 1, "high range");
+		TEST_ASSERT_EQ(map[1].addr, COWVM_HIGH_MEM_BASE, "high range");
+		TEST_ASSERT_EQ(map[1].size, mem - 3 * GIB, "high range");
 		top = map[1].addr + map[1].size;
 	} else {
-		TEST_ASSERT(map[0].size == mem, "low range size");
+		TEST_ASSERT_EQ(map[0].size, mem, "low range size");
 	}
 	for (uint64_t va = 0; va < top; va += 0x7654321) {
 		int ram = va < map[0].size || va >= COWVM_HIGH_MEM_BASE;
 
-		TEST_ASSERT(walk(&t, cr3, va) == (ram ? va : ~0ull),
-			    "identity map of RAM only, at 0x%llx",
-			    (unsigned long long)va);
+		TEST_ASSERT_EQ(walk(&t, cr3, va), (ram ? va : ~0ull),
+			       "identity map of RAM only, at 0x%llx",
+			       (unsigned long long)va);
 	}
-	TEST_ASSERT(walk(&t, cr3, 0xfee00000) == ~0ull &&
-			    walk(&t, cr3, 0xfec00000) == ~0ull,
-		    "the LAPIC or IOAPIC page is mapped");
-	TEST_ASSERT(walk(&t, cr3, top - 1) == top - 1, "map top");
-	TEST_ASSERT(walk(&t, cr3, (top + 0x1fffff) & ~0x1fffffull) == ~0ull,
-		    "nothing mapped above RAM");
+	TEST_ASSERT_EQ(walk(&t, cr3, 0xfee00000), ~0ull,
+		       "the LAPIC or IOAPIC page is mapped");
+	TEST_ASSERT_EQ(walk(&t, cr3, 0xfec00000), ~0ull,
+		       "the LAPIC or IOAPIC page is mapped");
+	TEST_ASSERT_EQ(walk(&t, cr3, top - 1), top - 1, "map top");
+	TEST_ASSERT_EQ(walk(&t, cr3, (top + 0x1fffff) & ~0x1fffffull), ~0ull,
+		       "nothing mapped above RAM");
 	tvm_free(&t);
 }
 
@@ -128,12 +130,11 @@ static void test_ports(void)
 	struct tvm t;
 	struct cowvm_exit e = probe_run(&t, 64 * MIB, "p");
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 0, "%s",
-		    e.detail);
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x18) == 0xff, "inb");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x20) == 0xffffffff, "inl");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x28) == 0xa5, "uart scr");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x30) == 0x60, "uart lsr");
+	TEST_ASSERT_EXIT_STATUS(e, 0);
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x18), 0xff, "inb");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x20), 0xffffffff, "inl");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x28), 0xa5, "uart scr");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x30), 0x60, "uart lsr");
 	tvm_free(&t);
 }
 
@@ -144,8 +145,7 @@ static void test_serial(void)
 	struct cowvm_exit e = probe_run(&t, 64 * MIB, "xserial says hi\n");
 	char *out = tvm_console(&t);
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 0, "%s",
-		    e.detail);
+	TEST_ASSERT_EXIT_STATUS(e, 0);
 	TEST_ASSERT(!strcmp(out, "serial says hi\n"), "console '%s'", out);
 	free(out);
 	tvm_free(&t);
@@ -159,28 +159,23 @@ static void test_hypercalls(void)
 	struct cowvm_exit e = probe_run(&t, 96 * MIB, cmdline);
 	char *out;
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_SNAPSHOT && e.tag == PROBE_TAG,
-		    "reason %d tag 0x%llx (%s)", e.reason,
-		    (unsigned long long)e.tag, e.detail);
-	TEST_ASSERT(tvm_read64(&t, PROBE_ARG + 8) == ~0ull,
-		    "ret is written on resume, not before");
-	TEST_ASSERT(
-		tvm_read64(&t, PROBE_OUT + 0x18) ==
-			(COWVM_ABI_MAGIC | (uint64_t)COWVM_ABI_VERSION << 32),
-		"INFO magic/version");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x20) == 96 * MIB, "INFO mem");
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x28) == strlen(cmdline),
-		    "CMDLINE len");
+	TEST_ASSERT_EXIT_TAG(e, PROBE_TAG);
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_ARG + 8), ~0ull,
+		       "ret is written on resume, not before");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x18),
+		       (COWVM_ABI_MAGIC | (uint64_t)COWVM_ABI_VERSION << 32),
+		       "INFO magic/version");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x20), 96 * MIB, "INFO mem");
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x28), strlen(cmdline),
+		       "CMDLINE len");
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 42, "%d %s",
-		    e.reason, e.detail);
-	TEST_ASSERT(tvm_read64(&t, PROBE_OUT + 0x30) == 0, "SNAPSHOT ret");
+	TEST_ASSERT_EXIT_STATUS(e, 42);
+	TEST_ASSERT_EQ(tvm_read64(&t, PROBE_OUT + 0x30), 0, "SNAPSHOT ret");
 	out = tvm_console(&t);
 	TEST_ASSERT(!strcmp(out, cmdline), "PUTS of CMDLINE: '%s'", out);
 	free(out);
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 42,
-		    "a stopped VM reports its exit again");
+	TEST_ASSERT_EXIT_STATUS(e, 42, "a stopped VM reports its exit again");
 	tvm_free(&t);
 }
 
@@ -190,12 +185,13 @@ static void test_fault_hypercall(void)
 	struct tvm t;
 	struct cowvm_exit e = probe_run(&t, 64 * MIB, "f");
 
-	TEST_ASSERT(e.reason == COWVM_EXIT_FAULT, "%d %s", e.reason, e.detail);
-	TEST_ASSERT(e.fault.vector == 14 && e.fault.error_code == 6 &&
-			    e.fault.rip == 0x123456 &&
-			    e.fault.cr2 == 0x7ff000000000ull &&
-			    e.fault.rsp == 0x8000 && e.fault.cs == 0x2b,
-		    "fault fields");
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_FAULT);
+	TEST_ASSERT_EQ(e.fault.vector, 14, "fault fields");
+	TEST_ASSERT_EQ(e.fault.error_code, 6, "fault fields");
+	TEST_ASSERT_EQ(e.fault.rip, 0x123456, "fault fields");
+	TEST_ASSERT_EQ(e.fault.cr2, 0x7ff000000000ull, "fault fields");
+	TEST_ASSERT_EQ(e.fault.rsp, 0x8000, "fault fields");
+	TEST_ASSERT_EQ(e.fault.cs, 0x2b, "fault fields");
 	TEST_ASSERT(strstr(e.detail, "#PF"), "%s", e.detail);
 	tvm_free(&t);
 }
@@ -223,8 +219,7 @@ static void test_errors(void)
 		struct cowvm_exit e =
 			probe_run(&t, cases[i].mem, cases[i].mode);
 
-		TEST_ASSERT(e.reason == cases[i].reason, "mode %s: %d %s",
-			    cases[i].mode, e.reason, e.detail);
+		TEST_ASSERT_EXIT(e, cases[i].reason, "mode %s", cases[i].mode);
 		TEST_ASSERT(strstr(e.detail, cases[i].want),
 			    "mode %s: '%s' lacks '%s'", cases[i].mode, e.detail,
 			    cases[i].want);
@@ -244,18 +239,16 @@ static void test_timeout(void)
 	t0 = test_now();
 	e = tvm_run(&t);
 	t0 = test_now() - t0;
-	TEST_ASSERT(e.reason == COWVM_EXIT_TIMEOUT, "%d %s", e.reason,
-		    e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_TIMEOUT);
 	TEST_ASSERT(t0 >= 0.3 && t0 < 3, "took %.3f s", t0);
 	n1 = tvm_read64(&t, PROBE_OUT + 0x18);
-	TEST_ASSERT(n1 > 0, "the guest ran");
-	TEST_ASSERT(e.rip >= 0x100000 && e.rip < 0x101000, "rip 0x%llx",
-		    (unsigned long long)e.rip);
+	TEST_ASSERT_GT(n1, 0, "the guest ran");
+	TEST_ASSERT_GE(e.rip, 0x100000, "rip");
+	TEST_ASSERT_LT(e.rip, 0x101000, "rip");
 	e = tvm_run(&t);
 	n2 = tvm_read64(&t, PROBE_OUT + 0x18);
-	TEST_ASSERT(e.reason == COWVM_EXIT_TIMEOUT && n2 > n1,
-		    "resumed after a timeout: %llu -> %llu",
-		    (unsigned long long)n1, (unsigned long long)n2);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_TIMEOUT, "resumed after a timeout");
+	TEST_ASSERT_GT(n2, n1, "the guest ran on after a timeout");
 	tvm_free(&t);
 }
 
@@ -272,12 +265,11 @@ static void test_timeout_exit_storm(void)
 	for (int i = 0; i < 100; i++) {
 		struct cowvm_exit e = tvm_run(&t);
 
-		TEST_ASSERT(e.reason == COWVM_EXIT_TIMEOUT, "run %d: %d %s", i,
-			    e.reason, e.detail);
+		TEST_ASSERT_EXIT(e, COWVM_EXIT_TIMEOUT, "run %d", i);
 	}
 	alarm(0);
 	after = tvm_read64(&t, PROBE_OUT + 0x18);
-	TEST_ASSERT(after > before, "the guest made progress");
+	TEST_ASSERT_GT(after, before, "the guest made progress");
 	tvm_free(&t);
 }
 
@@ -307,27 +299,26 @@ static void test_timer_hygiene(void)
 
 	sigemptyset(&set);
 	sigaddset(&set, sig);
-	TEST_ASSERT(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0, "block");
+	TEST_ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &set, NULL), 0, "block");
 	t = tvm_boot(64 * MIB, probe, "s");
 	TEST_OK(cowvm_set_timeout(t.vm, 10000));
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST, "%s", e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_GUEST);
 	tvm_free(&t);
 	t = tvm_boot(64 * MIB, probe, "l");
 	TEST_OK(cowvm_set_timeout(t.vm, 200));
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_TIMEOUT,
-		    "times out with the signal blocked by the caller: %s",
-		    e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_TIMEOUT,
+			 "times out with the signal blocked by the caller");
 	tvm_free(&t);
-	TEST_ASSERT(pthread_sigmask(SIG_BLOCK, NULL, &now) == 0 &&
-			    sigismember(&now, sig),
-		    "the caller's mask is restored");
-	TEST_ASSERT(sigpending(&pending) == 0 && !sigismember(&pending, sig),
+	TEST_ASSERT_EQ(pthread_sigmask(SIG_BLOCK, NULL, &now), 0,
+		       "the caller's mask is restored");
+	TEST_ASSERT(sigismember(&now, sig), "the caller's mask is restored");
+	TEST_ASSERT_EQ(sigpending(&pending), 0, "no timer signal left pending");
+	TEST_ASSERT(!sigismember(&pending, sig),
 		    "no timer signal left pending");
-	TEST_ASSERT(count_timers() == 1, "%d POSIX timers, want this thread's",
-		    count_timers());
-	TEST_ASSERT(pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0, "unblock");
+	TEST_ASSERT_EQ(count_timers(), 1, "POSIX timers, want this thread's");
+	TEST_ASSERT_EQ(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0, "unblock");
 }
 
 /* A thread that runs a VM under a timeout. */
@@ -339,7 +330,7 @@ static void *timer_thread(void *arg)
 	(void)arg;
 	TEST_OK(cowvm_set_timeout(t.vm, 10000));
 	e = tvm_run(&t);
-	TEST_ASSERT(e.reason == COWVM_EXIT_GUEST, "%s", e.detail);
+	TEST_ASSERT_EXIT(e, COWVM_EXIT_GUEST);
 	tvm_free(&t);
 	return NULL;
 }
@@ -350,18 +341,17 @@ static void test_timer_per_thread(void)
 	int before = count_timers();
 	pthread_t th;
 
-	TEST_ASSERT(pthread_create(&th, NULL, timer_thread, NULL) == 0,
-		    "pthread_create");
-	TEST_ASSERT(pthread_join(th, NULL) == 0, "pthread_join");
-	TEST_ASSERT(count_timers() == before,
-		    "%d POSIX timers after the thread exited, %d before",
-		    count_timers(), before);
+	TEST_ASSERT_EQ(pthread_create(&th, NULL, timer_thread, NULL), 0,
+		       "pthread_create");
+	TEST_ASSERT_EQ(pthread_join(th, NULL), 0, "pthread_join");
+	TEST_ASSERT_EQ(count_timers(), before,
+		       "POSIX timers after the thread exited, before");
 }
 
 /* Run every check against the probe ELF given as argv[1]. */
 int main(int argc, char **argv)
 {
-	TEST_ASSERT(argc == 2, "usage: test-vmm-probe PROBE.elf");
+	TEST_ASSERT_EQ(argc, 2, "usage: test-vmm-probe PROBE.elf");
 	probe = argv[1];
 	test_require_kvm();
 	test_boot_state(64 * MIB);

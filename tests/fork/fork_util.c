@@ -1,43 +1,11 @@
-/* Helpers shared by the fork tests: forktest VMs on one captured console,
- * advancing them round by round and checking output and memory against
- * forkref. */
-#ifndef FORK_TEST_H
-#define FORK_TEST_H
-
-#include <inttypes.h>
-#include <stdint.h>
+/* Helpers of the fork tests: forktest families on one memfd console, run
+ * round by round and checked against forkref. */
 #include <sys/mman.h>
-#include <time.h>
 
-#include "cowvm.h"
-#include "cowvm_abi.h"
-#include "cowvm_workload_abi.h"
-#include "forkref.h"
-#include "../test.h"
+#include "fork_util.h"
 
-#define MIB	      (1ull << 20)
-#define FT_MAX_ROUNDS 64
-
-/* One forktest configuration shared by a family of VMs. */
-struct ft {
-	const char *elf;
-	uint64_t mem, rounds;
-	enum cowvm_mem_mode mode; /* how every VM of the family keeps RAM */
-	struct forkref ref;
-	int console; /* memfd every VM of the family writes to */
-};
-
-/* A VM running forktest and what it has been through. */
-struct fnode {
-	struct cowvm *vm;
-	uint64_t ids[FT_MAX_ROUNDS]; /* the id each finished round received */
-	uint64_t done;		     /* rounds finished (lines printed) */
-	int exited;		     /* printed PASS and exited 0 */
-};
-
-/* The arguments every fork test takes: GUEST_ELF [default|kernel|uffd];
- * returns the memory mode and skips when there is no KVM. */
-static inline enum cowvm_mem_mode ft_args(int argc, char **argv)
+/* The arguments every fork test takes: GUEST_ELF [default|kernel|uffd]. */
+enum cowvm_mem_mode ft_args(int argc, char **argv)
 {
 	const char *m = argc > 2 ? argv[2] : "default";
 
@@ -54,22 +22,22 @@ static inline enum cowvm_mem_mode ft_args(int argc, char **argv)
 
 /* Set up family f: guest elf, mem bytes of RAM in mode, forktest
  * arguments. */
-static inline void ft_init(struct ft *f, const char *elf, uint64_t mem,
-			   enum cowvm_mem_mode mode, uint64_t seed,
-			   uint64_t mib, uint64_t rounds, uint64_t pages)
+void ft_init(struct ft *f, const char *elf, uint64_t mem,
+	     enum cowvm_mem_mode mode, uint64_t seed, uint64_t mib,
+	     uint64_t rounds, uint64_t pages)
 {
-	TEST_ASSERT(rounds <= FT_MAX_ROUNDS, "rounds %" PRIu64, rounds);
+	TEST_ASSERT_LE(rounds, FT_MAX_ROUNDS);
 	f->elf = elf;
 	f->mode = mode;
 	f->mem = mem;
 	f->rounds = rounds;
-	TEST_ASSERT(forkref_init(&f->ref, seed, mib, pages) == 0, "forkref");
+	TEST_ASSERT_EQ(forkref_init(&f->ref, seed, mib, pages), 0, "forkref");
 	f->console = memfd_create("console", MFD_CLOEXEC);
-	TEST_ASSERT(f->console >= 0, "memfd_create");
+	TEST_ASSERT_GE(f->console, 0, "memfd_create");
 }
 
 /* Release f's reference and console. */
-static inline void ft_fini(struct ft *f)
+void ft_fini(struct ft *f)
 {
 	forkref_free(&f->ref);
 	close(f->console);
@@ -77,42 +45,40 @@ static inline void ft_fini(struct ft *f)
 
 /* Console bytes written since offset *pos, NUL-terminated (free it);
  * advances *pos. */
-static inline char *ft_output_since(struct ft *f, off_t *pos)
+static char *ft_output_since(struct ft *f, off_t *pos)
 {
 	off_t end = lseek(f->console, 0, SEEK_END);
-	char *s = calloc(1, (size_t)(end - *pos) + 1);
+	char *s;
 
-	TEST_ASSERT(s && end >= *pos, "console size");
-	TEST_ASSERT(pread(f->console, s, (size_t)(end - *pos), *pos) ==
-			    end - *pos,
-		    "console read");
+	TEST_ASSERT_GE(end, *pos, "console size");
+	s = calloc(1, (size_t)(end - *pos) + 1);
+	TEST_ASSERT(s, "calloc");
+	TEST_ASSERT_EQ(pread(f->console, s, (size_t)(end - *pos), *pos),
+		       end - *pos, "console read");
 	*pos = end;
 	return s;
 }
 
 /* Run n once; the exit must be filled. Returns the output it printed. */
-static inline char *ft_run(struct ft *f, struct fnode *n, struct cowvm_exit *e)
+char *ft_run(struct ft *f, struct fnode *n, struct cowvm_exit *e)
 {
 	off_t pos = lseek(f->console, 0, SEEK_END);
 	int r = cowvm_run(n->vm, e);
 
-	TEST_ASSERT(r == 0, "cowvm_run: %d %s", r, cowvm_error(n->vm));
+	TEST_ASSERT_EQ(r, 0, "cowvm_run: %s", cowvm_error(n->vm));
 	return ft_output_since(f, &pos);
 }
 
 /* Assert that n stopped at the SNAPSHOT of round n->done + 1. */
-static inline void ft_expect_snap(struct fnode *n, const struct cowvm_exit *e,
-				  const char *out)
+void ft_expect_snap(struct fnode *n, const struct cowvm_exit *e,
+		    const char *out)
 {
-	TEST_ASSERT(e->reason == COWVM_EXIT_SNAPSHOT && e->tag == n->done + 1,
-		    "expected SNAPSHOT tag %" PRIu64
-		    ", got reason %d tag %" PRIu64 " (%s); output:\n%s",
-		    n->done + 1, e->reason, e->tag, e->detail, out);
+	TEST_ASSERT_EXIT_TAG(*e, n->done + 1, "output:\n%s", out);
 }
 
 /* Boot a forktest VM of family f and run it to its first SNAPSHOT,
  * checking the line it prints first. */
-static inline struct fnode ft_boot(struct ft *f)
+struct fnode ft_boot(struct ft *f)
 {
 	struct cowvm_config cfg;
 	struct cowvm_exit e;
@@ -129,8 +95,8 @@ static inline struct fnode ft_boot(struct ft *f)
 	cfg.mem_mode = f->mode;
 	n.vm = cowvm_create(&cfg);
 	TEST_ASSERT(n.vm, "cowvm_create: %s", cowvm_error(NULL));
-	TEST_ASSERT(cowvm_load_elf(n.vm, f->elf, cl) == 0, "load: %s",
-		    cowvm_error(n.vm));
+	TEST_ASSERT_EQ(cowvm_load_elf(n.vm, f->elf, cl), 0, "load: %s",
+		       cowvm_error(n.vm));
 	out = ft_run(f, &n, &e);
 	forkref_first_line(&f->ref, f->rounds, want, sizeof(want));
 	strcat(want, "\n");
@@ -144,12 +110,13 @@ static inline struct fnode ft_boot(struct ft *f)
 /* Resume n (stopped at a SNAPSHOT) with id: it must print exactly the
  * reference line of its next round, then stop at the next SNAPSHOT or, after
  * the last round, print PASS and exit 0. */
-static inline void ft_advance(struct ft *f, struct fnode *n, uint64_t id)
+void ft_advance(struct ft *f, struct fnode *n, uint64_t id)
 {
 	struct cowvm_exit e;
 	char want[200], *out;
 
-	TEST_ASSERT(!n->exited && n->done < f->rounds, "node already done");
+	TEST_ASSERT(!n->exited, "node already exited");
+	TEST_ASSERT_LT(n->done, f->rounds, "node already done");
 	TEST_OK(cowvm_set_snapshot_ret(n->vm, (int64_t)id));
 	n->ids[n->done] = id;
 	out = ft_run(f, n, &e);
@@ -163,9 +130,7 @@ static inline void ft_advance(struct ft *f, struct fnode *n, uint64_t id)
 		    n->done + 1, id, out, want);
 	n->done++;
 	if (n->done == f->rounds) {
-		TEST_ASSERT(e.reason == COWVM_EXIT_GUEST && e.status == 0,
-			    "end: reason %d status %d (%s)", e.reason, e.status,
-			    e.detail);
+		TEST_ASSERT_EXIT_STATUS(e, 0, "end of forktest");
 		n->exited = 1;
 	} else {
 		ft_expect_snap(n, &e, out);
@@ -174,7 +139,7 @@ static inline void ft_advance(struct ft *f, struct fnode *n, uint64_t id)
 }
 
 /* A copy of n's history for a new VM vm (a fork or clone of n's state). */
-static inline struct fnode ft_child(const struct fnode *n, struct cowvm *vm)
+struct fnode ft_child(const struct fnode *n, struct cowvm *vm)
 {
 	struct fnode c = *n;
 
@@ -185,8 +150,7 @@ static inline struct fnode ft_child(const struct fnode *n, struct cowvm *vm)
 
 /* Read all of n's region and compare every page with forkref; a
  * mismatch names the page, the round that last wrote it and the id. */
-static inline void ft_check_mem(struct ft *f, const struct fnode *n,
-				const char *who)
+void ft_check_mem(struct ft *f, const struct fnode *n, const char *who)
 {
 	uint64_t got[FORKREF_WORDS], want[FORKREF_WORDS];
 
@@ -206,14 +170,3 @@ static inline void ft_check_mem(struct ft *f, const struct fnode *n,
 			    who, p, n->done, r, r ? n->ids[r - 1] : 0);
 	}
 }
-
-/* Seconds on the monotonic clock. */
-static inline double ft_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-#endif
