@@ -263,14 +263,13 @@ static const long double x87_exp_pi3 =
 /* SSE2 and x87: compute into all 16 xmm registers and two x87 registers,
  * issue a hypercall (an exit under cowvm) with the values live, then store
  * the registers and compare bit for bit with build-time results. */
-static int check_fpu(char *detail, char *x87_detail, int *x87_rc)
+/* Load known values into xmm0-15 and two x87 registers, issue the INFO
+ * hypercall (an exit under cowvm) with all of them live, then store them
+ * into out and x87. */
+static void fpu_exercise(uint64_t out[16][2], unsigned char x87[2][16])
 {
-	uint64_t out[16][2] __attribute__((aligned(16)));
-	unsigned char x87[2][16];
 	struct cowvm_hc_info info = {0, 0, 0};
-	const uint64_t *e = (const uint64_t *)&sse_exp;
 
-	memset(x87, 0, sizeof(x87));
 	__asm__ volatile("movapd %[a0], %%xmm0\n\t"
 			 "movapd %[a1], %%xmm1\n\t"
 			 "addpd %%xmm1, %%xmm0\n\t"
@@ -337,6 +336,18 @@ static int check_fpu(char *detail, char *x87_detail, int *x87_rc)
 			   "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
 			   "xmm12", "xmm13", "xmm14", "xmm15", "st", "st(1)",
 			   "memory");
+}
+
+/* The FPU check: values survive the hypercall exit; 0, or -1 with the
+ * first difference in detail (xmm) and x87_detail, *x87_rc (x87). */
+static int check_fpu(char *detail, char *x87_detail, int *x87_rc)
+{
+	uint64_t out[16][2] __attribute__((aligned(16)));
+	unsigned char x87[2][16];
+	const uint64_t *e = (const uint64_t *)&sse_exp;
+
+	memset(x87, 0, sizeof(x87));
+	fpu_exercise(out, x87);
 	*x87_rc = 0;
 	if (memcmp(x87[0], &x87_exp_pi3, 10) ||
 	    memcmp(x87[1], &x87_exp_sqrt2, 10)) {

@@ -131,30 +131,11 @@ static void puts_pattern(char *buf, size_t len)
 /* One PUTS payload buffer, offset so that payloads cross page boundaries. */
 static char puts_buf[COWVM_PUTS_MAX + 8192] __attribute__((aligned(4096)));
 
-/* hypercalls: INFO, CMDLINE (truncated and full), PUTS of several sizes and
- * SNAPSHOT round trips under cowvm; 0 and "hypercalls: PASS" when all
- * checks hold, 1 otherwise. */
-int guest_hypercalls(int argc, char **argv)
+/* INFO: the ABI identification and RAM size; whether they are right. */
+static int hc_info_ok(void)
 {
-	static const uint64_t sizes[] = {0, 1, 4095, 4096, 4097, 60000};
-	const char *cl = (const char *)(uintptr_t)guest_start->cmdline_paddr;
-	const char *failed = NULL;
 	struct cowvm_hc_info info;
-	struct cowvm_hc_cmdline c;
-	struct cowvm_hc_snapshot s;
-	char small[8], big[COWVM_CMDLINE_MAX];
-	uint64_t full, keep;
 	int ok;
-
-	(void)argc;
-	(void)argv;
-	if (!guest_cowvm) {
-		guest_printf("hypercalls: FAIL not under cowvm\n");
-		return 1;
-	}
-	if (!guest_start->cmdline_paddr)
-		cl = "";
-	full = strlen(cl);
 
 	memset(&info, 0xa5, sizeof(info));
 	guest_hc(COWVM_HC_INFO, &info);
@@ -165,24 +146,32 @@ int guest_hypercalls(int argc, char **argv)
 		     "memmap_ram=%lu %s\n",
 		     info.magic, info.version, info.mem_size, guest_ram_total(),
 		     ok ? "ok" : "FAIL");
-	if (!ok && !failed)
-		failed = "info";
+	return ok;
+}
+
+/* CMDLINE into a 4-byte buffer (truncated) and a whole one; the name of
+ * the first check that failed, or NULL. */
+static const char *hc_cmdline_check(const char *cl, uint64_t full)
+{
+	static char big[COWVM_CMDLINE_MAX];
+	struct cowvm_hc_cmdline c;
+	const char *failed;
+	char small[8];
+	uint64_t keep = full < 3 ? full : 3;
+	int ok;
 
 	memset(small, '#', sizeof(small));
 	c.buf = (uintptr_t)small;
 	c.size = 4;
 	c.len = ~0ull;
 	guest_hc(COWVM_HC_CMDLINE, &c);
-	keep = full < 3 ? full : 3;
 	ok = c.len == full && !memcmp(small, cl, keep) && small[keep] == 0 &&
 	     small[4] == '#' && small[7] == '#';
 	guest_printf("hypercalls: cmdline size=4 len=%lu (expected %lu) "
 		     "buf='%s' %s\n",
 		     c.len, full, small[keep] == 0 ? small : "<unterminated>",
 		     ok ? "ok" : "FAIL");
-	if (!ok && !failed)
-		failed = "cmdline-truncated";
-
+	failed = ok ? NULL : "cmdline-truncated";
 	memset(big, '#', sizeof(big));
 	c.buf = (uintptr_t)big;
 	c.size = sizeof(big);
@@ -191,9 +180,32 @@ int guest_hypercalls(int argc, char **argv)
 	ok = c.len == full && full < sizeof(big) && !strcmp(big, cl);
 	guest_printf("hypercalls: cmdline size=%lu len=%lu %s\n",
 		     (uint64_t)sizeof(big), c.len, ok ? "ok" : "FAIL");
-	if (!ok && !failed)
-		failed = "cmdline";
+	return failed ? failed : ok ? NULL : "cmdline";
+}
 
+/* hypercalls: INFO, CMDLINE (truncated and full), PUTS of several sizes and
+ * SNAPSHOT round trips under cowvm; 0 and "hypercalls: PASS" when all
+ * checks hold, 1 otherwise. */
+int guest_hypercalls(int argc, char **argv)
+{
+	static const uint64_t sizes[] = {0, 1, 4095, 4096, 4097, 60000};
+	const char *cl = (const char *)(uintptr_t)guest_start->cmdline_paddr;
+	const char *failed = NULL, *cmdline;
+	struct cowvm_hc_snapshot s;
+
+	(void)argc;
+	(void)argv;
+	if (!guest_cowvm) {
+		guest_printf("hypercalls: FAIL not under cowvm\n");
+		return 1;
+	}
+	if (!guest_start->cmdline_paddr)
+		cl = "";
+	if (!hc_info_ok())
+		failed = "info";
+	cmdline = hc_cmdline_check(cl, strlen(cl));
+	if (!failed)
+		failed = cmdline;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		char *data = puts_buf + 4000;
 		struct cowvm_hc_puts p = {(uintptr_t)data, sizes[i]};
