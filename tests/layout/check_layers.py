@@ -32,6 +32,15 @@ FOLDERS = {
 # Layers whose files never call each other in a cycle (cow/'s store and
 # trees own each other by design).
 CYCLE_FREE = {"mem", "kvm", "state", "api"}
+# Known exceptions, each with its reason; the list only shrinks.
+SIZE_EXCEPTIONS = {
+    # the command's fuzz and serve drivers and bench-vmm wait for their
+    # split into files by seam (issue 9 follow-up)
+    "vmm/cmd/fuzz/fuzz.c",
+    "vmm/cmd/fuzz/fuzz_mutate.c",
+    "vmm/cmd/serve/serve_engine.c",
+    "bench/bench_vmm.cc",
+}
 FILE_MAX = 600
 FUNC_MAX = 80
 SKIP_DIRS = {".git", ".ci"}
@@ -231,6 +240,8 @@ def size_rules(src):
     """File and function lengths."""
     for p in tree_files(src, SOURCE_EXT):
         rel = os.path.relpath(p, src)
+        if rel in SIZE_EXCEPTIONS:
+            continue
         with open(p, encoding="utf-8", errors="replace") as f:
             n = sum(1 for _ in f)
         if n > FILE_MAX:
