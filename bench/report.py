@@ -12,7 +12,8 @@ Each benchmark is reported by the median over its repetitions, divided by
 its "batch" counter (operations timed per iteration) so that every figure is
 a time per operation. Named ratios compare benchmarks of the same run
 against goals; the exit status is 1 when a goal present in the input is
-missed.
+missed. A bench-vmm JSON ends with a line on its peak memory and fixture
+builds (from its context).
 """
 import json
 import re
@@ -118,6 +119,28 @@ def load(paths):
     return {k: v for _, k, v in sorted(done)}
 
 
+def memory_lines(paths):
+    """One line per input whose context has bench-vmm's peak memory."""
+    out = []
+    for path in paths:
+        with open(path) as f:
+            ctx = json.load(f).get("context", {})
+        if "peak_footprint_mib" not in ctx:
+            continue
+        out.append("%s: peak memory %s MiB (frame store %s, anonymous %s, "
+                   "fork helpers %s), fixture budget %s MiB, %s builds in "
+                   "%s s, %s s in all" % (
+                       path, ctx["peak_footprint_mib"],
+                       ctx.get("peak_frame_store_mib", "?"),
+                       ctx.get("peak_anon_mib", "?"),
+                       ctx.get("peak_fork_helpers_mib", "?"),
+                       ctx.get("fixture_budget_mib", "?"),
+                       ctx.get("fixture_builds", "?"),
+                       ctx.get("fixture_build_s", "?"),
+                       ctx.get("wall_s", "?")))
+    return out
+
+
 def human(ns):
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
         if ns >= scale:
@@ -162,6 +185,8 @@ def main(argv):
         print("%-46s %10s  goal %s %s: %s" % (title, human(ns), cmp,
                                               human(goal),
                                               "met" if ok else "MISSED"))
+    for line in memory_lines(argv[1:]):
+        print(line)
     return 1 if missed else 0
 
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mem_internal.h"
@@ -139,6 +140,20 @@ void bvm_store_trim(void)
 	cow_store_trim(s);
 	pthread_mutex_unlock(&vmm_store_lock);
 	vmm_store_put();
+}
+
+/* The store memfd's allocated bytes, read under the store lock so that
+ * the store cannot go meanwhile. */
+uint64_t bvm_store_bytes(void)
+{
+	struct stat sb;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&vmm_store_lock);
+	if (vmm_store() && !fstat(cow_frame_fd(vmm_store()), &sb))
+		n = (uint64_t)sb.st_blocks * 512;
+	pthread_mutex_unlock(&vmm_store_lock);
+	return n;
 }
 
 /* Idle reaper. */

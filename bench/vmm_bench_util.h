@@ -62,6 +62,11 @@ int bvm_pool_settle(const struct cowvm_config *cfg, unsigned n,
  * reuse. */
 void bvm_store_trim(void);
 
+/* Bytes of memory the frame store's memfd holds now (its allocated
+ * blocks: frames in use plus freed frames not yet punched), 0 if there is
+ * no store. Safe from any thread. */
+uint64_t bvm_store_bytes(void);
+
 /* Wait until the reaper is idle; 0 or -ETIMEDOUT. */
 int bvm_pool_wait_reaped(unsigned timeout_ms);
 

@@ -1,14 +1,45 @@
-/* Argument parsing shared by the cowvm command's subcommands. */
+/* Helpers shared by the cowvm command's subcommands: argument parsing,
+ * usage errors, command lines, /proc figures and timing. */
 #ifndef VMM_CLI_H
 #define VMM_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+/* Print "WHO: " and fmt with arg, then " (try cowvm --help)", as one line
+ * on stderr. */
+void cli_usage(const char *who, const char *fmt, const char *arg);
 
 /* Parse an unsigned decimal into *out; 0, or -1 if s is not one. */
 int cli_parse_u64(const char *s, uint64_t *out);
 
+/* Parse an unsigned decimal in [min, max] into *out; 0, or -1 if s is not
+ * one or is out of range. */
+int cli_parse_range(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
 /* Parse SIZE, bytes with an optional K/M/G suffix, into *out; 0, or -1 if
  * s is not a size or overflows 64 bits. */
 int cli_parse_size(const char *s, uint64_t *out);
+
+/* Parse a guest RAM size: a SIZE in COWVM_MEM_MIN..COWVM_MEM_MAX that is a
+ * multiple of 4K; 0, or -1 if s is not one. */
+int cli_parse_mem(const char *s, uint64_t *out);
+
+/* Join words[0, n) with single spaces into a new string ("" for none);
+ * NULL when out of memory. */
+char *cli_join_words(char *const *words, int n);
+
+/* Sum of the kB values of the lines of path that start with key (as in
+ * /proc/PID/status and smaps_rollup); -1 if path cannot be read. */
+long cli_proc_kib(const char *path, const char *key);
+
+/* Microseconds on the monotonic clock. */
+double cli_now_us(void);
+
+/* Sort v[0, n) in ascending order. */
+void cli_sort_doubles(double *v, size_t n);
+
+/* Median of v[0, n) (sorts v); 0 if n is 0. */
+double cli_median(double *v, size_t n);
 
 #endif

@@ -1,13 +1,11 @@
 /* `cowvm demo`: boot the guest, fill its memory, fork clones and print, per
  * memory size, fork latency and the memory each clone adds. */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "cowvm.h"
+#include "cli.h"
 #include "demo.h"
+#include "template.h"
 
 #define DEMO_CLONES	  8
 #define DEMO_CLONE_PAGES  256 /* pages each clone writes: 1 MiB */
@@ -22,64 +20,19 @@ struct demo_row {
 	uint64_t private_pages, shared_pages; /* per clone, cowvm's view */
 };
 
-/* Microseconds on the monotonic clock. */
-static double demo_now_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-/* Sum of the KiB values of the lines starting with the given keys in
- * path; -1 if it cannot be read. */
-static long demo_kib(const char *path, const char *const *keys, size_t n)
-{
-	char line[256];
-	long sum = 0;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		for (size_t i = 0; i < n; i++)
-			if (!strncmp(line, keys[i], strlen(keys[i])))
-				sum += strtol(line + strlen(keys[i]), NULL, 10);
-	fclose(f);
-	return sum;
-}
-
 /* Memory this process holds privately for its guests, in KiB: anonymous
  * pages (written copies) and its page tables. */
 static long demo_host_kib(void)
 {
-	static const char *const anon[] = {"Anonymous:"};
-	static const char *const pte[] = {"VmPTE:"};
-
-	return demo_kib("/proc/self/smaps_rollup", anon, 1) +
-	       demo_kib("/proc/self/status", pte, 1);
-}
-
-/* Comparison of doubles for qsort. */
-static int demo_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of n samples (sorts them). */
-static double demo_median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), demo_cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return cli_proc_kib("/proc/self/smaps_rollup", "Anonymous:") +
+	       cli_proc_kib("/proc/self/status", "VmPTE:");
 }
 
 /* Run vm until the guest exits, adding the milliseconds it took to *ms
  * when ms is not NULL; 0 if it exited with status 0. */
 static int demo_finish(struct cowvm *vm, const char *who, double *ms)
 {
-	double t0 = demo_now_us();
+	double t0 = cli_now_us();
 	struct cowvm_exit e;
 
 	if (cowvm_run(vm, &e) < 0 || e.reason != COWVM_EXIT_GUEST || e.status) {
@@ -88,7 +41,7 @@ static int demo_finish(struct cowvm *vm, const char *who, double *ms)
 		return -1;
 	}
 	if (ms)
-		*ms = (demo_now_us() - t0) / 1e3;
+		*ms = (cli_now_us() - t0) / 1e3;
 	return 0;
 }
 
@@ -96,39 +49,33 @@ static int demo_finish(struct cowvm *vm, const char *who, double *ms)
  * request; NULL on failure (message printed). */
 static struct cowvm *demo_boot(const char *elf, struct demo_row *row)
 {
+	struct cmd_boot b = {.elf = elf, .any_tag = 1};
 	struct cowvm_config cfg;
-	struct cowvm_exit e;
-	struct cowvm *vm;
-	char cmd[128];
-	double t0;
+	char cmd[128], err[512];
 
 	cowvm_config_init(&cfg);
 	cfg.mem_size = row->mem;
 	cfg.console_fd = -1;
-	vm = cowvm_create(&cfg);
-	if (!vm) {
-		fprintf(stderr, "cowvm demo: %s\n", cowvm_error(NULL));
-		return NULL;
-	}
 	snprintf(cmd, sizeof(cmd), "forktest seed=1 mib=%llu rounds=1 pages=%d",
 		 (unsigned long long)(row->mem >> 20) - DEMO_RESERVED_MIB,
 		 DEMO_CLONE_PAGES);
-	t0 = demo_now_us();
-	if (cowvm_load_elf(vm, elf, cmd) || cowvm_run(vm, &e) ||
-	    e.reason != COWVM_EXIT_SNAPSHOT) {
-		fprintf(stderr,
-			"cowvm demo: guest did not reach its snapshot: "
-			"%s\n",
-			cowvm_error(vm));
-		cowvm_destroy(vm);
+	b.cmdline = cmd;
+	if (cmd_template_boot(&b, &cfg, err, sizeof(err))) {
+		if (b.step == CMD_BOOT_CREATE)
+			fprintf(stderr, "cowvm demo: %s\n", cowvm_error(NULL));
+		else
+			fprintf(stderr,
+				"cowvm demo: guest did not reach its snapshot: "
+				"%s\n",
+				err);
 		return NULL;
 	}
-	row->fill_ms = (demo_now_us() - t0) / 1e3;
+	row->fill_ms = b.load_ms + b.run_ms;
 	if (cowvm_pool_reserve(&cfg, DEMO_CLONES) ||
 	    cowvm_pool_wait(&cfg, 60000))
 		fprintf(stderr, "cowvm demo: the VM pool is not ready; clones "
 				"will create VMs themselves\n");
-	return vm;
+	return b.vm;
 }
 
 /* Clone snap DEMO_CLONES times (timed), run every clone to its end (each
@@ -142,10 +89,10 @@ static int demo_clones(struct cowvm_snapshot *snap, struct demo_row *row)
 	int n, err = 0;
 
 	for (n = 0; n < DEMO_CLONES; n++) {
-		double t0 = demo_now_us();
+		double t0 = cli_now_us();
 
 		clone[n] = cowvm_clone(snap);
-		lat[n] = demo_now_us() - t0;
+		lat[n] = cli_now_us() - t0;
 		if (!clone[n]) {
 			fprintf(stderr, "cowvm demo: clone: %s\n",
 				cowvm_error(NULL));
@@ -157,8 +104,8 @@ static int demo_clones(struct cowvm_snapshot *snap, struct demo_row *row)
 			err = demo_finish(clone[n], "a clone", &run[n]);
 	}
 	if (!err) {
-		row->clone_us = demo_median(lat, n);
-		row->clone_run_ms = demo_median(run, n);
+		row->clone_us = cli_median(lat, (size_t)n);
+		row->clone_run_ms = cli_median(run, (size_t)n);
 		row->host_kib = (double)(demo_host_kib() - host0) / n;
 		err = cowvm_mem_stats(clone[0], &st) ? -1 : 0;
 		row->private_pages = st.pages_private;
@@ -182,11 +129,11 @@ static int demo_respawns(struct cowvm_snapshot *snap, struct demo_row *row)
 	c = cowvm_clone(snap);
 	err = c ? demo_finish(c, "a clone", NULL) : -1;
 	for (int i = 0; !err && i < DEMO_CLONES; i++) {
-		double t0 = demo_now_us();
+		double t0 = cli_now_us();
 
 		cowvm_destroy(c);
 		c = cowvm_clone(snap);
-		lat[i] = demo_now_us() - t0;
+		lat[i] = cli_now_us() - t0;
 		if (c)
 			cowvm_set_snapshot_ret(c, i + 1);
 		err = c ? demo_finish(c, "a respawned clone", &run[i]) : -1;
@@ -196,8 +143,8 @@ static int demo_respawns(struct cowvm_snapshot *snap, struct demo_row *row)
 	cowvm_destroy(c);
 	cowvm_snapshot_keep(snap, 0);
 	if (!err) {
-		row->respawn_us = demo_median(lat, DEMO_CLONES);
-		row->respawn_run_ms = demo_median(run, DEMO_CLONES);
+		row->respawn_us = cli_median(lat, DEMO_CLONES);
+		row->respawn_run_ms = cli_median(run, DEMO_CLONES);
 	}
 	return err;
 }
@@ -209,10 +156,10 @@ static int demo_forks(struct cowvm *parent, struct demo_row *row)
 	double lat[DEMO_CLONES];
 
 	for (int i = 0; i < DEMO_CLONES; i++) {
-		double t0 = demo_now_us();
+		double t0 = cli_now_us();
 		struct cowvm *child = cowvm_fork(parent);
 
-		lat[i] = demo_now_us() - t0;
+		lat[i] = cli_now_us() - t0;
 		if (!child) {
 			fprintf(stderr, "cowvm demo: fork: %s\n",
 				cowvm_error(parent));
@@ -220,7 +167,7 @@ static int demo_forks(struct cowvm *parent, struct demo_row *row)
 		}
 		cowvm_destroy(child);
 	}
-	row->fork_us = demo_median(lat, DEMO_CLONES);
+	row->fork_us = cli_median(lat, DEMO_CLONES);
 	return 0;
 }
 
@@ -234,9 +181,9 @@ static int demo_size(const char *elf, struct demo_row *row)
 
 	if (!vm)
 		return -1;
-	t0 = demo_now_us();
+	t0 = cli_now_us();
 	snap = cowvm_snapshot(vm);
-	row->snapshot_us = demo_now_us() - t0;
+	row->snapshot_us = cli_now_us() - t0;
 	if (!snap) {
 		fprintf(stderr, "cowvm demo: snapshot: %s\n", cowvm_error(vm));
 		cowvm_destroy(vm);

@@ -12,6 +12,7 @@
 #include "demo.h"
 #include "serve_cmd.h"
 #include "fuzz.h"
+#include "template.h"
 
 #ifndef COWVM_VERSION
 #define COWVM_VERSION "unknown"
@@ -100,9 +101,7 @@ struct options {
 /* Print one usage error line and return EXIT_USAGE. */
 static int usage_error(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "cowvm: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (try cowvm --help)\n");
+	cli_usage("cowvm", fmt, arg);
 	return EXIT_USAGE;
 }
 
@@ -131,25 +130,6 @@ static int parse_timeout(const char *s, double *t)
 				   "in 0..10000000",
 				   s);
 	return 0;
-}
-
-/* Join words with single spaces into a new string. */
-static char *join_words(char **words, int n)
-{
-	size_t len = 1;
-	char *s;
-
-	for (int i = 0; i < n; i++)
-		len += strlen(words[i]) + 1;
-	s = calloc(1, len);
-	if (!s)
-		return NULL;
-	for (int i = 0; i < n; i++) {
-		if (i)
-			strcat(s, " ");
-		strcat(s, words[i]);
-	}
-	return s;
 }
 
 /* Parse `run` arguments (argv[0] is "run"); 0 or an exit status. */
@@ -182,7 +162,7 @@ static int parse_run(int argc, char **argv, struct options *o)
 			"line goes after --)",
 			argv[i]);
 	if (i < argc) {
-		o->cmdline = join_words(argv + i + 1, argc - i - 1);
+		o->cmdline = cli_join_words(argv + i + 1, argc - i - 1);
 		if (!o->cmdline)
 			return usage_error("%s", "out of memory");
 	}
@@ -256,27 +236,23 @@ static int cmd_run(int argc, char **argv)
 {
 	struct options o = {.mem = 64ull << 20};
 	struct cowvm_config cfg;
-	struct cowvm *vm;
+	struct cmd_boot b = {0};
+	char err[512];
 	int r = parse_run(argc, argv, &o);
 
 	if (r)
 		return r;
 	cowvm_config_init(&cfg);
 	cfg.mem_size = o.mem;
-	vm = cowvm_create(&cfg);
-	if (!vm) {
-		fprintf(stderr, "cowvm: cannot create the VM: %s\n",
-			cowvm_error(NULL));
-		free(o.cmdline);
-		return EXIT_LOAD;
-	}
-	if (cowvm_load_elf(vm, o.elf, o.cmdline) < 0) {
-		fprintf(stderr, "cowvm: %s\n", cowvm_error(vm));
+	b.elf = o.elf;
+	b.cmdline = o.cmdline;
+	if (cmd_vm_load(&b, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cowvm: %s\n", err);
 		r = EXIT_LOAD;
 	} else {
-		r = run_vm(vm, &o);
+		r = run_vm(b.vm, &o);
 	}
-	cowvm_destroy(vm);
+	cowvm_destroy(b.vm);
 	free(o.cmdline);
 	return r;
 }

@@ -37,9 +37,7 @@ struct fuzz_cli {
 /* Print one usage error line; returns FZ_USAGE. */
 static int usage(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "cowvm fuzz: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (try cowvm --help)\n");
+	cli_usage("cowvm fuzz", fmt, arg);
 	return FZ_USAGE;
 }
 
@@ -72,8 +70,7 @@ static int parse(int argc, char **argv, struct fuzz_cli *c)
 			if (cli_parse_u64(v, &c->o.runs))
 				return usage("--runs '%s' is not a number", v);
 		} else if (!strcmp(a, "--timeout-ms")) {
-			if (cli_parse_u64(v, &c->o.timeout_ms) ||
-			    !c->o.timeout_ms || c->o.timeout_ms > 3600000)
+			if (cli_parse_range(v, 1, 3600000, &c->o.timeout_ms))
 				return usage("--timeout-ms '%s' is not in "
 					     "1..3600000",
 					     v);
@@ -86,9 +83,7 @@ static int parse(int argc, char **argv, struct fuzz_cli *c)
 					     "of seconds",
 					     v);
 		} else if (!strcmp(a, "--mem")) {
-			if (cli_parse_size(v, &c->o.mem) ||
-			    c->o.mem < COWVM_MEM_MIN ||
-			    c->o.mem > COWVM_MEM_MAX || c->o.mem % 4096)
+			if (cli_parse_mem(v, &c->o.mem))
 				return usage("--mem '%s' is not a multiple of "
 					     "4K in 4M..64G",
 					     v);

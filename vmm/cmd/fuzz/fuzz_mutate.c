@@ -151,10 +151,105 @@ static int delta(struct fuzz_rng *r)
 	return fuzz_rng_below(r, 2) ? d : -d;
 }
 
+/* A byte to fill a block of buf[0, n) with: random, or one of buf's. */
+static int fill_byte(struct fuzz_rng *r, const uint8_t *buf, size_t n)
+{
+	return fuzz_rng_below(r, 2) ? (int)fuzz_rng_below(r, 256)
+				    : buf[fuzz_rng_below(r, n)];
+}
+
+/* Set a random word of buf[0, n) to an interesting value, in either byte
+ * order. */
+static void interesting_word(struct fuzz_rng *r, uint8_t *buf, size_t n)
+{
+	size_t pos;
+
+	if (n < 2)
+		return;
+	pos = fuzz_rng_below(r, n - 1);
+	put16(buf + pos, (uint16_t)interesting16[fuzz_rng_below(r, 10)]);
+	if (fuzz_rng_below(r, 2))
+		put16(buf + pos, swap16(get16(buf + pos)));
+}
+
+/* Set a random dword of buf[0, n) to an interesting value, in either byte
+ * order. */
+static void interesting_dword(struct fuzz_rng *r, uint8_t *buf, size_t n)
+{
+	size_t pos;
+
+	if (n < 4)
+		return;
+	pos = fuzz_rng_below(r, n - 3);
+	put32(buf + pos, (uint32_t)interesting32[fuzz_rng_below(r, 8)]);
+	if (fuzz_rng_below(r, 2))
+		put32(buf + pos, __builtin_bswap32(get32(buf + pos)));
+}
+
+/* Delete a block of buf[0, n); returns the new length. */
+static size_t delete_block(struct fuzz_rng *r, uint8_t *buf, size_t n)
+{
+	size_t bl, pos;
+
+	if (n < 2)
+		return n;
+	bl = block_len(r, n - 1);
+	pos = fuzz_rng_below(r, n - bl + 1);
+	memmove(buf + pos, buf + pos + bl, n - pos - bl);
+	return n - bl;
+}
+
+/* Insert into buf[0, n) (capacity max) a cloned block (3/4) or a run of
+ * one byte; returns the new length. */
+static size_t insert_block(struct fuzz_rng *r, uint8_t *buf, size_t n,
+			   size_t max)
+{
+	size_t bl, pos, from;
+
+	if (n >= max)
+		return n;
+	bl = block_len(r, n < max - n ? n : max - n);
+	pos = fuzz_rng_below(r, n + 1);
+	memmove(buf + pos + bl, buf + pos, n - pos);
+	if (fuzz_rng_below(r, 4)) {
+		uint8_t tmp[BLOCK_LARGE];
+
+		from = fuzz_rng_below(r, n - (bl < n ? bl : n) + 1);
+		/* the source may straddle the hole: copy from the original
+		 * bytes */
+		for (size_t i = 0; i < bl; i++) {
+			size_t s = from + i % n;
+
+			tmp[i] = s < pos ? buf[s] : buf[s + bl];
+		}
+		memcpy(buf + pos, tmp, bl);
+	} else {
+		memset(buf + pos, fill_byte(r, buf, n), bl);
+	}
+	return n + bl;
+}
+
+/* Overwrite a block of buf[0, n) with a copied block (3/4) or one byte. */
+static void overwrite_block(struct fuzz_rng *r, uint8_t *buf, size_t n)
+{
+	size_t bl, pos, from;
+
+	if (n < 2)
+		return;
+	bl = block_len(r, n - 1);
+	pos = fuzz_rng_below(r, n - bl + 1);
+	if (fuzz_rng_below(r, 4)) {
+		from = fuzz_rng_below(r, n - bl + 1);
+		memmove(buf + pos, buf + from, bl);
+	} else {
+		memset(buf + pos, fill_byte(r, buf, n), bl);
+	}
+}
+
 /* One havoc mutation of buf[0..*len) (capacity max). */
 static void havoc_one(struct fuzz_rng *r, uint8_t *buf, size_t *len, size_t max)
 {
-	size_t n = *len, pos, from, bl;
+	size_t n = *len, pos;
 
 	switch (fuzz_rng_below(r, 15)) {
 	case 0: /* flip one bit */
@@ -166,21 +261,10 @@ static void havoc_one(struct fuzz_rng *r, uint8_t *buf, size_t *len, size_t max)
 			interesting8[fuzz_rng_below(r, sizeof(interesting8))];
 		break;
 	case 2: /* interesting word, either byte order */
-		if (n < 2)
-			break;
-		pos = fuzz_rng_below(r, n - 1);
-		put16(buf + pos,
-		      (uint16_t)interesting16[fuzz_rng_below(r, 10)]);
-		if (fuzz_rng_below(r, 2))
-			put16(buf + pos, swap16(get16(buf + pos)));
+		interesting_word(r, buf, n);
 		break;
 	case 3: /* interesting dword, either byte order */
-		if (n < 4)
-			break;
-		pos = fuzz_rng_below(r, n - 3);
-		put32(buf + pos, (uint32_t)interesting32[fuzz_rng_below(r, 8)]);
-		if (fuzz_rng_below(r, 2))
-			put32(buf + pos, __builtin_bswap32(get32(buf + pos)));
+		interesting_dword(r, buf, n);
 		break;
 	case 4: /* byte arithmetic */
 		pos = fuzz_rng_below(r, n);
@@ -201,56 +285,14 @@ static void havoc_one(struct fuzz_rng *r, uint8_t *buf, size_t *len, size_t max)
 		break;
 	case 9: /* delete a block */
 	case 10:
-		if (n < 2)
-			break;
-		bl = block_len(r, n - 1);
-		pos = fuzz_rng_below(r, n - bl + 1);
-		memmove(buf + pos, buf + pos + bl, n - pos - bl);
-		*len = n - bl;
+		*len = delete_block(r, buf, n);
 		break;
 	case 11: /* insert a cloned block (3/4) or a run of one byte */
-		if (n >= max)
-			break;
-		bl = block_len(r, n < max - n ? n : max - n);
-		pos = fuzz_rng_below(r, n + 1);
-		memmove(buf + pos + bl, buf + pos, n - pos);
-		if (fuzz_rng_below(r, 4)) {
-			uint8_t tmp[BLOCK_LARGE];
-
-			from = fuzz_rng_below(r, n - (bl < n ? bl : n) + 1);
-			/* the source may straddle the hole: copy from the
-			 * original bytes */
-			for (size_t i = 0; i < bl; i++) {
-				size_t s = from + i % n;
-
-				tmp[i] = s < pos ? buf[s] : buf[s + bl];
-			}
-			memcpy(buf + pos, tmp, bl);
-		} else {
-			memset(buf + pos,
-			       fuzz_rng_below(r, 2)
-				       ? (int)fuzz_rng_below(r, 256)
-				       : buf[fuzz_rng_below(r, n)],
-			       bl);
-		}
-		*len = n + bl;
+		*len = insert_block(r, buf, n, max);
 		break;
 	case 12: /* overwrite with a copied block (3/4) or one byte */
 	case 13:
-		if (n < 2)
-			break;
-		bl = block_len(r, n - 1);
-		pos = fuzz_rng_below(r, n - bl + 1);
-		if (fuzz_rng_below(r, 4)) {
-			from = fuzz_rng_below(r, n - bl + 1);
-			memmove(buf + pos, buf + from, bl);
-		} else {
-			memset(buf + pos,
-			       fuzz_rng_below(r, 2)
-				       ? (int)fuzz_rng_below(r, 256)
-				       : buf[fuzz_rng_below(r, n)],
-			       bl);
-		}
+		overwrite_block(r, buf, n);
 		break;
 	default: /* set a byte to a random value */
 		buf[fuzz_rng_below(r, n)] = (uint8_t)fuzz_rng_next(r);

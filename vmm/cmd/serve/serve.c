@@ -63,43 +63,8 @@ struct serve_opts {
 /* Print one usage error line; returns SERVE_EXIT_USAGE. */
 static int serve_usage(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "cowvm serve: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (try cowvm --help)\n");
+	cli_usage("cowvm serve", fmt, arg);
 	return SERVE_EXIT_USAGE;
-}
-
-/* Parse an unsigned decimal in [min, max]; 0 or -1. */
-static int serve_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Join words with single spaces (NULL for none or out of memory). */
-static char *serve_join(char **w, int n)
-{
-	size_t len = 1;
-	char *s;
-
-	for (int i = 0; i < n; i++)
-		len += strlen(w[i]) + 1;
-	s = n ? calloc(1, len) : NULL;
-	for (int i = 0; s && i < n; i++) {
-		if (i)
-			strcat(s, " ");
-		strcat(s, w[i]);
-	}
-	return s;
 }
 
 /* Parse one option with value v into o; 0 or SERVE_EXIT_USAGE. */
@@ -109,16 +74,14 @@ static int serve_option(const char *a, const char *v, struct serve_opts *o)
 	char *end;
 
 	if (!strcmp(a, "--state-mib")) {
-		if (serve_uint(v, 1, 65536, &o->cfg.state_mib))
+		if (cli_parse_range(v, 1, 65536, &o->cfg.state_mib))
 			return serve_usage("--state-mib '%s' is not 1..65536",
 					   v);
 	} else if (!strcmp(a, "--seed")) {
-		if (serve_uint(v, 0, UINT64_MAX, &o->cfg.seed))
+		if (cli_parse_range(v, 0, UINT64_MAX, &o->cfg.seed))
 			return serve_usage("--seed '%s' is not a number", v);
 	} else if (!strcmp(a, "--mem")) {
-		if (cli_parse_size(v, &o->cfg.mem) ||
-		    o->cfg.mem < COWVM_MEM_MIN || o->cfg.mem > COWVM_MEM_MAX ||
-		    o->cfg.mem % 4096)
+		if (cli_parse_mem(v, &o->cfg.mem))
 			return serve_usage("--mem '%s' is not a multiple of 4K "
 					   "in 4M..64G",
 					   v);
@@ -133,15 +96,15 @@ static int serve_option(const char *a, const char *v, struct serve_opts *o)
 			return serve_usage(
 				"--mode '%s' is not clone, spare or reset", v);
 	} else if (!strcmp(a, "--concurrency")) {
-		if (serve_uint(v, 1, 256, &x))
+		if (cli_parse_range(v, 1, 256, &x))
 			return serve_usage("--concurrency '%s' is not 1..256",
 					   v);
 		o->concurrency = (unsigned)x;
 	} else if (!strcmp(a, "--requests")) {
-		if (serve_uint(v, 1, 100000000, &o->requests))
+		if (cli_parse_range(v, 1, 100000000, &o->requests))
 			return serve_usage("--requests '%s' is not 1..1e8", v);
 	} else if (!strcmp(a, "--live")) {
-		if (serve_uint(v, 0, 4096, &x))
+		if (cli_parse_range(v, 0, 4096, &x))
 			return serve_usage("--live '%s' is not 0..4096", v);
 		o->live = (long)x;
 	} else if (!strcmp(a, "--timeout")) {
@@ -186,9 +149,9 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		return serve_usage("unexpected argument '%s' (extra guest "
 				   "words go after --)",
 				   argv[i]);
-	if (i < argc) {
-		o->cfg.guest_extra = serve_join(argv + i + 1, argc - i - 1);
-		if (argc - i - 1 && !o->cfg.guest_extra)
+	if (i + 1 < argc) { /* words after -- */
+		o->cfg.guest_extra = cli_join_words(argv + i + 1, argc - i - 1);
+		if (!o->cfg.guest_extra)
 			return serve_usage("%s", "out of memory");
 	}
 	if (o->cfg.mem &&

@@ -11,7 +11,8 @@
 #include "cowvm_abi.h"
 #include "cowvm_serve_abi.h"
 
-#define SERVE_ERR_MAX 256
+#define SERVE_ERR_MAX	  256
+#define SERVE_REQ_GEN_MAX 512 /* a buffer for one generated request */
 
 /* The host's own model of the serve workload (cowvm_serve_abi.h): what a fresh
  * state answers, computed from the table's definition, not from a table. */

@@ -1,135 +1,22 @@
 /* `cowvm serve`'s engine over the public API: boot the template, serve one
- * request on a VM, serve batches on worker threads in clone or reset mode,
- * check every response against the model, measure memory per live clone. */
+ * request on a VM, serve batches on worker threads in clone, spare or reset
+ * mode and check every response against the model (timing and memory
+ * figures are in serve_stats.c). */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "serve.h"
 #include "cowvm_serve_abi.h"
+#include "template.h"
 
 #define SERVE_BOOT_TIMEOUT_MS 120000
 #define SERVE_POOL_WAIT_MS    30000
-#define SERVE_REQ_GEN_MAX     512
-
-/* Microseconds on the monotonic clock. */
-double serve_now_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-/* Ascending order of doubles for qsort. */
-static int serve_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Percentile p of n samples by nearest rank (sorts v); 0 if n is 0. */
-double serve_percentile(double *v, size_t n, double p)
-{
-	size_t rank;
-
-	if (!n)
-		return 0;
-	qsort(v, n, sizeof(*v), serve_cmp);
-	rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	return v[(rank > n ? n : rank) - 1];
-}
-
-/* Median of n doubles (sorts v); 0 if n is 0. */
-double serve_median(double *v, size_t n)
-{
-	if (!n)
-		return 0;
-	qsort(v, n, sizeof(*v), serve_cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Sum of the kB values of the lines of path starting with key; -1 if the
- * file cannot be read. */
-static long serve_kib(const char *path, const char *key)
-{
-	char line[256];
-	long sum = 0;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			sum += strtol(line + strlen(key), NULL, 10);
-	fclose(f);
-	return sum;
-}
-
-/* KiB allocated to the memfds this process holds open (cowvm's frame
- * store keeps guest pages in one; anonymous counters do not see them). */
-static long serve_memfd_kib(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	long kib = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		char path[300], target[64];
-		struct stat st;
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n < 7 || memcmp(target, "/memfd:", 7) || stat(path, &st))
-			continue;
-		kib += (long)(st.st_blocks / 2);
-	}
-	closedir(d);
-	return kib;
-}
-
-/* Anonymous memory (or, private_only, Private_Dirty + Private_Clean: what
- * no other process maps) plus page tables of pid (0: this process, whose
- * figure also adds its memfds' allocated memory). */
-long serve_proc_kib(int pid, int private_only)
-{
-	char rollup[64], status[64];
-	long a, b = 0, pte;
-
-	if (pid)
-		snprintf(rollup, sizeof(rollup), "/proc/%d/smaps_rollup", pid);
-	else
-		snprintf(rollup, sizeof(rollup), "/proc/self/smaps_rollup");
-	snprintf(status, sizeof(status), "%.*s/status",
-		 (int)(strlen(rollup) - strlen("/smaps_rollup")), rollup);
-	if (private_only) {
-		a = serve_kib(rollup, "Private_Dirty:");
-		b = serve_kib(rollup, "Private_Clean:");
-	} else {
-		a = serve_kib(rollup, "Anonymous:");
-	}
-	if (!pid)
-		b = serve_memfd_kib();
-	pte = serve_kib(status, "VmPTE:");
-	if (a < 0 || b < 0 || pte < 0)
-		return -1;
-	return a + b + pte;
-}
 
 /* Guest RAM for the buffers and a state of state_mib, plus 4 MiB. */
 uint64_t serve_default_mem(uint64_t state_mib)
@@ -215,7 +102,8 @@ int serve_template_boot(const struct serve_cfg *c, struct serve_template *t,
 {
 	int console = memfd_create("serve-console", MFD_CLOEXEC);
 	char *cmdline = serve_cmdline(c);
-	struct cowvm_exit e;
+	struct cmd_boot b = {
+		.elf = c->elf, .cmdline = cmdline, .tag = COWVM_SERVE_TAG};
 	double t0 = serve_now_us();
 	int r = 0;
 
@@ -232,28 +120,12 @@ int serve_template_boot(const struct serve_cfg *c, struct serve_template *t,
 	t->cfg.mem_mode = c->mem_mode;
 	t->cfg.console_fd = console;
 	t->cfg.timeout_ms = SERVE_BOOT_TIMEOUT_MS;
-	t->vm = cowvm_create(&t->cfg);
-	if (!t->vm) {
-		r = -errno;
-		snprintf(err, SERVE_ERR_MAX, "cannot create the VM: %s",
-			 cowvm_error(NULL));
+	r = cmd_template_boot(&b, &t->cfg, err, SERVE_ERR_MAX);
+	t->vm = b.vm;
+	if (r && b.step == CMD_BOOT_EXIT)
+		serve_init_error(&b.exit, console, err);
+	if (r)
 		goto out;
-	}
-	r = cowvm_load_elf(t->vm, c->elf, cmdline);
-	if (r) {
-		snprintf(err, SERVE_ERR_MAX, "%s", cowvm_error(t->vm));
-		goto out;
-	}
-	r = cowvm_run(t->vm, &e);
-	if (r) {
-		snprintf(err, SERVE_ERR_MAX, "%s", cowvm_error(t->vm));
-		goto out;
-	}
-	if (e.reason != COWVM_EXIT_SNAPSHOT || e.tag != COWVM_SERVE_TAG) {
-		serve_init_error(&e, console, err);
-		r = -EIO;
-		goto out;
-	}
 	/* Clones inherit the config: the per-request time limit. */
 	cowvm_set_timeout(t->vm, c->timeout_ms);
 	t->cfg.timeout_ms = c->timeout_ms;
@@ -533,103 +405,5 @@ int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 		snprintf(err, SERVE_ERR_MAX, "%s", j.setup_msg);
 		return j.setup_err;
 	}
-	return 0;
-}
-
-/* Wait until this process's memory stops shrinking (the pool's reaper
- * frees discarded VMs in the background): up to 2 s. */
-static long serve_settled_kib(void)
-{
-	long prev = serve_proc_kib(0, 0), cur = prev;
-
-	for (int i = 0; i < 40; i++) {
-		struct timespec ts = {0, 50 * 1000 * 1000};
-
-		nanosleep(&ts, NULL);
-		cur = serve_proc_kib(0, 0);
-		if (cur >= prev)
-			break;
-		prev = cur;
-	}
-	return cur;
-}
-
-/* Measure memory per live clone. */
-int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
-		      enum serve_mode mode, unsigned k, struct serve_mem *out,
-		      char *err)
-{
-	struct cowvm **vms = calloc(k ? k : 1, sizeof(*vms));
-	struct serve_resp *r = malloc(sizeof(*r));
-	char buf[SERVE_REQ_GEN_MAX], why[SERVE_ERR_MAX];
-	double priv = 0, table = 0;
-	long base, live, idle;
-	unsigned n = 0;
-	int ret = 0;
-
-	memset(out, 0, sizeof(*out));
-	out->k = k;
-	out->idle_kib = -1;
-	if (!vms || !r || !k) {
-		free(vms);
-		free(r);
-		snprintf(err, SERVE_ERR_MAX, "%s",
-			 k ? "out of memory" : "no clones to measure");
-		return k ? -ENOMEM : -EINVAL;
-	}
-	cowvm_pool_reserve(&t->cfg, 0);
-	cowvm_snapshot_keep(t->snap, mode == SERVE_SPARE ? k : 0);
-	base = serve_settled_kib();
-	for (; n < k && !ret; n++) {
-		size_t len = serve_gen_request(m, n, buf, sizeof(buf));
-		struct cowvm_mem_stats st;
-
-		vms[n] = cowvm_clone(t->snap);
-		if (!vms[n]) {
-			ret = -errno;
-			snprintf(err, SERVE_ERR_MAX, "clone: %s",
-				 cowvm_error(NULL));
-			break;
-		}
-		ret = serve_vm_request(vms[n], buf, len, r, why);
-		if (!ret && !serve_check(m, buf, len, r, why))
-			ret = -EIO;
-		if (!ret)
-			ret = cowvm_mem_stats(vms[n], &st);
-		if (ret) {
-			snprintf(err, SERVE_ERR_MAX, "%s", why);
-			n++;
-			break;
-		}
-		priv += (double)st.pages_private * 4.0;
-		table += (double)st.table_private_bytes / 1024.0;
-	}
-	live = serve_proc_kib(0, 0);
-	for (unsigned i = 0; !ret && mode == SERVE_RESET && i < n; i++)
-		if (cowvm_reset(vms[i], t->snap)) {
-			ret = -EIO;
-			snprintf(err, SERVE_ERR_MAX, "reset: %s",
-				 cowvm_error(vms[i]));
-		}
-	while (mode == SERVE_SPARE && n)
-		cowvm_destroy(vms[--n]);
-	idle = serve_proc_kib(0, 0);
-	while (n--)
-		cowvm_destroy(vms[n]);
-	cowvm_snapshot_keep(t->snap, 0);
-	free(vms);
-	free(r);
-	if (ret)
-		return ret;
-	if (base < 0 || live < 0 || idle < 0) {
-		snprintf(err, SERVE_ERR_MAX, "cannot read /proc/self: %s",
-			 strerror(errno));
-		return -EIO;
-	}
-	out->host_kib = (double)(live - base) / k;
-	out->private_kib = priv / k;
-	out->table_kib = table / k;
-	if (mode != SERVE_CLONE)
-		out->idle_kib = (double)(idle - base) / k;
 	return 0;
 }

@@ -1,0 +1,204 @@
+/* `cowvm serve`'s figures: latency percentiles, the host memory of a
+ * process (/proc and its memfds) and the memory per live clone. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "serve.h"
+
+/* Microseconds on the monotonic clock. */
+double serve_now_us(void)
+{
+	return cli_now_us();
+}
+
+/* Percentile p of n samples by nearest rank (sorts v); 0 if n is 0. */
+double serve_percentile(double *v, size_t n, double p)
+{
+	size_t rank;
+
+	if (!n)
+		return 0;
+	cli_sort_doubles(v, n);
+	rank = (size_t)(p / 100.0 * (double)n + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	return v[(rank > n ? n : rank) - 1];
+}
+
+/* Median of n doubles (sorts v); 0 if n is 0. */
+double serve_median(double *v, size_t n)
+{
+	return cli_median(v, n);
+}
+
+/* KiB allocated to the memfds this process holds open (cowvm's frame
+ * store keeps guest pages in one; anonymous counters do not see them). */
+static long serve_memfd_kib(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long kib = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char path[300], target[64];
+		struct stat st;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 7 || memcmp(target, "/memfd:", 7) || stat(path, &st))
+			continue;
+		kib += (long)(st.st_blocks / 2);
+	}
+	closedir(d);
+	return kib;
+}
+
+/* Anonymous memory (or, private_only, Private_Dirty + Private_Clean: what
+ * no other process maps) plus page tables of pid (0: this process, whose
+ * figure also adds its memfds' allocated memory). */
+long serve_proc_kib(int pid, int private_only)
+{
+	char rollup[64], status[64];
+	long a, b = 0, pte;
+
+	if (pid)
+		snprintf(rollup, sizeof(rollup), "/proc/%d/smaps_rollup", pid);
+	else
+		snprintf(rollup, sizeof(rollup), "/proc/self/smaps_rollup");
+	snprintf(status, sizeof(status), "%.*s/status",
+		 (int)(strlen(rollup) - strlen("/smaps_rollup")), rollup);
+	if (private_only) {
+		a = cli_proc_kib(rollup, "Private_Dirty:");
+		b = cli_proc_kib(rollup, "Private_Clean:");
+	} else {
+		a = cli_proc_kib(rollup, "Anonymous:");
+	}
+	if (!pid)
+		b = serve_memfd_kib();
+	pte = cli_proc_kib(status, "VmPTE:");
+	if (a < 0 || b < 0 || pte < 0)
+		return -1;
+	return a + b + pte;
+}
+
+/* Wait until this process's memory stops shrinking (the pool's reaper
+ * frees discarded VMs in the background): up to 2 s. */
+static long serve_settled_kib(void)
+{
+	long prev = serve_proc_kib(0, 0), cur = prev;
+
+	for (int i = 0; i < 40; i++) {
+		struct timespec ts = {0, 50 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+		cur = serve_proc_kib(0, 0);
+		if (cur >= prev)
+			break;
+		prev = cur;
+	}
+	return cur;
+}
+
+/* The clones of a memory measurement and what cowvm counts for them. */
+struct serve_live {
+	struct cowvm **vms;
+	unsigned n;	    /* clones made so far, each to destroy */
+	double priv, table; /* KiB, summed over them */
+	struct serve_resp *r;
+};
+
+/* Add clone l->n of t to l, after it served generated request l->n (its
+ * response checked against m); 0, or -errno with err. */
+static int serve_live_add(struct serve_template *t, const struct serve_model *m,
+			  struct serve_live *l, char *err)
+{
+	char buf[SERVE_REQ_GEN_MAX], why[SERVE_ERR_MAX];
+	size_t len = serve_gen_request(m, l->n, buf, sizeof(buf));
+	struct cowvm *vm = cowvm_clone(t->snap);
+	struct cowvm_mem_stats st;
+	int ret;
+
+	if (!vm) {
+		ret = -errno;
+		snprintf(err, SERVE_ERR_MAX, "clone: %s", cowvm_error(NULL));
+		return ret;
+	}
+	l->vms[l->n++] = vm;
+	ret = serve_vm_request(vm, buf, len, l->r, why);
+	if (!ret && !serve_check(m, buf, len, l->r, why))
+		ret = -EIO;
+	if (!ret && (ret = cowvm_mem_stats(vm, &st)))
+		snprintf(why, sizeof(why), "%s", cowvm_error(vm));
+	if (ret) {
+		snprintf(err, SERVE_ERR_MAX, "%s", why);
+		return ret;
+	}
+	l->priv += (double)st.pages_private * 4.0;
+	l->table += (double)st.table_private_bytes / 1024.0;
+	return 0;
+}
+
+/* Measure memory per live clone. */
+int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
+		      enum serve_mode mode, unsigned k, struct serve_mem *out,
+		      char *err)
+{
+	struct serve_live l = {.vms = calloc(k ? k : 1, sizeof(*l.vms)),
+			       .r = malloc(sizeof(*l.r))};
+	long base, live, idle;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->k = k;
+	out->idle_kib = -1;
+	if (!l.vms || !l.r || !k) {
+		free(l.vms);
+		free(l.r);
+		snprintf(err, SERVE_ERR_MAX, "%s",
+			 k ? "out of memory" : "no clones to measure");
+		return k ? -ENOMEM : -EINVAL;
+	}
+	cowvm_pool_reserve(&t->cfg, 0);
+	cowvm_snapshot_keep(t->snap, mode == SERVE_SPARE ? k : 0);
+	base = serve_settled_kib();
+	while (!ret && l.n < k)
+		ret = serve_live_add(t, m, &l, err);
+	live = serve_proc_kib(0, 0);
+	for (unsigned i = 0; !ret && mode == SERVE_RESET && i < l.n; i++)
+		if (cowvm_reset(l.vms[i], t->snap)) {
+			ret = -EIO;
+			snprintf(err, SERVE_ERR_MAX, "reset: %s",
+				 cowvm_error(l.vms[i]));
+		}
+	while (mode == SERVE_SPARE && l.n)
+		cowvm_destroy(l.vms[--l.n]);
+	idle = serve_proc_kib(0, 0);
+	while (l.n)
+		cowvm_destroy(l.vms[--l.n]);
+	cowvm_snapshot_keep(t->snap, 0);
+	free(l.vms);
+	free(l.r);
+	if (ret)
+		return ret;
+	if (base < 0 || live < 0 || idle < 0) {
+		snprintf(err, SERVE_ERR_MAX, "cannot read /proc/self: %s",
+			 strerror(errno));
+		return -EIO;
+	}
+	out->host_kib = (double)(live - base) / k;
+	out->private_kib = l.priv / k;
+	out->table_kib = l.table / k;
+	if (mode != SERVE_CLONE)
+		out->idle_kib = (double)(idle - base) / k;
+	return 0;
+}
