@@ -67,6 +67,9 @@ enum cowvm_exit_reason {
 			       * (or fork) to resume it */
 	COWVM_EXIT_SHUTDOWN,  /* triple fault or unexpected reset */
 	COWVM_EXIT_ERROR,     /* the VM cannot continue; see detail */
+	COWVM_EXIT_SIGNAL,    /* a Linux program died of signal status;
+			       * fault.rip and fault.cr2 say where (the
+			       * faulting instruction and address, or 0) */
 };
 
 struct cowvm_exit {
@@ -79,6 +82,48 @@ struct cowvm_exit {
 	uint64_t rip;	  /* vCPU rip when the run stopped */
 	char detail[160]; /* one human-readable line on what happened */
 };
+
+/*
+ * Linux programs. cowvm_load_linux boots the Linux personality kernel and
+ * loads an unmodified static x86-64 Linux executable (ET_EXEC or static-pie,
+ * glibc or musl) to run in guest ring 3, as cowvm_linux_abi.h describes.
+ * Its system calls are served inside the guest; its standard descriptors
+ * 0, 1 and 2 are host descriptors chosen per VM (cowvm_set_stdio). It ends
+ * with COWVM_EXIT_GUEST (status = its exit status, 0..255) or
+ * COWVM_EXIT_SIGNAL; it may stop at COWVM_EXIT_SNAPSHOT (at its first read
+ * of stdin with COWVM_LINUX_SNAPSHOT_STDIN, or where it asks).
+ */
+struct cowvm_linux_path {
+	const char *host;  /* a file or, recursively, a directory */
+	const char *guest; /* its absolute path in the guest */
+};
+
+struct cowvm_linux {
+	const char *kernel;	  /* the personality ELF (build/guest/linux.elf) */
+	const char *program;	  /* host path of the executable */
+	const char *const *argv;  /* NULL-terminated; argv[0] as the program
+				   * sees it (NULL: the program path) */
+	const char *const *envp;  /* NULL-terminated; NULL: empty */
+	const struct cowvm_linux_path *files; /* read-only tree, copied into
+					       * guest RAM at load */
+	unsigned nr_files;
+	unsigned flags; /* COWVM_LINUX_STRACE, COWVM_LINUX_SNAPSHOT_STDIN
+			 * (cowvm_linux_abi.h) */
+};
+
+/* Load lx into vm (once per VM, instead of cowvm_load_elf); 0 or -errno:
+ * -ENOENT, -EACCES (cannot read the program or a file), -ENOEXEC (not a
+ * static x86-64 Linux executable: dynamically linked, 32-bit, another
+ * machine, truncated, segments overlapping the kernel or outside RAM),
+ * -E2BIG (arguments or files do not fit), with the cause in cowvm_error. */
+COWVM_API int cowvm_load_linux(struct cowvm *vm, const struct cowvm_linux *lx);
+
+/* The host descriptors a Linux program's fds 0, 1 and 2 use in vm from its
+ * next run on (-1: reads see EOF, writes are discarded). cowvm reads and
+ * writes them but never closes them. A new VM, clone or fork starts with
+ * 0, 1, 2; a reset keeps vm's. 0 or -errno. */
+COWVM_API int cowvm_set_stdio(struct cowvm *vm, int in_fd, int out_fd,
+			      int err_fd);
 
 /* Run the VM until the guest exits, faults, times out, requests a snapshot,
  * or cannot continue; describe why in *exit. Returns 0 when *exit is filled,

@@ -1,5 +1,5 @@
-/* The public lifecycle API: configure, create, load, run, memory access,
- * the snapshot ret, errors. */
+/* The public lifecycle API: configure, create, load (a cowvm guest or a
+ * Linux program), run, memory access, stdio, the snapshot ret, errors. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "linux.h"
 
 /* Defaults: 64 MiB, 1 vCPU, no timeout, console on stdout. */
 void cowvm_config_init(struct cowvm_config *cfg)
@@ -27,17 +28,14 @@ struct cowvm *cowvm_create(const struct cowvm_config *cfg)
 	return vm;
 }
 
-/* Load the kernel and prepare the boot state, once per VM; 0 or -errno. */
-int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
+/* Load the kernel at path with cmdline and set the vCPU up to enter it;
+ * 0 or -errno. */
+static int vm_boot_kernel(struct cowvm *vm, const char *path,
+			  const char *cmdline)
 {
 	uint64_t entry;
 	int err;
 
-	if (vmm_inherited(vm))
-		return vmm_fail_inherited(vm);
-	if (vm->state != VMM_CREATED)
-		return vmm_fail(vm, EBUSY, "a guest is already loaded");
-	vm->pristine = false;
 	if (cmdline && strlen(cmdline) >= COWVM_CMDLINE_MAX)
 		return vmm_fail(vm, E2BIG,
 				"command line of %zu bytes exceeds %u",
@@ -48,14 +46,76 @@ int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
 	if (!err)
 		err = vmm_boot_vcpu(vm, entry);
 	if (!err && cmdline) {
+		free(vm->cmdline); /* from a load that failed later */
 		vm->cmdline = strdup(cmdline);
 		if (!vm->cmdline)
 			err = vmm_fail(vm, ENOMEM, "out of memory");
 		vm->cmdline_len = cmdline ? strlen(cmdline) : 0;
 	}
+	return err;
+}
+
+/* Whether vm may be loaded now; 0 or -errno. */
+static int vm_loadable(struct cowvm *vm)
+{
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
+	if (vm->state != VMM_CREATED)
+		return vmm_fail(vm, EBUSY, "a guest is already loaded");
+	vm->pristine = false;
+	return 0;
+}
+
+/* Load the kernel and prepare the boot state, once per VM; 0 or -errno. */
+int cowvm_load_elf(struct cowvm *vm, const char *path, const char *cmdline)
+{
+	int err = vm_loadable(vm);
+
+	if (!err)
+		err = vm_boot_kernel(vm, path, cmdline);
 	if (!err)
 		vm->state = VMM_READY;
 	return err;
+}
+
+/* Boot the Linux personality kernel and load a static Linux program,
+ * once per VM; 0 or -errno. A kernel that cannot be loaded is -EINVAL
+ * (the errors the header lists are the program's). */
+int cowvm_load_linux(struct cowvm *vm, const struct cowvm_linux *lx)
+{
+	int err = vm_loadable(vm);
+
+	if (!err && (!lx || !lx->kernel))
+		err = vmm_fail(vm, EINVAL, "no Linux kernel given");
+	if (!err) {
+		err = vm_boot_kernel(vm, lx->kernel, "linux");
+		if (err) {
+			char why[sizeof(vm->err)];
+
+			snprintf(why, sizeof(why), "%s", vm->err);
+			err = vmm_fail(vm, EINVAL, "Linux kernel: %s", why);
+		}
+	}
+	if (!err)
+		err = vmm_linux_load(vm, lx);
+	if (!err)
+		vm->state = VMM_READY;
+	return err;
+}
+
+/* Choose the host fds of a Linux program's 0, 1 and 2 in vm; 0 or
+ * -errno. */
+int cowvm_set_stdio(struct cowvm *vm, int in_fd, int out_fd, int err_fd)
+{
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
+	if (in_fd < -1 || out_fd < -1 || err_fd < -1)
+		return vmm_fail(vm, EBADF, "stdio fds %d, %d, %d: below -1",
+				in_fd, out_fd, err_fd);
+	vm->stdio[0] = in_fd;
+	vm->stdio[1] = out_fd;
+	vm->stdio[2] = err_fd;
+	return 0;
 }
 
 /* Set the wall-clock limit of later runs (0 = none); 0 or -ECHILD. */

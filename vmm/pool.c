@@ -271,6 +271,8 @@ struct cowvm *vmm_pool_take(const struct cowvm_config *cfg)
 	if (vm) {
 		vm->pool_next = NULL;
 		vm->cfg = c;
+		for (int i = 0; i < 3; i++)
+			vm->stdio[i] = i;
 		return vm;
 	}
 	err = vmm_vm_new(&c, true, &vm);

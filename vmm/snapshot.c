@@ -145,7 +145,8 @@ static bool snap_keeps(struct cowvm_snapshot *snap)
 	return keeps;
 }
 
-/* One of snap's spares, made to look new (config, no error), or NULL. */
+/* One of snap's spares, made to look new (config, no error, stdio 0, 1,
+ * 2), or NULL. */
 static struct cowvm *snap_take_spare(struct cowvm_snapshot *snap)
 {
 	struct cowvm *vm;
@@ -162,6 +163,8 @@ static struct cowvm *snap_take_spare(struct cowvm_snapshot *snap)
 	vm->pool_next = NULL;
 	vm->cfg = snap->cfg;
 	vm->err[0] = 0;
+	for (int i = 0; i < 3; i++)
+		vm->stdio[i] = i;
 	return vm;
 }
 

@@ -11,6 +11,9 @@
 #define TSS_SEL 0x28
 #define NR_GATES 32 /* the CPU exception vectors */
 #define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_FMASK 0xc0000084
 #define IOBITMAP_PORTS 0x800 /* ports below this are open to ring 3 */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
@@ -128,6 +131,17 @@ guest_common64:
 	dec %ecx
 	jnz 2b
 	lidt guest_idt_ptr(%rip)
+	/* SYSCALL targets: EFER.SCE stays clear, so hardware raises #UD, but
+	 * a software-based KVM may enter LSTAR anyway; STAR names the kernel
+	 * segments and guest_syscall_entry turns the call into that #UD. */
+	mov $MSR_LSTAR, %ecx
+	lea guest_syscall_entry(%rip), %eax
+	xor %edx, %edx
+	wrmsr
+	mov $MSR_STAR, %ecx
+	mov $KERNEL_CS, %edx
+	xor %eax, %eax
+	wrmsr
 	/* iretq frame: ss, rsp, rflags (IOPL 3, IF 0), cs, rip. The user
 	 * stack is entered as if by a call (rsp + 8 16-byte aligned). */
 	pushq $USER_DS
@@ -139,6 +153,30 @@ guest_common64:
 	push %rax
 	mov %rbx, %rdi
 	iretq
+
+/*
+ * SYSCALL from ring 3 when the CPU enters LSTAR although EFER.SCE is clear
+ * (rcx = the next rip, r11 = rflags, rsp = the user's): deliver the #UD
+ * that SCE clear means, through IDT gate 6 with its frame on the RSP0
+ * stack, as the CPU would have. A guest may define its own (faster)
+ * guest_syscall_entry; this one is weak.
+ */
+	.weak guest_syscall_entry
+	.type guest_syscall_entry, @function
+guest_syscall_entry:
+	mov %rsp, %rax
+	lea guest_kstack_top(%rip), %rsp
+	pushq $USER_DS
+	push %rax
+	push %r11
+	pushq $USER_CS
+	lea -2(%rcx), %rax
+	push %rax
+	movzwl guest_idt + 16 * 6 + 6(%rip), %eax
+	shl $16, %eax
+	mov guest_idt + 16 * 6(%rip), %ax
+	jmp *%rax
+	.size guest_syscall_entry, . - guest_syscall_entry
 
 /*
  * Exception stubs, 16 bytes apart: push a 0 error code for vectors that

@@ -2,7 +2,7 @@
 """The layering rule of cowvm, checked on the sources and on the built objects.
 
 Layers, lowest first (vmm/README.md): cow/ -> vmm/mem/ -> vmm/kvm/ ->
-vmm/state/ -> vmm/ (public entry points). A layer includes headers of its
+vmm/linux/ -> vmm/state/ -> vmm/ (public entry points). A layer includes headers of its
 own folder, of the layers below it and of include/ only, and calls only
 itself and the layers below (undefined symbols of its objects are never
 defined by a higher layer). Inside each vmm/ layer no two files call each
@@ -21,17 +21,18 @@ import re
 import subprocess
 import sys
 
-ORDER = ["cow", "mem", "kvm", "state", "api"]
+ORDER = ["cow", "mem", "kvm", "linux", "state", "api"]
 FOLDERS = {
     "cow": "cow",
     "mem": "vmm/mem",
     "kvm": "vmm/kvm",
+    "linux": "vmm/linux",
     "state": "vmm/state",
     "api": "vmm",
 }
 # Layers whose files never call each other in a cycle (cow/'s store and
 # trees own each other by design).
-CYCLE_FREE = {"mem", "kvm", "state", "api"}
+CYCLE_FREE = {"mem", "kvm", "linux", "state", "api"}
 # Files allowed past the size limits, each with its reason (none now).
 SIZE_EXCEPTIONS = set()
 FILE_MAX = 600

@@ -212,7 +212,7 @@ mode_exit200:
 	jmp .
 
 mode_unknown_hc:
-	HC(9, PROBE_ARG)
+	HC(15, PROBE_ARG) /* no hypercall has number 15 */
 	jmp .
 
 mode_narrow_hc:

@@ -208,7 +208,7 @@ static void test_errors(void)
 		{"b", 64 * MIB, "bad hypercall 1 argument", COWVM_EXIT_ERROR},
 		{"e", 64 * MIB, "bad hypercall 2 argument: status 300",
 		 COWVM_EXIT_ERROR},
-		{"k", 64 * MIB, "unknown hypercall 9", COWVM_EXIT_ERROR},
+		{"k", 64 * MIB, "unknown hypercall 15", COWVM_EXIT_ERROR},
 		{"w", 64 * MIB, "bad hypercall 2 access", COWVM_EXIT_ERROR},
 		{"m", 5 * GIB, "non-RAM address 0xd0000000", COWVM_EXIT_ERROR},
 		{"t", 64 * MIB, "triple fault", COWVM_EXIT_SHUTDOWN},

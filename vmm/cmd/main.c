@@ -10,6 +10,7 @@
 #include "cowvm_abi.h"
 #include "cli.h"
 #include "demo.h"
+#include "exec.h"
 #include "serve_cmd.h"
 #include "fuzz.h"
 #include "template.h"
@@ -31,6 +32,7 @@ enum {
 static const char usage_text[] =
 	"usage: cowvm run [--mem SIZE] [--timeout SECONDS] GUEST.elf "
 	"[-- GUEST_CMDLINE...]\n"
+	"       cowvm exec [EXEC OPTIONS] PROGRAM [ARGS...]\n"
 	"       cowvm demo [GUEST.elf]\n"
 	"       cowvm serve [SERVE OPTIONS] GUEST.elf [-- GUEST_WORDS...]\n"
 	"       cowvm fuzz [FUZZ OPTIONS] TARGET.elf\n"
@@ -69,7 +71,7 @@ static const char usage_text[] =
 	"  -q, --quiet        no status line every second\n"
 	"  --reproduce FILE   run FILE once and print what it did\n"
 	"\n"
-	"exit status:\n"
+	"exit status of cowvm run:\n"
 	"  0-119  the guest's own exit status\n"
 	"  120    usage error (bad option, --mem or --timeout value)\n"
 	"  121    cannot boot: KVM unavailable, bad or unreadable guest ELF\n"
@@ -257,7 +259,8 @@ static int cmd_run(int argc, char **argv)
 	return r;
 }
 
-/* Dispatch --help, --version and run; returns the documented status. */
+/* Dispatch --help, --version and the subcommands; returns the documented
+ * status. */
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -265,6 +268,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		fputs(serve_help_text, stdout);
+		fputs(exec_help_text, stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
@@ -273,6 +277,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "demo"))
 		return demo_main(argc, argv);
+	if (!strcmp(argv[1], "exec"))
+		return exec_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "fuzz"))
 		return fuzz_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))

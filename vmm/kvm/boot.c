@@ -202,3 +202,56 @@ int vmm_boot_vcpu(struct cowvm *vm, uint64_t entry)
 		return vmm_fail(vm, errno, "KVM_SET_FPU failed: %m");
 	return 0;
 }
+
+#define BOOT_CR4_FSGSBASE (1ull << 16)
+
+/* Map [0, 2 MiB) with 4 KiB pages from a table at pt (a page after the
+ * boot PDs, below the kernel), page 0 absent, and point the first entry
+ * of the boot PD at it; 0 or -errno. */
+int vmm_boot_null_guard(struct cowvm *vm, uint64_t pt)
+{
+	uint64_t nr_pd =
+		(vmm_mem_top(vm->cfg.mem_size) + BOOT_1G - 1) / BOOT_1G;
+	uint64_t pd = COWVM_BOOT_PML4 + 2 * BOOT_PAGE;
+	uint64_t *t, *d;
+
+	if (pt % BOOT_PAGE || pt < pd + nr_pd * BOOT_PAGE ||
+	    pt + BOOT_PAGE > COWVM_LOAD_MIN)
+		return vmm_fail(vm, EINVAL,
+				"null guard table at 0x%llx is not a free page "
+				"below the kernel",
+				(unsigned long long)pt);
+	t = vmm_gpa_write(vm, pt, BOOT_PAGE);
+	d = vmm_gpa_write(vm, pd, BOOT_PAGE);
+	if (!t || !d)
+		return vmm_fail(vm, EFAULT, "null guard table outside RAM");
+	t[0] = 0;
+	for (uint64_t i = 1; i < BOOT_PAGE / sizeof(*t); i++)
+		t[i] = (i * BOOT_PAGE) | BOOT_PTE_FLAGS;
+	d[0] = pt | BOOT_PTE_FLAGS;
+	return 0;
+}
+
+/* Set CR4.FSGSBASE in the vCPU so that ring 3 may write the FS and GS
+ * bases; -EOPNOTSUPP when KVM refuses or drops the bit. */
+int vmm_boot_fsgsbase(struct cowvm *vm)
+{
+	struct kvm_sregs s;
+	bool refused = false;
+
+	if (vmm_ioctl(vm->vcpu.fd, KVM_GET_SREGS, &s) < 0)
+		return vmm_fail(vm, errno, "KVM_GET_SREGS failed: %m");
+	s.cr4 |= BOOT_CR4_FSGSBASE;
+	if (vmm_ioctl(vm->vcpu.fd, KVM_SET_SREGS, &s) < 0) {
+		if (errno != EINVAL)
+			return vmm_fail(vm, errno, "KVM_SET_SREGS failed: %m");
+		refused = true;
+	} else if (vmm_ioctl(vm->vcpu.fd, KVM_GET_SREGS, &s) < 0) {
+		return vmm_fail(vm, errno, "KVM_GET_SREGS failed: %m");
+	}
+	if (refused || !(s.cr4 & BOOT_CR4_FSGSBASE))
+		return vmm_fail(vm, EOPNOTSUPP,
+				"this host's CPU lacks FSGSBASE (KVM refuses "
+				"CR4.FSGSBASE)");
+	return 0;
+}

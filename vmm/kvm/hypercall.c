@@ -1,9 +1,11 @@
-/* Hypercalls of cowvm_abi.h: a table indexed by number; every argument is
- * copied out of guest RAM through vmm_gpa and validated before use. */
+/* Hypercalls of cowvm_abi.h and cowvm_linux_abi.h (hc_linux.c): a table
+ * indexed by number; every argument is copied out of guest RAM through
+ * vmm_gpa and validated before use. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cowvm_linux_abi.h"
 #include "vmm.h"
 
 typedef int (*vmm_hc_fn)(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
@@ -150,6 +152,17 @@ static const struct vmm_hc vmm_hcs[COWVM_HC_MAX] = {
 			       hc_snapshot},
 	[COWVM_HC_CMDLINE] = {"CMDLINE", sizeof(struct cowvm_hc_cmdline),
 			      hc_cmdline},
+	[COWVM_HC_LINUX_IO] = {"LINUX_IO", sizeof(struct cowvm_hc_linux_io),
+			       vmm_hc_linux_io},
+	[COWVM_HC_LINUX_RANDOM] = {"LINUX_RANDOM",
+				   sizeof(struct cowvm_hc_linux_buf),
+				   vmm_hc_linux_random},
+	[COWVM_HC_LINUX_SLEEP] = {"LINUX_SLEEP",
+				  sizeof(struct cowvm_hc_linux_sleep),
+				  vmm_hc_linux_sleep},
+	[COWVM_HC_LINUX_SIGNAL] = {"LINUX_SIGNAL",
+				   sizeof(struct cowvm_hc_linux_signal),
+				   vmm_hc_linux_signal},
 };
 
 /* Largest argument struct, for the local copy. */
@@ -160,6 +173,10 @@ union vmm_hc_arg {
 	struct cowvm_hc_fault fault;
 	struct cowvm_hc_snapshot snapshot;
 	struct cowvm_hc_cmdline cmdline;
+	struct cowvm_hc_linux_io linux_io;
+	struct cowvm_hc_linux_buf linux_buf;
+	struct cowvm_hc_linux_sleep linux_sleep;
+	struct cowvm_hc_linux_signal linux_signal;
 };
 
 /* Copy in, validate, perform and copy back hypercall nr at gpa. */

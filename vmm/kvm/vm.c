@@ -86,6 +86,8 @@ int vmm_vm_new(const struct cowvm_config *cfg, bool empty_ram,
 	}
 	vm->gen = vmm_fork_gen;
 	vm->kvm_fd = vm->vm_fd = vm->vcpu.fd = -1;
+	for (int i = 0; i < 3; i++)
+		vm->stdio[i] = i;
 	if (cfg)
 		vm->cfg = *cfg;
 	else

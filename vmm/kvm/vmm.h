@@ -64,6 +64,9 @@ struct cowvm {
 	uint64_t snap_gpa;
 	int64_t snap_ret;
 	struct cowvm_exit stop_exit; /* repeated by cowvm_run once stopped */
+	int stdio[3];	/* hc_linux.c: the host fds of a Linux program's 0, 1
+			 * and 2 (-1: EOF, discarded); 0, 1, 2 in a new VM,
+			 * clone and fork, kept by a reset */
 	uint64_t r3_id; /* state_r3.c: the state vm provably still holds */
 	unsigned gen;	/* vmm_fork_gen when vm was made */
 	char err[256];	/* last failure, cowvm_error() */
@@ -142,6 +145,13 @@ int vmm_elf_load(struct cowvm *vm, const char *path, uint64_t *entry);
 int vmm_boot_memory(struct cowvm *vm, const char *cmdline);
 /* boot.c: set sregs, regs and FPU so the vCPU enters entry in long mode. */
 int vmm_boot_vcpu(struct cowvm *vm, uint64_t entry);
+/* boot.c: after vmm_boot_memory, map [0, 2 MiB) through a 4 KiB-page
+ * table written at pt (a free page past the boot PDs, below 1 MiB) with
+ * page 0 absent, so that a NULL access faults; 0 or -errno. */
+int vmm_boot_null_guard(struct cowvm *vm, uint64_t pt);
+/* boot.c: after vmm_boot_vcpu, set CR4.FSGSBASE; -EOPNOTSUPP when KVM
+ * refuses it (the CPU lacks it). */
+int vmm_boot_fsgsbase(struct cowvm *vm);
 
 /* run.c: translate one KVM exit; VMM_CONTINUE, VMM_STOP or -errno. */
 int vmm_handle_exit(struct cowvm *vm, struct cowvm_exit *exit);
@@ -167,6 +177,13 @@ int vmm_hypercall(struct cowvm *vm, unsigned nr, uint64_t gpa,
 		  struct cowvm_exit *exit);
 /* hypercall.c: write the pending snapshot's ret before the guest resumes. */
 int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit);
+
+/* hc_linux.c: the hypercalls of cowvm_linux_abi.h, for hypercall.c's
+ * table: I/O on vm->stdio, random bytes, a sleep, death by a signal. */
+int vmm_hc_linux_io(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
+int vmm_hc_linux_random(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
+int vmm_hc_linux_sleep(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
+int vmm_hc_linux_signal(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
 
 /* console.c: write all of buf to the console fd (dropped when -1). */
 void vmm_console_write(struct cowvm *vm, const void *buf, size_t len);

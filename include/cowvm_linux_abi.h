@@ -1,0 +1,160 @@
+/* The cowvm Linux-program ABI (version COWVM_LINUX_VERSION): how the VMM
+ * hands an unmodified static x86-64 Linux executable to the guest's Linux
+ * personality, and the hypercalls that personality makes (freestanding
+ * C99, shared by guest and VMM). */
+#ifndef COWVM_LINUX_ABI_H
+#define COWVM_LINUX_ABI_H
+
+#include <stdint.h>
+
+#include "cowvm_abi.h"
+
+#define COWVM_LINUX_VERSION 1
+#define COWVM_LINUX_MAGIC   0x58554e4cu /* "LNUX" */
+
+/*
+ * Loading. The VMM boots the personality kernel (an ELF of the cowvm boot
+ * protocol, at [1 MiB, 2 MiB)) with the command line "linux" and writes,
+ * before the first run:
+ *   - the program's PT_LOAD segments at their virtual addresses (ET_EXEC)
+ *     or at COWVM_LINUX_PIE_BASE + vaddr (static-pie ET_DYN), all at or
+ *     above COWVM_LINUX_LOAD_MIN and below brk_limit; the bytes past
+ *     p_filesz are zero. Guest memory is identity mapped, so a program's
+ *     virtual address is its guest-physical address;
+ *   - the initial stack at the top of [stack_lo, stack_top) exactly as
+ *     Linux builds it (argc, argv, envp, auxv with AT_PHDR, AT_PHENT,
+ *     AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY, AT_UID, AT_EUID,
+ *     AT_GID, AT_EGID, AT_SECURE, AT_RANDOM, AT_HWCAP, AT_HWCAP2,
+ *     AT_CLKTCK, AT_PLATFORM, AT_EXECFN, the strings they point to);
+ *   - the file tree: struct cowvm_linux_file[nr_files] at files, their
+ *     paths and contents, all in [files_lo, stack_lo);
+ *   - struct cowvm_linux_boot at COWVM_LINUX_BOOT;
+ *   - a page table at COWVM_LINUX_PT0 for [0, 2 MiB) with page 0 absent
+ *     (a NULL dereference faults), referenced from the boot PD.
+ * CR4.FSGSBASE is set so that ring 3 can set the FS base (arch_prctl).
+ *
+ * Memory map of a Linux VM (all below COWVM_LOW_MEM_MAX):
+ *   [0, 4K)            absent
+ *   [4K, 1M)           boot structures, this boot block, page tables
+ *   [1M, 2M)           the personality kernel (its state lives here)
+ *   [2M, brk_start)    the program image
+ *   [brk_start, ...)   the heap (brk), growing up
+ *   [..., files_lo)    anonymous and file mappings (mmap), growing down
+ *   [files_lo, stack_lo) the file tree
+ *   [stack_lo, stack_top) the stack (COWVM_LINUX_STACK_SIZE)
+ *
+ * Everything the process is (registers, memory, heap and mapping bounds,
+ * descriptors and offsets, signal handlers, clock base) lives in guest
+ * memory or vCPU state, so a snapshot, clone, fork or reset carries a
+ * running program exactly.
+ */
+#define COWVM_LINUX_BOOT       0x80000ull /* struct cowvm_linux_boot */
+#define COWVM_LINUX_PT0	       0x5f000ull
+#define COWVM_LINUX_LOAD_MIN   0x200000ull
+#define COWVM_LINUX_PIE_BASE   0x400000ull
+#define COWVM_LINUX_STACK_SIZE (8ull << 20)
+#define COWVM_LINUX_PATH_MAX   4096u
+#define COWVM_LINUX_ARGS_MAX   (256u << 10) /* argv + envp strings */
+
+enum cowvm_linux_flags {
+	COWVM_LINUX_STRACE = 1u << 0,	     /* print every call */
+	COWVM_LINUX_SNAPSHOT_STDIN = 1u << 1 /* snapshot at first stdin read */
+};
+
+/* The tag of the snapshot COWVM_LINUX_SNAPSHOT_STDIN requests. */
+#define COWVM_LINUX_STDIN_TAG 0x57d1ull
+
+struct cowvm_linux_boot {
+	uint32_t magic;	  /* COWVM_LINUX_MAGIC */
+	uint32_t version; /* COWVM_LINUX_VERSION */
+	uint32_t flags;	  /* enum cowvm_linux_flags */
+	uint32_t nr_files;
+	uint64_t entry;	    /* the program's entry point */
+	uint64_t rsp;	    /* the initial stack pointer (at argc) */
+	uint64_t brk_start; /* page-aligned end of the image */
+	uint64_t files_lo;  /* mmap allocates below this */
+	uint64_t stack_lo, stack_top;
+	uint64_t files;	      /* struct cowvm_linux_file[nr_files] */
+	uint64_t exe;	      /* NUL-terminated path /proc/self/exe names */
+	uint64_t tsc_khz;     /* guest TSC frequency, 0 if unknown */
+	uint64_t realtime_ns; /* host CLOCK_REALTIME at load */
+	uint32_t uid, gid, pid, reserved;
+};
+
+/* One node of the read-only file tree: a regular file or a directory
+ * (every directory of every path is listed, "/" included). */
+struct cowvm_linux_file {
+	uint64_t path; /* NUL-terminated absolute path, no "." or ".." */
+	uint64_t data; /* contents (regular files) */
+	uint64_t size; /* bytes at data; 0 for directories */
+	uint32_t mode; /* S_IFREG | 0444 or S_IFDIR | 0555 (Linux values) */
+	uint32_t reserved;
+};
+
+/*
+ * Hypercalls of the personality (numbers in cowvm_abi.h's hypercall
+ * space). The personality serves every system call itself in guest ring
+ * 3; only these leave the VM.
+ */
+enum cowvm_linux_hc_nr {
+	COWVM_HC_LINUX_IO = 8,	    /* struct cowvm_hc_linux_io */
+	COWVM_HC_LINUX_RANDOM = 9,  /* struct cowvm_hc_linux_buf */
+	COWVM_HC_LINUX_SLEEP = 10,  /* struct cowvm_hc_linux_sleep */
+	COWVM_HC_LINUX_SIGNAL = 11, /* struct cowvm_hc_linux_signal; does not
+				     * return */
+};
+
+/* COWVM_HC_LINUX_IO ops on the VM's standard descriptors 0, 1 and 2, which
+ * the host chose for this VM (cowvm_set_stdio); ret is the count or a
+ * negative Linux errno. */
+enum cowvm_linux_io_op {
+	COWVM_LINUX_IO_READ = 0,  /* up to len bytes into buf; 0 at EOF */
+	COWVM_LINUX_IO_WRITE = 1, /* len bytes from buf */
+	COWVM_LINUX_IO_STAT = 2,  /* ret = st_mode of the host descriptor */
+	COWVM_LINUX_IO_ISATTY = 3 /* ret = 1 for a terminal, else 0 */
+};
+#define COWVM_LINUX_IO_MAX (1u << 20) /* len limit of one READ or WRITE */
+
+struct cowvm_hc_linux_io {
+	uint32_t op; /* in: enum cowvm_linux_io_op */
+	uint32_t fd; /* in: 0, 1 or 2 */
+	uint64_t buf;
+	uint64_t len;
+	int64_t ret; /* out */
+};
+
+/* COWVM_HC_LINUX_RANDOM: fill buf with len (<= COWVM_LINUX_RANDOM_MAX)
+ * fresh random bytes from the host: different in every VM and on every
+ * call, so clones of one snapshot never share them. */
+#define COWVM_LINUX_RANDOM_MAX 4096u
+struct cowvm_hc_linux_buf {
+	uint64_t buf;
+	uint64_t len;
+};
+
+/* COWVM_HC_LINUX_SLEEP: block the vCPU for ns nanoseconds (the host may
+ * cut a sleep short at its run timeout; ret is 0, or -EINTR if cut). */
+struct cowvm_hc_linux_sleep {
+	uint64_t ns;
+	int64_t ret;
+};
+
+/* COWVM_HC_LINUX_SIGNAL: the program dies of signal signo (no handler, or
+ * one that cannot be delivered); the VM stops with COWVM_EXIT_SIGNAL.
+ * rip and addr tell where (the faulting instruction and address for a
+ * CPU fault, else 0). */
+struct cowvm_hc_linux_signal {
+	uint32_t signo;
+	uint32_t code; /* si_code */
+	uint64_t rip;
+	uint64_t addr;
+};
+
+_Static_assert(sizeof(struct cowvm_linux_boot) == 112, "linux boot layout");
+_Static_assert(sizeof(struct cowvm_linux_file) == 32, "linux file layout");
+_Static_assert(sizeof(struct cowvm_hc_linux_io) == 32, "linux io layout");
+_Static_assert(sizeof(struct cowvm_hc_linux_buf) == 16, "linux buf layout");
+_Static_assert(sizeof(struct cowvm_hc_linux_sleep) == 16, "linux sleep");
+_Static_assert(sizeof(struct cowvm_hc_linux_signal) == 24, "linux signal");
+
+#endif
