@@ -71,10 +71,7 @@ const char exec_help_text[] =
 struct exec_opts {
 	uint64_t mem;
 	double timeout_s; /* 0: none */
-	const char *kernel;
-	const char **env; /* NULL-terminated */
-	struct cowvm_linux_path *files;
-	unsigned nr_env, nr_files;
+	struct exec_prog prog;
 	unsigned flags;
 	const char *program;
 	char **argv; /* PROGRAM ARGS..., NULL-terminated (the caller's) */
@@ -122,71 +119,126 @@ static char *exec_abs_path(const char *path)
 	return out;
 }
 
+/* One usage error line of p's command; returns -1. */
+static int exec_prog_usage(const struct exec_prog *p, const char *fmt,
+			   const char *arg)
+{
+	cli_usage(p->who, fmt, arg);
+	return -1;
+}
+
 /* Append host (a file, or a directory when dir) at a copy of guest (NULL:
- * host's absolute path) to o->files; 0 or EXEC_FAIL after one line. */
-static int exec_add_file(struct exec_opts *o, const char *opt, char *host,
+ * host's absolute path) to p->files; 0 or -1 after one line. */
+static int exec_add_file(struct exec_prog *p, const char *opt, char *host,
 			 const char *guest, int dir)
 {
 	struct cowvm_linux_path *f;
 	struct stat st;
 
 	if (stat(host, &st) < 0 || access(host, R_OK) < 0) {
-		fprintf(stderr, "cowvm exec: %s %s: %s\n", opt, host,
+		fprintf(stderr, "%s: %s %s: %s\n", p->who, opt, host,
 			strerror(errno));
-		return EXEC_FAIL;
+		return -1;
 	}
 	if (dir ? !S_ISDIR(st.st_mode)
 		: !S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-		return exec_usage(dir ? "--dir %s is not a directory"
-				      : "--file %s is not a file or directory",
-				  host);
+		return exec_prog_usage(
+			p,
+			dir ? "--dir %s is not a directory"
+			    : "--file %s is not a file or directory",
+			host);
 	if (guest && guest[0] != '/')
-		return exec_usage("guest path '%s' is not absolute", guest);
-	f = realloc(o->files, (o->nr_files + 1) * sizeof(*f));
+		return exec_prog_usage(p, "guest path '%s' is not absolute",
+				       guest);
+	f = realloc(p->files, (p->nr_files + 1) * sizeof(*f));
 	if (!f)
-		return exec_usage("%s", "out of memory");
-	o->files = f;
-	f[o->nr_files].host = host;
-	f[o->nr_files].guest = guest ? strdup(guest) : exec_abs_path(host);
-	if (!f[o->nr_files].guest)
-		return exec_usage("%s", "out of memory");
-	o->nr_files++;
+		return exec_prog_usage(p, "%s", "out of memory");
+	p->files = f;
+	f[p->nr_files].host = host;
+	f[p->nr_files].guest = guest ? strdup(guest) : exec_abs_path(host);
+	if (!f[p->nr_files].guest)
+		return exec_prog_usage(p, "%s", "out of memory");
+	p->nr_files++;
 	return 0;
 }
 
 /* --file HOST[:GUEST] or --dir HOSTDIR:GUESTDIR (arg is split in place at
- * the first ":/"); 0 or EXEC_FAIL. */
-static int exec_parse_file(struct exec_opts *o, const char *opt, char *arg)
+ * the first ":/"); 0 or -1. */
+static int exec_parse_file(struct exec_prog *p, const char *opt, char *arg)
 {
 	int dir = !strcmp(opt, "--dir");
 	char *sep = strstr(arg, ":/");
 
 	if (!*arg || sep == arg)
-		return exec_usage("%s needs a host path", opt);
+		return exec_prog_usage(p, "%s needs a host path", opt);
 	if (dir && !sep)
-		return exec_usage("--dir '%s' is not HOSTDIR:GUESTDIR", arg);
+		return exec_prog_usage(p, "--dir '%s' is not HOSTDIR:GUESTDIR",
+				       arg);
 	if (!sep && strchr(arg, ':') && access(arg, F_OK) < 0)
-		return exec_usage("--file '%s': GUEST must be an absolute path",
-				  arg);
+		return exec_prog_usage(
+			p, "--file '%s': GUEST must be an absolute path", arg);
 	if (sep)
 		*sep++ = 0;
-	return exec_add_file(o, opt, arg, sep, dir);
+	return exec_add_file(p, opt, arg, sep, dir);
 }
 
-/* --env K=V; 0 or EXEC_FAIL. */
-static int exec_parse_env(struct exec_opts *o, const char *arg)
+/* --env K=V; 0 or -1. */
+static int exec_parse_env(struct exec_prog *p, const char *arg)
 {
 	const char **env;
 
 	if (!strchr(arg, '=') || arg[0] == '=')
-		return exec_usage("--env '%s' is not K=V", arg);
-	env = realloc(o->env, (o->nr_env + 2) * sizeof(*env));
+		return exec_prog_usage(p, "--env '%s' is not K=V", arg);
+	env = realloc(p->env, (p->nr_env + 2) * sizeof(*env));
 	if (!env)
-		return exec_usage("%s", "out of memory");
-	o->env = env;
-	env[o->nr_env++] = arg;
-	env[o->nr_env] = NULL;
+		return exec_prog_usage(p, "%s", "out of memory");
+	p->env = env;
+	env[p->nr_env++] = arg;
+	env[p->nr_env] = NULL;
 	return 0;
+}
+
+/* Whether a is one of the options exec_prog_option takes. */
+int exec_prog_is_option(const char *a)
+{
+	return !strcmp(a, "--env") || !strcmp(a, "--file") ||
+	       !strcmp(a, "--dir") || !strcmp(a, "--kernel");
+}
+
+/* --env, --file, --dir or --kernel with value v into p; 0 or -1. */
+int exec_prog_option(struct exec_prog *p, const char *a, char *v)
+{
+	if (!strcmp(a, "--env"))
+		return exec_parse_env(p, v);
+	if (!strcmp(a, "--file") || !strcmp(a, "--dir"))
+		return exec_parse_file(p, a, v);
+	if (!strcmp(a, "--kernel")) {
+		p->kernel = v;
+		return 0;
+	}
+	return exec_prog_usage(p, "unknown option '%s'", a);
+}
+
+/* The kernel to boot: --kernel, $COWVM_LINUX_KERNEL or the built one. */
+const char *exec_prog_kernel(const struct exec_prog *p)
+{
+	const char *env = getenv("COWVM_LINUX_KERNEL");
+
+	if (p->kernel)
+		return p->kernel;
+	return env && *env ? env : COWVM_LINUX_KERNEL;
+}
+
+/* Free what exec_prog_option allocated. */
+void exec_prog_free(struct exec_prog *p)
+{
+	for (unsigned i = 0; i < p->nr_files; i++)
+		free((char *)p->files[i].guest);
+	free(p->files);
+	free(p->env);
+	p->files = NULL;
+	p->env = NULL;
+	p->nr_files = p->nr_env = 0;
 }
 
 /* --timeout SECONDS; 0 or EXEC_FAIL. */
@@ -216,14 +268,8 @@ static int exec_parse_opt(struct exec_opts *o, const char *a, char *v)
 			       : 0;
 	if (!strcmp(a, "--timeout"))
 		return exec_parse_timeout(o, v);
-	if (!strcmp(a, "--env"))
-		return exec_parse_env(o, v);
-	if (!strcmp(a, "--file") || !strcmp(a, "--dir"))
-		return exec_parse_file(o, a, v);
-	if (!strcmp(a, "--kernel")) {
-		o->kernel = v;
-		return 0;
-	}
+	if (exec_prog_is_option(a))
+		return exec_prog_option(&o->prog, a, v) ? EXEC_FAIL : 0;
 	if (!strcmp(a, "--snapshot-at")) {
 		if (strcmp(v, "stdin"))
 			return exec_usage("--snapshot-at '%s': only stdin is "
@@ -280,16 +326,6 @@ static int exec_parse(int argc, char **argv, struct exec_opts *o)
 	o->program = argv[i];
 	o->argv = argv + i;
 	return 0;
-}
-
-/* The kernel to boot: --kernel, $COWVM_LINUX_KERNEL or the built one. */
-static const char *exec_kernel(const struct exec_opts *o)
-{
-	const char *env = getenv("COWVM_LINUX_KERNEL");
-
-	if (o->kernel)
-		return o->kernel;
-	return env && *env ? env : COWVM_LINUX_KERNEL;
 }
 
 /* Check that the kernel and the program are there before making a VM;
@@ -424,9 +460,9 @@ static int exec_vm(const struct exec_opts *o, const char *kernel)
 		.kernel = kernel,
 		.program = o->program,
 		.argv = (const char *const *)o->argv,
-		.envp = o->env ? o->env : no_env,
-		.files = o->files,
-		.nr_files = o->nr_files,
+		.envp = o->prog.env ? o->prog.env : no_env,
+		.files = o->prog.files,
+		.nr_files = o->prog.nr_files,
 		.flags = o->flags,
 	};
 	struct cowvm_config cfg;
@@ -458,20 +494,18 @@ static int exec_vm(const struct exec_opts *o, const char *kernel)
 /* `cowvm exec ...`. */
 int exec_main(int argc, char **argv)
 {
-	struct exec_opts o = {.mem = 256ull << 20};
+	struct exec_opts o = {.mem = 256ull << 20,
+			      .prog = {.who = "cowvm exec"}};
 	const char *kernel;
 	int r = exec_parse(argc, argv, &o);
 
-	kernel = exec_kernel(&o);
+	kernel = exec_prog_kernel(&o.prog);
 	if (!r)
 		r = exec_precheck(&o, kernel);
 	if (!r) {
 		signal(SIGPIPE, SIG_IGN); /* EPIPE goes to the program */
 		r = exec_vm(&o, kernel);
 	}
-	for (unsigned i = 0; i < o.nr_files; i++)
-		free((char *)o.files[i].guest);
-	free(o.files);
-	free(o.env);
+	exec_prog_free(&o.prog);
 	return r;
 }

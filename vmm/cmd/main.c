@@ -35,6 +35,7 @@ static const char usage_text[] =
 	"       cowvm exec [EXEC OPTIONS] PROGRAM [ARGS...]\n"
 	"       cowvm demo [GUEST.elf]\n"
 	"       cowvm serve [SERVE OPTIONS] GUEST.elf [-- GUEST_WORDS...]\n"
+	"       cowvm serve --exec [SERVE OPTIONS] PROGRAM [ARGS...]\n"
 	"       cowvm fuzz [FUZZ OPTIONS] TARGET.elf\n"
 	"       cowvm fuzz --reproduce FILE [--mem SIZE] TARGET.elf\n"
 	"       cowvm --help | --version\n"

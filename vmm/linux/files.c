@@ -80,7 +80,7 @@ static int tree_add(struct cowvm *vm, struct linux_tree *t, const char *guest,
 	memset(n, 0, sizeof(*n));
 	n->dir = !st || S_ISDIR(st->st_mode);
 	n->guest = strdup(guest);
-	n->host = n->dir ? NULL : strdup(host);
+	n->host = n->dir || !host ? NULL : strdup(host);
 	if (!n->guest || (!n->dir && !n->host)) {
 		free(n->guest);
 		free(n->host);

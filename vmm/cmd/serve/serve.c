@@ -1,5 +1,6 @@
 /* `cowvm serve`: parse its options, boot the serve template, serve requests
- * from stdin or a generated load, print responses and a summary table. */
+ * from stdin or a generated load, print responses and a summary table
+ * (with --exec, serve_exec.c serves them with a Linux program). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,17 +8,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cowvm_linux_abi.h"
 #include "serve.h"
 #include "serve_cmd.h"
-
-enum {
-	SERVE_EXIT_OK = 0,
-	SERVE_EXIT_REQUESTS = 1, /* a request failed or mismatched */
-	SERVE_EXIT_USAGE = 120,
-	SERVE_EXIT_LOAD = 121,
-	SERVE_EXIT_INIT = 122, /* the guest exited or crashed during init */
-	SERVE_EXIT_VMM = 124,
-};
+#include "serve_opts.h"
 
 const char serve_help_text[] =
 	"\n"
@@ -42,23 +36,44 @@ const char serve_help_text[] =
 	"                     (default 16 with --requests, else 0)\n"
 	"  --timeout SECONDS  limit per request (default 10, 0: none)\n"
 	"  -- WORDS...        extra words for the guest's serve command line\n"
+	"\n"
+	"cowvm serve --exec [SERVE OPTIONS] PROGRAM [ARGS...] serves with an\n"
+	"unmodified static x86-64 Linux program instead (as cowvm exec runs\n"
+	"it): booted once up to its first read of stdin, snapshotted there,\n"
+	"then every request is a clone's stdin and the response is what it\n"
+	"writes to stdout until it exits (after what it wrote before that\n"
+	"read). A response is OK when the program exits 0. Options end at\n"
+	"PROGRAM or after --; --mode, --concurrency, --requests, --live,\n"
+	"--timeout, --mem (default 256M) and --seed apply, and:\n"
+	"  --check            also run PROGRAM natively per request (same\n"
+	"                     argv, only the --env environment, the request\n"
+	"                     on stdin) and compare stdout and exit status\n"
+	"                     byte for byte; a difference is a mismatch\n"
+	"  --env K=V, --file HOST[:GUEST], --dir HOSTDIR:GUESTDIR,\n"
+	"  --kernel LINUX.elf, --strace   as for cowvm exec (--strace: each\n"
+	"                     VM's stderr, the trace with it, is copied to\n"
+	"                     cowvm's stderr after its run)\n"
+	"A stdin line is one request, with its newline. Generated request K\n"
+	"(--requests N, K = 1..N) is the line \"K\" and one to three lines of\n"
+	"two to eight words (alpha, bravo, ... papa: sixteen) and numbers\n"
+	"below 1000, drawn from --seed and K. Responses go to stdout in\n"
+	"request order, verbatim; a request that failed (status not 0,\n"
+	"signal, timeout) prints one line \"failed: WHY\" (with the end of\n"
+	"its stderr) instead; every request not OK is named on stderr.\n"
 	"exit status of cowvm serve:\n"
-	"  0      every response was correct\n"
-	"  1      some request failed (guest crash, timeout) or was wrong\n"
+	"  0      every response was correct (--exec: OK, and with --check\n"
+	"         equal to the native run's)\n"
+	"  1      some request failed (guest crash, timeout; --exec: status\n"
+	"         not 0) or was wrong (--exec --check: a mismatch)\n"
 	"  120    usage error\n"
 	"  121    cannot boot: KVM unavailable, bad or unreadable guest ELF\n"
+	"         (--exec: no personality kernel)\n"
 	"  122    the guest exited or crashed during init (before its\n"
-	"         snapshot)\n"
-	"  124    VMM error while serving\n";
-
-struct serve_opts {
-	struct serve_cfg cfg;
-	enum serve_mode mode;
-	unsigned concurrency;
-	uint64_t requests; /* 0: stdin */
-	long live;	   /* -1: default */
-	double timeout_s;
-};
+	"         snapshot; --exec: before its first read of stdin)\n"
+	"  124    VMM error while serving\n"
+	"  126    --exec: PROGRAM cannot run (not a static x86-64 Linux\n"
+	"         executable, unreadable, too large for --mem)\n"
+	"  127    --exec: PROGRAM was not found\n";
 
 /* Print one usage error line; returns SERVE_EXIT_USAGE. */
 static int serve_usage(const char *fmt, const char *arg)
@@ -68,12 +83,17 @@ static int serve_usage(const char *fmt, const char *arg)
 }
 
 /* Parse one option with value v into o; 0 or SERVE_EXIT_USAGE. */
-static int serve_option(const char *a, const char *v, struct serve_opts *o)
+static int serve_option(const char *a, char *v, struct serve_opts *o)
 {
 	uint64_t x;
 	char *end;
 
-	if (!strcmp(a, "--state-mib")) {
+	if (exec_prog_is_option(a)) {
+		o->exec_only = o->exec_only ? o->exec_only : a;
+		if (exec_prog_option(&o->prog, a, v))
+			return SERVE_EXIT_USAGE;
+	} else if (!strcmp(a, "--state-mib")) {
+		o->workload_only = "--state-mib";
 		if (cli_parse_range(v, 1, 65536, &o->cfg.state_mib))
 			return serve_usage("--state-mib '%s' is not 1..65536",
 					   v);
@@ -121,18 +141,56 @@ static int serve_option(const char *a, const char *v, struct serve_opts *o)
 	return 0;
 }
 
+/* A flag (an option without a value) into o; 1 if a is one, else 0. */
+static int serve_flag(const char *a, struct serve_opts *o)
+{
+	if (!strcmp(a, "--exec"))
+		o->exec = 1;
+	else if (!strcmp(a, "--check"))
+		o->check = 1;
+	else if (!strcmp(a, "--strace"))
+		o->linux_flags |= COWVM_LINUX_STRACE;
+	else
+		return 0;
+	if (strcmp(a, "--exec") && !o->exec_only)
+		o->exec_only = a;
+	return 1;
+}
+
+/* The rest of the command line after --exec's options, at argv[i]:
+ * PROGRAM ARGS...; 0 or SERVE_EXIT_USAGE. */
+static int serve_parse_exec(int argc, char **argv, int i, struct serve_opts *o)
+{
+	if (o->workload_only)
+		return serve_usage("%s is for the built-in serve workload, "
+				   "not --exec",
+				   o->workload_only);
+	if (i >= argc)
+		return serve_usage("%s", "missing PROGRAM");
+	o->argv = argv + i;
+	return 0;
+}
+
 /* Parse `serve` arguments (argv[0] is "serve"); 0 or an exit status. */
 static int serve_parse(int argc, char **argv, struct serve_opts *o)
 {
 	int i = 1, r;
 
 	for (; i < argc && !o->cfg.elf; i++) {
-		const char *a = argv[i];
+		char *a = argv[i];
 
+		if (o->exec && !strcmp(a, "--")) {
+			i++;
+			break;
+		}
 		if (a[0] != '-' || !a[1]) {
+			if (o->exec)
+				break;
 			o->cfg.elf = a;
 			continue;
 		}
+		if (serve_flag(a, o))
+			continue;
 		if (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))
 			return serve_usage(strncmp(a, "--", 2) ||
 							   !strcmp(a, "--")
@@ -143,6 +201,10 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		if (r)
 			return r;
 	}
+	if (o->exec)
+		return serve_parse_exec(argc, argv, i, o);
+	if (o->exec_only)
+		return serve_usage("%s needs --exec", o->exec_only);
 	if (!o->cfg.elf)
 		return serve_usage("%s", "missing GUEST.elf");
 	if (i < argc && strcmp(argv[i], "--"))
@@ -150,6 +212,7 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 				   "words go after --)",
 				   argv[i]);
 	if (i + 1 < argc) { /* words after -- */
+		o->workload_only = "--";
 		o->cfg.guest_extra = cli_join_words(argv + i + 1, argc - i - 1);
 		if (!o->cfg.guest_extra)
 			return serve_usage("%s", "out of memory");
@@ -162,8 +225,8 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 	return 0;
 }
 
-/* Read stdin's lines (without their newlines) into a batch; 0 or -1. */
-static int serve_read_stdin(struct serve_batch *b)
+/* Read stdin's lines into a batch. */
+int serve_cmd_read_stdin(struct serve_batch *b, int keep_newline)
 {
 	size_t cap = 0;
 	char *line = NULL;
@@ -175,6 +238,15 @@ static int serve_read_stdin(struct serve_batch *b)
 
 		if (n && line[n - 1] == '\n')
 			line[--n] = 0;
+		if (keep_newline) {
+			char *l = realloc(line, (size_t)n + 2);
+
+			if (!l)
+				break;
+			line = l;
+			line[n++] = '\n';
+			line[n] = 0;
+		}
 		reqs = realloc((void *)b->reqs, (b->n + 1) * sizeof(*reqs));
 		if (reqs)
 			b->reqs = (const char *const *)reqs;
@@ -193,7 +265,7 @@ static int serve_read_stdin(struct serve_batch *b)
 }
 
 /* Free the batch's stdin requests and responses. */
-static void serve_free_batch(struct serve_batch *b)
+void serve_cmd_free_batch(struct serve_batch *b)
 {
 	for (uint64_t k = 0; k < b->n; k++) {
 		if (b->reqs)
@@ -204,24 +276,18 @@ static void serve_free_batch(struct serve_batch *b)
 	free((void *)b->reqs);
 	free((void *)b->lens);
 	free(b->responses);
+	free(b->response_lens);
 	free(b->statuses);
 }
 
-/* Print the summary table to f. */
-static void serve_summary(FILE *f, const struct serve_opts *o,
-			  const struct serve_template *t,
-			  const struct serve_stats *s, uint64_t n,
-			  const struct serve_mem *mem)
+/* Print the table (and the memory per live clone) to f. */
+void serve_cmd_table(FILE *f, const struct serve_opts *o,
+		     const struct serve_stats *s, uint64_t n,
+		     const struct serve_mem *mem)
 {
 	double p50 = serve_percentile(s->lat_us, n, 50);
 	double p99 = serve_percentile(s->lat_us, n, 99);
 
-	fprintf(f,
-		"cowvm serve: state %llu MiB (seed %llu), guest RAM %llu MiB, "
-		"template boot %.1f ms\n",
-		(unsigned long long)o->cfg.state_mib,
-		(unsigned long long)o->cfg.seed,
-		(unsigned long long)(t->cfg.mem_size >> 20), t->boot_ms);
 	fprintf(f, "%-6s %9s %5s %10s %9s %9s %9s %7s %10s\n", "mode",
 		"requests", "conc", "req/s", "p50 us", "p99 us", "ok", "failed",
 		"mismatched");
@@ -245,6 +311,21 @@ static void serve_summary(FILE *f, const struct serve_opts *o,
 					: "destroyed into spares",
 				mem->idle_kib);
 	}
+}
+
+/* Print the summary to f. */
+static void serve_summary(FILE *f, const struct serve_opts *o,
+			  const struct serve_template *t,
+			  const struct serve_stats *s, uint64_t n,
+			  const struct serve_mem *mem)
+{
+	fprintf(f,
+		"cowvm serve: state %llu MiB (seed %llu), guest RAM %llu MiB, "
+		"template boot %.1f ms\n",
+		(unsigned long long)o->cfg.state_mib,
+		(unsigned long long)o->cfg.seed,
+		(unsigned long long)(t->cfg.mem_size >> 20), t->boot_ms);
+	serve_cmd_table(f, o, s, n, mem);
 	fprintf(f, "latency: clone (a spare's take in spare mode, nothing in "
 		   "reset mode) + request write + run + response read; "
 		   "destroy (a spare's reset) or reset after it\n");
@@ -265,10 +346,10 @@ static int serve_run(struct serve_opts *o)
 
 	serve_model_init(&m, o->cfg.state_mib, o->cfg.seed);
 	o->cfg.timeout_ms = (uint64_t)(o->timeout_s * 1e3);
-	if (!o->requests && serve_read_stdin(&b)) {
+	if (!o->requests && serve_cmd_read_stdin(&b, 0)) {
 		fprintf(stderr, "cowvm serve: cannot read stdin: %s\n",
 			strerror(errno));
-		serve_free_batch(&b);
+		serve_cmd_free_batch(&b);
 		return SERVE_EXIT_USAGE;
 	}
 	b.n = o->requests ? o->requests : b.n;
@@ -279,7 +360,7 @@ static int serve_run(struct serve_opts *o)
 	r = serve_template_boot(&o->cfg, &t, err);
 	if (r) {
 		fprintf(stderr, "cowvm serve: %s\n", err);
-		serve_free_batch(&b);
+		serve_cmd_free_batch(&b);
 		return r == -EIO ? SERVE_EXIT_INIT : SERVE_EXIT_LOAD;
 	}
 	r = serve_batch_run(&t, &m, &b, &s, err);
@@ -300,7 +381,7 @@ static int serve_run(struct serve_opts *o)
 	}
 	free(s.lat_us);
 	serve_template_free(&t);
-	serve_free_batch(&b);
+	serve_cmd_free_batch(&b);
 	return status;
 }
 
@@ -311,14 +392,16 @@ int serve_main(int argc, char **argv)
 			       .mode = SERVE_CLONE,
 			       .concurrency = 1,
 			       .live = -1,
-			       .timeout_s = 10};
+			       .timeout_s = 10,
+			       .prog = {.who = "cowvm serve"}};
 	int r = serve_parse(argc, argv, &o);
 
 	if (!r) {
 		if (o.live < 0)
 			o.live = o.requests ? 16 : 0;
-		r = serve_run(&o);
+		r = o.exec ? serve_exec_run(&o) : serve_run(&o);
 	}
 	free((void *)o.cfg.guest_extra);
+	exec_prog_free(&o.prog);
 	return r;
 }

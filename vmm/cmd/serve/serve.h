@@ -1,6 +1,7 @@
 /* `cowvm serve`: the serverless warm-start driver over the public cowvm API
- * (a template booted once, one clone or reset per request), the host model
- * that checks every response, the generated load and the statistics. */
+ * (a template booted once, one clone or reset per request) with the kinds
+ * of request it serves, the host model that checks every response of the
+ * built-in workload, the generated load and the statistics. */
 #ifndef SERVE_H
 #define SERVE_H
 
@@ -13,6 +14,7 @@
 
 #define SERVE_ERR_MAX	  256
 #define SERVE_REQ_GEN_MAX 512 /* a buffer for one generated request */
+#define SERVE_PROBLEMS	  8   /* problems a batch keeps, first ones */
 
 /* The host's own model of the serve workload (cowvm_serve_abi.h): what a fresh
  * state answers, computed from the table's definition, not from a table. */
@@ -70,6 +72,10 @@ int serve_template_boot(const struct serve_cfg *c, struct serve_template *t,
 /* Release the template's snapshot and VM. */
 void serve_template_free(struct serve_template *t);
 
+/* The last non-empty line of what the file fd holds (up to its last 4 KiB
+ * are read; a console or a program's stderr memfd) into out ("" if none). */
+void serve_fd_tail(int fd, char *out, size_t size);
+
 /* One response as read back from guest memory. */
 struct serve_resp {
 	int status; /* the guest's exit status = the response's status */
@@ -87,6 +93,44 @@ int serve_vm_request(struct cowvm *vm, const char *req, size_t len,
 int serve_check(const struct serve_model *m, const char *req, size_t len,
 		const struct serve_resp *r, char *err);
 
+/* What serving one request on a VM came to. */
+struct serve_outcome {
+	int ret;	  /* 0: the VM answered; -errno: no answer (failed) */
+	int status;	  /* the answer's status */
+	int failed;	  /* answered, but not OK (a Linux program's exit
+			   * status was not 0) */
+	int mismatched;	  /* answered, and the check disagreed */
+	const char *data; /* the answer, valid until the worker's next one */
+	size_t len;
+	char msg[SERVE_ERR_MAX]; /* why, for ret, failed or mismatched */
+};
+
+/* A kind of request served on a template's VMs: the built-in workload
+ * checked against the model (serve_model_handler), or a Linux program
+ * (serve_linux.h). Every function may run on several threads at once,
+ * each with its own worker state. */
+struct serve_handler {
+	const void *ctx;
+	/* A worker's state, or NULL with one line in err. */
+	void *(*worker_new)(const void *ctx, char *err);
+	void (*worker_free)(void *w);
+	/* Request k (0-based) of the generated load into buf (cap bytes,
+	 * SERVE_REQ_GEN_MAX); its length. */
+	size_t (*gen)(const void *ctx, uint64_t k, char *buf, size_t cap);
+	/* Serve req[0, len) on vm, stopped at the template point: fill o
+	 * (zeroed by the caller). This part is timed. */
+	void (*serve)(const void *ctx, void *w, struct cowvm *vm,
+		      const char *req, size_t len, struct serve_outcome *o);
+	/* Check an answer (o->ret == 0) of req: set o->mismatched and
+	 * o->msg when it is wrong; untimed. NULL: no check. */
+	void (*check)(const void *ctx, void *w, const char *req, size_t len,
+		      struct serve_outcome *o);
+};
+
+/* The handler of the built-in serve workload, checked against m (which
+ * must outlive h). */
+void serve_model_handler(const struct serve_model *m, struct serve_handler *h);
+
 enum serve_mode {
 	SERVE_CLONE, /* a new clone of the template per request, destroyed */
 	SERVE_RESET, /* one clone per worker, reset to the template after
@@ -103,19 +147,27 @@ struct serve_batch {
 	enum serve_mode mode;
 	unsigned concurrency;	 /* worker threads, each with its own VM */
 	uint64_t n;		 /* requests */
-	const char *const *reqs; /* NULL: serve_gen_request(k) */
+	const char *const *reqs; /* NULL: the handler's generated ones */
 	const size_t *lens;
-	char **responses; /* if not NULL: each response's data (malloc'ed),
-			   * "failed: WHY" for a request without one */
-	int *statuses;	  /* if not NULL: each status, -errno if failed */
+	char **responses;      /* if not NULL: each response's data (malloc'ed,
+				* NUL-terminated), "failed: WHY" for a failed
+				* request (no answer, or not OK) */
+	size_t *response_lens; /* if not NULL: each response's length */
+	int *statuses;	       /* if not NULL: each status, -errno if
+				* there was no answer */
 };
 
 /* What serving a batch measured. */
 struct serve_stats {
-	uint64_t ok, failed, mismatched; /* failed: no response at all */
+	uint64_t ok, failed, mismatched; /* failed: no answer, or one that
+					  * is not OK; a request can be
+					  * failed and mismatched */
 	double seconds;			 /* first request to last */
 	double *lat_us;			 /* n latencies (malloc'ed) */
 	char first_error[SERVE_ERR_MAX];
+	uint64_t nproblems;			      /* requests not ok */
+	char problems[SERVE_PROBLEMS][SERVE_ERR_MAX]; /* the first ones,
+						       * "request K: WHY" */
 };
 
 /* Serve b on t's snapshot, checking each response against m (a request
@@ -124,6 +176,11 @@ struct serve_stats {
 int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 		    const struct serve_batch *b, struct serve_stats *s,
 		    char *err);
+
+/* serve_batch_run for any handler h. */
+int serve_batch_serve(struct serve_template *t, const struct serve_handler *h,
+		      const struct serve_batch *b, struct serve_stats *s,
+		      char *err);
 
 /* Memory per live clone: K clones each having served one generated
  * request, alive at once. */
@@ -143,6 +200,13 @@ struct serve_mem {
 int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
 		      enum serve_mode mode, unsigned k, struct serve_mem *out,
 		      char *err);
+
+/* serve_measure_mem for any handler h: each clone serves one generated
+ * request, which must be answered OK and pass h's check. */
+int serve_measure_handler_mem(struct serve_template *t,
+			      const struct serve_handler *h,
+			      enum serve_mode mode, unsigned k,
+			      struct serve_mem *out, char *err);
 
 /* Host memory in KiB, -1 if unreadable: for pid 0 this process's
  * Anonymous + VmPTE plus the blocks of its open memfds (guest pages live

@@ -1,7 +1,8 @@
 /* `cowvm serve`'s engine over the public API: boot the template, serve one
- * request on a VM, serve batches on worker threads in clone, spare or reset
- * mode and check every response against the model (timing and memory
- * figures are in serve_stats.c). */
+ * request on a VM, serve batches of any handler's requests on worker
+ * threads in clone, spare or reset mode, and the handler of the built-in
+ * workload that checks every response against the model (timing and
+ * memory figures are in serve_stats.c). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "serve.h"
@@ -24,14 +26,15 @@ uint64_t serve_default_mem(uint64_t state_mib)
 	return COWVM_SERVE_STATE + (state_mib << 20) + (4ull << 20);
 }
 
-/* The last non-empty line of the console memfd fd, into out. */
-static void serve_console_tail(int fd, char *out, size_t size)
+/* The last non-empty line of the file fd (a memfd), into out. */
+void serve_fd_tail(int fd, char *out, size_t size)
 {
 	char buf[4096];
-	off_t end = lseek(fd, 0, SEEK_END);
+	struct stat st;
+	off_t end = fstat(fd, &st) ? 0 : st.st_size;
 	off_t from =
 		end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
+	ssize_t n = end ? pread(fd, buf, sizeof(buf) - 1, from) : 0;
 	char *line;
 
 	out[0] = 0;
@@ -66,7 +69,7 @@ static void serve_init_error(const struct cowvm_exit *e, int console, char *err)
 {
 	char tail[160];
 
-	serve_console_tail(console, tail, sizeof(tail));
+	serve_fd_tail(console, tail, sizeof(tail));
 	switch (e->reason) {
 	case COWVM_EXIT_GUEST:
 		snprintf(err, SERVE_ERR_MAX,
@@ -232,14 +235,75 @@ int serve_check(const struct serve_model *m, const char *req, size_t len,
 	return 0;
 }
 
+/* The model handler's worker state: one response buffer. */
+static void *serve_model_worker_new(const void *ctx, char *err)
+{
+	struct serve_resp *r = malloc(sizeof(*r));
+
+	(void)ctx;
+	if (!r)
+		snprintf(err, SERVE_ERR_MAX, "out of memory");
+	return r;
+}
+
+/* Free a model worker's state. */
+static void serve_model_worker_free(void *w)
+{
+	free(w);
+}
+
+/* Generated request k of the model's load. */
+static size_t serve_model_gen(const void *ctx, uint64_t k, char *buf,
+			      size_t cap)
+{
+	return serve_gen_request(ctx, k, buf, cap);
+}
+
+/* Serve req on vm through the workload's request buffer. */
+static void serve_model_serve(const void *ctx, void *w, struct cowvm *vm,
+			      const char *req, size_t len,
+			      struct serve_outcome *o)
+{
+	struct serve_resp *r = w;
+
+	(void)ctx;
+	o->ret = serve_vm_request(vm, req, len, r, o->msg);
+	if (o->ret)
+		return;
+	o->status = r->status;
+	o->data = r->data;
+	o->len = r->len;
+}
+
+/* Compare the answer with the model's. */
+static void serve_model_check(const void *ctx, void *w, const char *req,
+			      size_t len, struct serve_outcome *o)
+{
+	if (!serve_check(ctx, req, len, w, o->msg))
+		o->mismatched = 1;
+}
+
+/* The built-in workload's handler. */
+void serve_model_handler(const struct serve_model *m, struct serve_handler *h)
+{
+	*h = (struct serve_handler){
+		.ctx = m,
+		.worker_new = serve_model_worker_new,
+		.worker_free = serve_model_worker_free,
+		.gen = serve_model_gen,
+		.serve = serve_model_serve,
+		.check = serve_model_check,
+	};
+}
+
 /* Shared state of one batch's workers. */
 struct serve_job {
 	struct serve_template *t;
-	const struct serve_model *m;
+	const struct serve_handler *h;
 	const struct serve_batch *b;
 	struct serve_stats *s;
 	atomic_uint_fast64_t next;
-	pthread_mutex_t lock; /* counters, first_error and the start */
+	pthread_mutex_t lock; /* counters, problems and the start */
 	pthread_cond_t cv;
 	unsigned ready; /* workers done with their setup */
 	int go;		/* set once every worker is ready */
@@ -247,30 +311,45 @@ struct serve_job {
 	char setup_msg[SERVE_ERR_MAX];
 };
 
-/* Record request k's outcome: ret (0 or -errno), its response. */
-static void serve_record(struct serve_job *j, uint64_t k, int ret,
-			 const char *req, size_t len,
-			 const struct serve_resp *r, const char *msg)
+/* Keep request k's response (or "failed: WHY") in the batch if asked. */
+static void serve_keep_response(const struct serve_batch *b, uint64_t k,
+				const struct serve_outcome *o, int bad)
 {
-	char why[SERVE_ERR_MAX];
-	int good = !ret && serve_check(j->m, req, len, r, why);
+	char *text = NULL;
 
-	if (j->b->responses && (ret || !(j->b->responses[k] = strdup(r->data))))
-		if (asprintf(&j->b->responses[k], "failed: %s", msg) < 0)
-			j->b->responses[k] = NULL;
+	if (!b->responses)
+		return;
+	if (!bad && (text = malloc(o->len + 1))) {
+		memcpy(text, o->data, o->len);
+		text[o->len] = 0;
+	} else if (bad && asprintf(&text, "failed: %s", o->msg) < 0) {
+		text = NULL;
+	}
+	b->responses[k] = text;
+	if (b->response_lens)
+		b->response_lens[k] = !text ? 0 : bad ? strlen(text) : o->len;
+}
+
+/* Record request k's outcome o. */
+static void serve_record(struct serve_job *j, uint64_t k,
+			 const struct serve_outcome *o)
+{
+	int bad = o->ret || o->failed, good = !bad && !o->mismatched;
+	struct serve_stats *s = j->s;
+
+	serve_keep_response(j->b, k, o, bad);
 	if (j->b->statuses)
-		j->b->statuses[k] = ret ? ret : r->status;
+		j->b->statuses[k] = o->ret ? o->ret : o->status;
 	pthread_mutex_lock(&j->lock);
-	if (good)
-		j->s->ok++;
-	else if (ret)
-		j->s->failed++;
-	else
-		j->s->mismatched++;
-	if (!good && !j->s->first_error[0])
-		snprintf(j->s->first_error, SERVE_ERR_MAX,
+	s->ok += good;
+	s->failed += bad;
+	s->mismatched += !!o->mismatched;
+	if (!good && s->nproblems < SERVE_PROBLEMS)
+		snprintf(s->problems[s->nproblems], SERVE_ERR_MAX,
 			 "request %llu: %.200s", (unsigned long long)k + 1,
-			 ret ? msg : why);
+			 o->msg);
+	if (!good && !s->nproblems++)
+		snprintf(s->first_error, SERVE_ERR_MAX, "%s", s->problems[0]);
 	pthread_mutex_unlock(&j->lock);
 }
 
@@ -282,7 +361,7 @@ static const char *serve_req_of(struct serve_job *j, uint64_t k, char *buf,
 		*len = j->b->lens[k];
 		return j->b->reqs[k];
 	}
-	*len = serve_gen_request(j->m, k, buf, SERVE_REQ_GEN_MAX);
+	*len = j->h->gen(j->h->ctx, k, buf, SERVE_REQ_GEN_MAX);
 	return buf;
 }
 
@@ -297,19 +376,49 @@ static void serve_setup_fail(struct serve_job *j, int err, const char *msg)
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* Serve request k on vm (own, or a new clone when NULL) and record it. */
+static void serve_one(struct serve_job *j, void *w, struct cowvm *vm,
+		      uint64_t k)
+{
+	const struct serve_handler *h = j->h;
+	char buf[SERVE_REQ_GEN_MAX];
+	struct serve_outcome o = {0};
+	size_t len;
+	const char *req = serve_req_of(j, k, buf, &len);
+	double t0 = serve_now_us();
+	struct cowvm *own = vm;
+
+	if (!vm && !(vm = cowvm_clone(j->t->snap))) {
+		o.ret = -errno;
+		snprintf(o.msg, sizeof(o.msg), "clone: %s", cowvm_error(NULL));
+	} else {
+		h->serve(h->ctx, w, vm, req, len, &o);
+	}
+	j->s->lat_us[k] = serve_now_us() - t0;
+	if (!o.ret && h->check)
+		h->check(h->ctx, w, req, len, &o);
+	serve_record(j, k, &o);
+	if (own && cowvm_reset(own, j->t->snap)) {
+		snprintf(o.msg, sizeof(o.msg), "reset: %s", cowvm_error(own));
+		serve_setup_fail(j, -EIO, o.msg);
+	} else if (!own) {
+		cowvm_destroy(vm);
+	}
+}
+
 /* A worker: take request numbers until none is left and serve each on a
- * new clone (SERVE_CLONE) or on its own clone, reset after each request
- * (SERVE_RESET). */
+ * new clone (SERVE_CLONE, SERVE_SPARE) or on its own clone, reset after
+ * each request (SERVE_RESET). */
 static void *serve_worker(void *arg)
 {
 	struct serve_job *j = arg;
-	struct serve_resp *r = malloc(sizeof(*r));
+	char msg[SERVE_ERR_MAX];
+	void *w = j->h->worker_new(j->h->ctx, msg);
 	struct cowvm *own = NULL;
-	char buf[SERVE_REQ_GEN_MAX], msg[SERVE_ERR_MAX];
 	uint64_t k;
 
-	if (!r)
-		serve_setup_fail(j, -ENOMEM, "out of memory");
+	if (!w)
+		serve_setup_fail(j, -ENOMEM, msg);
 	else if (j->b->mode == SERVE_RESET && !(own = cowvm_clone(j->t->snap)))
 		serve_setup_fail(j, -errno, cowvm_error(NULL));
 	pthread_mutex_lock(&j->lock);
@@ -318,32 +427,11 @@ static void *serve_worker(void *arg)
 	while (!j->go)
 		pthread_cond_wait(&j->cv, &j->lock);
 	pthread_mutex_unlock(&j->lock);
-	while (!j->setup_err && (k = atomic_fetch_add(&j->next, 1)) < j->b->n) {
-		size_t len;
-		const char *req = serve_req_of(j, k, buf, &len);
-		double t0 = serve_now_us();
-		struct cowvm *vm = own ? own : cowvm_clone(j->t->snap);
-		int ret;
-
-		if (!vm) {
-			ret = -errno;
-			snprintf(msg, sizeof(msg), "clone: %s",
-				 cowvm_error(NULL));
-		} else {
-			ret = serve_vm_request(vm, req, len, r, msg);
-		}
-		j->s->lat_us[k] = serve_now_us() - t0;
-		serve_record(j, k, ret, req, len, r, msg);
-		if (own && cowvm_reset(own, j->t->snap)) {
-			snprintf(msg, sizeof(msg), "reset: %s",
-				 cowvm_error(own));
-			serve_setup_fail(j, -EIO, msg);
-		} else if (!own) {
-			cowvm_destroy(vm);
-		}
-	}
+	while (!j->setup_err && (k = atomic_fetch_add(&j->next, 1)) < j->b->n)
+		serve_one(j, w, own, k);
 	cowvm_destroy(own);
-	free(r);
+	if (w)
+		j->h->worker_free(w);
 	return NULL;
 }
 
@@ -355,12 +443,23 @@ const char *serve_mode_name(enum serve_mode mode)
 				     : "clone";
 }
 
-/* Serve batch b. */
+/* Serve batch b of the built-in workload. */
 int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 		    const struct serve_batch *b, struct serve_stats *s,
 		    char *err)
 {
-	struct serve_job j = {.t = t, .m = m, .b = b, .s = s};
+	struct serve_handler h;
+
+	serve_model_handler(m, &h);
+	return serve_batch_serve(t, &h, b, s, err);
+}
+
+/* Serve batch b of h's requests. */
+int serve_batch_serve(struct serve_template *t, const struct serve_handler *h,
+		      const struct serve_batch *b, struct serve_stats *s,
+		      char *err)
+{
+	struct serve_job j = {.t = t, .h = h, .b = b, .s = s};
 	unsigned c = b->concurrency ? b->concurrency : 1;
 	pthread_t *th = calloc(c, sizeof(*th));
 	unsigned started = 0;

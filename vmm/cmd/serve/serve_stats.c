@@ -114,17 +114,20 @@ struct serve_live {
 	struct cowvm **vms;
 	unsigned n;	    /* clones made so far, each to destroy */
 	double priv, table; /* KiB, summed over them */
-	struct serve_resp *r;
+	const struct serve_handler *h;
+	void *w; /* the handler's worker state */
 };
 
 /* Add clone l->n of t to l, after it served generated request l->n (its
- * response checked against m); 0, or -errno with err. */
-static int serve_live_add(struct serve_template *t, const struct serve_model *m,
-			  struct serve_live *l, char *err)
+ * answer OK and checked); 0, or -errno with err. */
+static int serve_live_add(struct serve_template *t, struct serve_live *l,
+			  char *err)
 {
-	char buf[SERVE_REQ_GEN_MAX], why[SERVE_ERR_MAX];
-	size_t len = serve_gen_request(m, l->n, buf, sizeof(buf));
+	const struct serve_handler *h = l->h;
+	char buf[SERVE_REQ_GEN_MAX];
+	size_t len = h->gen(h->ctx, l->n, buf, sizeof(buf));
 	struct cowvm *vm = cowvm_clone(t->snap);
+	struct serve_outcome o = {0};
 	struct cowvm_mem_stats st;
 	int ret;
 
@@ -134,13 +137,14 @@ static int serve_live_add(struct serve_template *t, const struct serve_model *m,
 		return ret;
 	}
 	l->vms[l->n++] = vm;
-	ret = serve_vm_request(vm, buf, len, l->r, why);
-	if (!ret && !serve_check(m, buf, len, l->r, why))
-		ret = -EIO;
+	h->serve(h->ctx, l->w, vm, buf, len, &o);
+	if (!o.ret && h->check)
+		h->check(h->ctx, l->w, buf, len, &o);
+	ret = o.ret ? o.ret : o.failed || o.mismatched ? -EIO : 0;
 	if (!ret && (ret = cowvm_mem_stats(vm, &st)))
-		snprintf(why, sizeof(why), "%s", cowvm_error(vm));
+		snprintf(o.msg, sizeof(o.msg), "%s", cowvm_error(vm));
 	if (ret) {
-		snprintf(err, SERVE_ERR_MAX, "%s", why);
+		snprintf(err, SERVE_ERR_MAX, "%s", o.msg);
 		return ret;
 	}
 	l->priv += (double)st.pages_private * 4.0;
@@ -148,57 +152,86 @@ static int serve_live_add(struct serve_template *t, const struct serve_model *m,
 	return 0;
 }
 
-/* Measure memory per live clone. */
+/* Measure memory per live clone of the built-in workload. */
 int serve_measure_mem(struct serve_template *t, const struct serve_model *m,
 		      enum serve_mode mode, unsigned k, struct serve_mem *out,
 		      char *err)
 {
-	struct serve_live l = {.vms = calloc(k ? k : 1, sizeof(*l.vms)),
-			       .r = malloc(sizeof(*l.r))};
-	long base, live, idle;
+	struct serve_handler h;
+
+	serve_model_handler(m, &h);
+	return serve_measure_handler_mem(t, &h, mode, k, out, err);
+}
+
+/* Take k clones up (reset or destroyed into spares as mode asks) and
+ * read the process's memory before, with them alive and after; 0 or
+ * -errno with err. */
+static int serve_live_run(struct serve_template *t, struct serve_live *l,
+			  enum serve_mode mode, unsigned k, long kib[3],
+			  char *err)
+{
 	int ret = 0;
+
+	cowvm_pool_reserve(&t->cfg, 0);
+	cowvm_snapshot_keep(t->snap, mode == SERVE_SPARE ? k : 0);
+	kib[0] = serve_settled_kib();
+	while (!ret && l->n < k)
+		ret = serve_live_add(t, l, err);
+	kib[1] = serve_proc_kib(0, 0);
+	for (unsigned i = 0; !ret && mode == SERVE_RESET && i < l->n; i++)
+		if (cowvm_reset(l->vms[i], t->snap)) {
+			ret = -EIO;
+			snprintf(err, SERVE_ERR_MAX, "reset: %s",
+				 cowvm_error(l->vms[i]));
+		}
+	while (mode == SERVE_SPARE && l->n)
+		cowvm_destroy(l->vms[--l->n]);
+	kib[2] = serve_proc_kib(0, 0);
+	while (l->n)
+		cowvm_destroy(l->vms[--l->n]);
+	cowvm_snapshot_keep(t->snap, 0);
+	return ret;
+}
+
+/* Measure memory per live clone of h's requests. */
+int serve_measure_handler_mem(struct serve_template *t,
+			      const struct serve_handler *h,
+			      enum serve_mode mode, unsigned k,
+			      struct serve_mem *out, char *err)
+{
+	struct serve_live l = {.vms = calloc(k ? k : 1, sizeof(*l.vms)),
+			       .h = h};
+	long kib[3]; /* base, live, idle */
+	int ret;
 
 	memset(out, 0, sizeof(*out));
 	out->k = k;
 	out->idle_kib = -1;
-	if (!l.vms || !l.r || !k) {
+	if (!l.vms || !k) {
 		free(l.vms);
-		free(l.r);
 		snprintf(err, SERVE_ERR_MAX, "%s",
 			 k ? "out of memory" : "no clones to measure");
 		return k ? -ENOMEM : -EINVAL;
 	}
-	cowvm_pool_reserve(&t->cfg, 0);
-	cowvm_snapshot_keep(t->snap, mode == SERVE_SPARE ? k : 0);
-	base = serve_settled_kib();
-	while (!ret && l.n < k)
-		ret = serve_live_add(t, m, &l, err);
-	live = serve_proc_kib(0, 0);
-	for (unsigned i = 0; !ret && mode == SERVE_RESET && i < l.n; i++)
-		if (cowvm_reset(l.vms[i], t->snap)) {
-			ret = -EIO;
-			snprintf(err, SERVE_ERR_MAX, "reset: %s",
-				 cowvm_error(l.vms[i]));
-		}
-	while (mode == SERVE_SPARE && l.n)
-		cowvm_destroy(l.vms[--l.n]);
-	idle = serve_proc_kib(0, 0);
-	while (l.n)
-		cowvm_destroy(l.vms[--l.n]);
-	cowvm_snapshot_keep(t->snap, 0);
+	l.w = h->worker_new(h->ctx, err);
+	if (!l.w) {
+		free(l.vms);
+		return -ENOMEM;
+	}
+	ret = serve_live_run(t, &l, mode, k, kib, err);
+	h->worker_free(l.w);
 	free(l.vms);
-	free(l.r);
 	if (ret)
 		return ret;
-	if (base < 0 || live < 0 || idle < 0) {
+	if (kib[0] < 0 || kib[1] < 0 || kib[2] < 0) {
 		snprintf(err, SERVE_ERR_MAX, "cannot read /proc/self: %s",
 			 strerror(errno));
 		return -EIO;
 	}
-	out->host_kib = (double)(live - base) / k;
+	out->host_kib = (double)(kib[1] - kib[0]) / k;
 	out->private_kib = l.priv / k;
 	out->table_kib = l.table / k;
 	if (mode != SERVE_CLONE)
-		out->idle_kib = (double)(idle - base) / k;
+		out->idle_kib = (double)(kib[2] - kib[0]) / k;
 	return 0;
 }
