@@ -10,6 +10,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+
+#include "bench_common.h"
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,19 +25,13 @@ constexpr unsigned kPoolN = 2;	// ready VMs kept while a family needs them
 constexpr unsigned kSettleMs = 60000;
 constexpr uint64_t kSnapTag = 0x5c05; // syscost's cowvm_guest_snapshot tag
 
-using Clock = std::chrono::steady_clock;
 
 // From cowvm_linux_abi.h (bench_linux_abi.c: the ABI headers are C only):
 // COWVM_LINUX_SNAPSHOT_STDIN and COWVM_LINUX_STDIN_TAG.
 extern "C" const unsigned blx_snapshot_stdin;
+extern "C" const unsigned blx_buffer_output;
 extern "C" const uint64_t blx_stdin_tag;
 
-// Print "bench-linux: <message>" on stderr and abort.
-[[noreturn]] void die(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-// Seconds from t0 to now.
-double seconds_since(Clock::time_point t0);
 
 // The programs, scripts and inputs of the run. data is a 1 MiB file of
 // pseudo-random bytes and sha_in 1,000,000 of them with sha_out the

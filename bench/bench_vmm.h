@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+
+#include "bench_common.h"
 #include <cstdint>
 #include <string>
 
@@ -24,15 +26,8 @@ constexpr unsigned kSettleMs = 120000;
 constexpr uint64_t kTouchMiB = 16;     // region of the first-touch guests
 constexpr uint64_t kWritePages = 1024; // pages written per first-write round
 
-using Clock = std::chrono::steady_clock;
 using Mode = cowvm_config::cowvm_mem_mode;
 
-// Print "bench-vmm: <message>" on stderr and abort.
-[[noreturn]] void die(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-// Seconds from t0 to now.
-double seconds_since(Clock::time_point t0);
 
 // Run vm until its next SNAPSHOT exit, which must carry tag (else die).
 void run_to_snapshot(cowvm *vm, uint64_t tag);

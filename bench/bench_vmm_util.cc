@@ -12,25 +12,6 @@
 
 #include "bench_vmm.h"
 
-// Print the message and abort.
-[[noreturn]] void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	std::fprintf(stderr, "bench-vmm: ");
-	std::vfprintf(stderr, fmt, ap);
-	std::fprintf(stderr, "\n");
-	va_end(ap);
-	std::abort();
-}
-
-// Seconds since t0.
-double seconds_since(Clock::time_point t0)
-{
-	return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 namespace
 {
 

@@ -107,7 +107,7 @@ struct cowvm_linux {
 	const struct cowvm_linux_path *files; /* read-only tree, copied into
 					       * guest RAM at load */
 	unsigned nr_files;
-	unsigned flags; /* COWVM_LINUX_STRACE, COWVM_LINUX_SNAPSHOT_STDIN
+	unsigned flags; /* COWVM_LINUX_STRACE, _SNAPSHOT_STDIN, _BUFFER_OUTPUT
 			 * (cowvm_linux_abi.h) */
 };
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "cowvm_abi.h"
 
@@ -31,12 +32,15 @@ static inline int cowvm_guest_present(void)
  * returns the value the host chose for that VM (cowvm_set_snapshot_ret;
  * 0 by default). One OUT instruction: ring 3 reaches the hypercall port.
  * The request must lie below 4 GiB, as every address of a cowvm Linux
- * program does (its stack included).
+ * program does (its stack included). sync() first writes out output the
+ * personality may hold (COWVM_LINUX_BUFFER_OUTPUT), so that no clone
+ * repeats it.
  */
 static inline int64_t cowvm_guest_snapshot(uint64_t tag)
 {
 	volatile struct cowvm_hc_snapshot s = {tag, 0};
 
+	sync();
 	__asm__ volatile("outl %0, %1"
 			 :
 			 : "a"((uint32_t)(uintptr_t)&s),

@@ -57,9 +57,17 @@
 #define COWVM_LINUX_ARGS_MAX   (256u << 10) /* argv + envp strings */
 
 enum cowvm_linux_flags {
-	COWVM_LINUX_STRACE = 1u << 0,	     /* print every call */
-	COWVM_LINUX_SNAPSHOT_STDIN = 1u << 1 /* snapshot at first stdin read */
+	COWVM_LINUX_STRACE = 1u << 0,	      /* print every call */
+	COWVM_LINUX_SNAPSHOT_STDIN = 1u << 1, /* snapshot at first stdin read */
+	/* Hold what the program writes to stdout and stderr in guest memory
+	 * (in order, up to COWVM_LINUX_OUT_MAX) and write it out with one
+	 * exit at the next read of stdin, sleep, sync(2), snapshot request
+	 * through the personality, death or exit (COWVM_HC_LINUX_EXIT):
+	 * for hosts that collect the output of a whole run. Output still held
+	 * when a run times out or the VM is destroyed is lost. */
+	COWVM_LINUX_BUFFER_OUTPUT = 1u << 2,
 };
+#define COWVM_LINUX_OUT_MAX (64u << 10)
 
 /* The tag of the snapshot COWVM_LINUX_SNAPSHOT_STDIN requests. */
 #define COWVM_LINUX_STDIN_TAG 0x57d1ull
@@ -102,16 +110,28 @@ enum cowvm_linux_hc_nr {
 	COWVM_HC_LINUX_SLEEP = 10,  /* struct cowvm_hc_linux_sleep */
 	COWVM_HC_LINUX_SIGNAL = 11, /* struct cowvm_hc_linux_signal; does not
 				     * return */
+	COWVM_HC_LINUX_EXIT = 12,   /* struct cowvm_hc_linux_exit; does not
+				     * return */
 };
 
 /* COWVM_HC_LINUX_IO ops on the VM's standard descriptors 0, 1 and 2, which
  * the host chose for this VM (cowvm_set_stdio); ret is the count or a
  * negative Linux errno. */
 enum cowvm_linux_io_op {
-	COWVM_LINUX_IO_READ = 0,  /* up to len bytes into buf; 0 at EOF */
-	COWVM_LINUX_IO_WRITE = 1, /* len bytes from buf */
-	COWVM_LINUX_IO_STAT = 2,  /* ret = st_mode of the host descriptor */
-	COWVM_LINUX_IO_ISATTY = 3 /* ret = 1 for a terminal, else 0 */
+	COWVM_LINUX_IO_READ = 0,   /* up to len bytes into buf; 0 at EOF */
+	COWVM_LINUX_IO_WRITE = 1,  /* len bytes from buf */
+	COWVM_LINUX_IO_STAT = 2,   /* ret = st_mode of the host descriptor */
+	COWVM_LINUX_IO_ISATTY = 3, /* ret = 1 for a terminal, else 0 */
+	COWVM_LINUX_IO_FLUSH = 4   /* write the output log at buf (len bytes;
+				    * fd unused); ret = 0 or the first
+				    * negative errno (-EPIPE...) */
+};
+
+/* The output log of COWVM_LINUX_BUFFER_OUTPUT: records one after the
+ * other, each this header and len bytes, the next at an 8-byte boundary. */
+struct cowvm_linux_out {
+	uint32_t fd; /* 1 or 2 */
+	uint32_t len;
 };
 #define COWVM_LINUX_IO_MAX (1u << 20) /* len limit of one READ or WRITE */
 
@@ -120,7 +140,11 @@ struct cowvm_hc_linux_io {
 	uint32_t fd; /* in: 0, 1 or 2 */
 	uint64_t buf;
 	uint64_t len;
-	int64_t ret; /* out */
+	int64_t ret;  /* out */
+	uint32_t eof; /* out, READ: 1 when the host descriptor is a regular
+		       * file now read to its end (the next read would give
+		       * 0); the personality then answers EOF itself */
+	uint32_t reserved;
 };
 
 /* COWVM_HC_LINUX_RANDOM: fill buf with len (<= COWVM_LINUX_RANDOM_MAX)
@@ -150,9 +174,20 @@ struct cowvm_hc_linux_signal {
 	uint64_t addr;
 };
 
+/* COWVM_HC_LINUX_EXIT: write the output log [log, log + len) as FLUSH
+ * does, then stop the VM with COWVM_EXIT_GUEST and status (0..255). */
+struct cowvm_hc_linux_exit {
+	uint32_t status;
+	uint32_t reserved;
+	uint64_t log;
+	uint64_t len; /* at most COWVM_LINUX_OUT_MAX */
+};
+
 _Static_assert(sizeof(struct cowvm_linux_boot) == 112, "linux boot layout");
 _Static_assert(sizeof(struct cowvm_linux_file) == 32, "linux file layout");
-_Static_assert(sizeof(struct cowvm_hc_linux_io) == 32, "linux io layout");
+_Static_assert(sizeof(struct cowvm_hc_linux_io) == 40, "linux io layout");
+_Static_assert(sizeof(struct cowvm_linux_out) == 8, "linux out layout");
+_Static_assert(sizeof(struct cowvm_hc_linux_exit) == 24, "linux exit");
 _Static_assert(sizeof(struct cowvm_hc_linux_buf) == 16, "linux buf layout");
 _Static_assert(sizeof(struct cowvm_hc_linux_sleep) == 16, "linux sleep");
 _Static_assert(sizeof(struct cowvm_hc_linux_signal) == 24, "linux signal");

@@ -14,15 +14,64 @@ static char lx_bounce[LX_BOUNCE];
  * write to a closed pipe raises SIGPIPE. Its ret. */
 int64_t lx_hc_io(uint32_t op, uint32_t fd, uint64_t buf, uint64_t len)
 {
-	struct cowvm_hc_linux_io a = {op, fd, buf, len, -LX_EINTR};
+	struct cowvm_hc_linux_io a = {op, fd, buf, len, -LX_EINTR, 0, 0};
 
 	while (a.ret == -LX_EINTR) {
 		a.ret = 0;
 		guest_hc(COWVM_HC_LINUX_IO, &a);
 	}
-	if (a.ret == -LX_EPIPE && op == COWVM_LINUX_IO_WRITE)
+	if (a.ret == -LX_EPIPE &&
+	    (op == COWVM_LINUX_IO_WRITE || op == COWVM_LINUX_IO_FLUSH))
 		lx_signal_post(LX_SIGPIPE, 0);
+	if (op == COWVM_LINUX_IO_READ && a.eof && fd < 3)
+		lx.stdio_eof[fd] = 1;
 	return a.ret;
+}
+
+/* Write out the held output. */
+int64_t lx_out_flush(void)
+{
+	int64_t r = 0;
+
+	if (lx.out_used)
+		r = lx_hc_io(COWVM_LINUX_IO_FLUSH, 0,
+			     (uint64_t)(uintptr_t)lx.out, lx.out_used);
+	lx.out_used = 0;
+	return r;
+}
+
+/* Write to host stdio fd: appended to the held output when it fits, else
+ * (after a flush) straight through, in pieces of COWVM_LINUX_IO_MAX. */
+int64_t lx_out_write(uint32_t fd, uint64_t buf, uint64_t len)
+{
+	uint64_t done = 0,
+		 rec = (sizeof(struct cowvm_linux_out) + len + 7) & ~7ull;
+	struct cowvm_linux_out h = {fd, (uint32_t)len};
+
+	if (lx.flags & COWVM_LINUX_BUFFER_OUTPUT &&
+	    len <= COWVM_LINUX_OUT_MAX / 4) {
+		if (lx.out_used + rec > COWVM_LINUX_OUT_MAX &&
+		    lx_out_flush() < 0)
+			return -LX_EPIPE;
+		lx_copy(lx.out + lx.out_used, &h, sizeof(h));
+		lx_copy(lx.out + lx.out_used + sizeof(h),
+			(const void *)(uintptr_t)buf, len);
+		lx.out_used += (uint32_t)rec;
+		return (int64_t)len;
+	}
+	if (lx_out_flush() < 0)
+		return -LX_EPIPE;
+	while (done < len) {
+		uint64_t n = len - done < COWVM_LINUX_IO_MAX
+				     ? len - done
+				     : COWVM_LINUX_IO_MAX;
+		int64_t r = lx_hc_io(COWVM_LINUX_IO_WRITE, fd, buf + done, n);
+
+		if (r < 0)
+			return done ? (int64_t)done : r;
+		done += (uint64_t)r;
+	}
+	return (int64_t)done;
 }
 
 /* The open descriptor fd, or 0. */
@@ -42,6 +91,7 @@ static void lx_stdin_point(void)
 	if (!(lx.flags & COWVM_LINUX_SNAPSHOT_STDIN) || lx.snapshotted)
 		return;
 	lx.snapshotted = 1;
+	lx_out_flush();
 	guest_hc(COWVM_HC_SNAPSHOT, &s);
 }
 
@@ -63,6 +113,9 @@ int64_t lx_fd_read(int fd, uint64_t buf, uint64_t len, int64_t off)
 			return -LX_ESPIPE;
 		if (f->stdio == 0)
 			lx_stdin_point();
+		if (lx.stdio_eof[f->stdio] || !len)
+			return 0;
+		lx_out_flush();
 		return lx_hc_io(COWVM_LINUX_IO_READ, f->stdio, buf,
 				len < COWVM_LINUX_IO_MAX ? len
 							 : COWVM_LINUX_IO_MAX);

@@ -86,6 +86,10 @@ struct lx_proc {
 	uint64_t tid_address;
 	char cwd[256];
 	uint32_t enosys[LX_NR_SYSCALLS + 1]; /* unimplemented calls seen */
+	uint8_t stdio_eof[3]; /* the host said: a regular file read to its end
+			       */
+	uint32_t out_used;    /* bytes of out in use (BUFFER_OUTPUT) */
+	char out[COWVM_LINUX_OUT_MAX] __attribute__((aligned(8)));
 };
 
 extern struct lx_proc lx;
@@ -170,6 +174,11 @@ int64_t lx_fd_close(uint64_t fd);
 void lx_fs_init(void);
 /* io.c: one host stdio hypercall; returns its ret. */
 int64_t lx_hc_io(uint32_t op, uint32_t fd, uint64_t buf, uint64_t len);
+/* io.c: write out the held output (one exit); 0 or -errno. */
+int64_t lx_out_flush(void);
+/* io.c: write len bytes at buf to host stdio fd (1 or 2), held when
+ * BUFFER_OUTPUT; the count or -errno. */
+int64_t lx_out_write(uint32_t fd, uint64_t buf, uint64_t len);
 /* io.c: read or write on descriptor fd (shared by read, readv, pread). */
 int64_t lx_fd_read(int fd, uint64_t buf, uint64_t len, int64_t off);
 int64_t lx_fd_write(int fd, uint64_t buf, uint64_t len, int64_t off);

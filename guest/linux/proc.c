@@ -20,11 +20,26 @@ void lx_random(void *buf, uint64_t len)
 	}
 }
 
-/* exit_group: with --strace, the summary first. */
+/* exit_group: with --strace, the summary first; the held output goes
+ * with the exit itself (one exit). */
 void lx_exit(unsigned status)
 {
+	struct cowvm_hc_linux_exit e = {
+		status & 0xff, 0, (uint64_t)(uintptr_t)lx.out, lx.out_used};
+
 	lx_strace_summary();
-	guest_exit(status & 0xff);
+	e.len = lx.out_used;
+	for (;;)
+		guest_hc(COWVM_HC_LINUX_EXIT, &e);
+}
+
+/* sync, syncfs, fsync, fdatasync: write out the held output. */
+static int64_t sys_sync(struct lx_regs *r, uint64_t a, uint64_t b, uint64_t c,
+			uint64_t d, uint64_t e, uint64_t f)
+{
+	(void)r, (void)a, (void)b, (void)c, (void)d, (void)e, (void)f;
+	lx_out_flush();
+	return 0;
 }
 
 /* exit(status) and exit_group(status). */
@@ -254,8 +269,10 @@ const struct lx_sys lx_proc_calls[] = {
 	{NR_set_tid_address, 1, 0, "set_tid_address", sys_set_tid_address},
 	{NR_set_robust_list, 2, 0, "set_robust_list", sys_zero},
 	{NR_sched_yield, 0, 0, "sched_yield", sys_zero},
-	{NR_fsync, 1, 0, "fsync", sys_zero},
-	{NR_fdatasync, 1, 0, "fdatasync", sys_zero},
+	{NR_fsync, 1, 0, "fsync", sys_sync},
+	{NR_fdatasync, 1, 0, "fdatasync", sys_sync},
+	{162, 0, 0, "sync", sys_sync},
+	{306, 1, 0, "syncfs", sys_sync},
 	{NR_fadvise64, 4, 0, "fadvise64", sys_zero},
 	{NR_prctl, 5, 0, "prctl", sys_zero},
 	{NR_uname, 1, 0, "uname", sys_uname},

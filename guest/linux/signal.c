@@ -19,6 +19,7 @@ __attribute__((noreturn)) static void lx_die(int sig, int code, uint64_t rip,
 					  addr};
 
 	lx_strace_summary();
+	lx_out_flush();
 	for (;;)
 		guest_hc(COWVM_HC_LINUX_SIGNAL, &s);
 }

@@ -53,7 +53,7 @@ void lx_trace(const char *fmt, ...)
 	va_end(ap);
 	if (n >= sizeof(buf))
 		n = sizeof(buf) - 1;
-	lx_hc_io(COWVM_LINUX_IO_WRITE, 2, (uint64_t)(uintptr_t)buf, n);
+	lx_out_write(2, (uint64_t)(uintptr_t)buf, n);
 }
 
 /* Print "name(args) = ret" for a finished call. */

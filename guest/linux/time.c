@@ -122,6 +122,7 @@ static int64_t lx_sleep(uint64_t ns)
 {
 	uint64_t end = lx_clock_ns() + ns, now;
 
+	lx_out_flush();
 	while ((now = lx_clock_ns()) < end) {
 		struct cowvm_hc_linux_sleep s = {end - now, 0};
 

@@ -59,6 +59,18 @@ static int hc_linux_wait(struct cowvm *vm, int fd, short events,
 	return r;
 }
 
+/* Whether fd is a regular file whose offset has reached its size. */
+static bool hc_linux_at_end(int fd)
+{
+	struct stat st;
+	off_t off;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	off = lseek(fd, 0, SEEK_CUR);
+	return off >= 0 && off >= st.st_size;
+}
+
 /* READ: one read(2) of up to a->len bytes into guest RAM; count or -errno
  * in a->ret (-EINTR when the run timed out while it waited). */
 static int hc_linux_read(struct cowvm *vm, int fd, struct cowvm_hc_linux_io *a,
@@ -86,6 +98,7 @@ static int hc_linux_read(struct cowvm *vm, int fd, struct cowvm_hc_linux_io *a,
 		n = read(fd, p, a->len);
 	} while (n < 0 && errno == EINTR);
 	a->ret = n < 0 ? -errno : n;
+	a->eof = n >= 0 && hc_linux_at_end(fd);
 	return VMM_CONTINUE;
 }
 
@@ -117,6 +130,38 @@ static int hc_linux_write(struct cowvm *vm, int fd, struct cowvm_hc_linux_io *a,
 	}
 	a->ret = done || !err ? (int64_t)(fd >= 0 ? done : a->len) : err;
 	return VMM_CONTINUE;
+}
+
+/* FLUSH: write every record of the output log [log, log + len) to its
+ * descriptor; 0, or the first -errno. */
+static int64_t hc_linux_flush(struct cowvm *vm, uint64_t log, uint64_t len)
+{
+	const char *p = vmm_gpa(vm, log, len);
+	uint64_t pos = 0;
+	int64_t err = 0;
+
+	if (!p || len > COWVM_LINUX_OUT_MAX)
+		return -EFAULT;
+	while (pos + sizeof(struct cowvm_linux_out) <= len) {
+		struct cowvm_linux_out h;
+		struct cowvm_hc_linux_io w = {
+			COWVM_LINUX_IO_WRITE, 0, 0, 0, 0, 0, 0};
+		struct cowvm_exit ignored;
+
+		memcpy(&h, p + pos, sizeof(h));
+		pos += sizeof(h);
+		if ((h.fd != 1 && h.fd != 2) || h.len > len - pos)
+			return -EINVAL;
+		w.buf = log + pos;
+		w.len = h.len;
+		if (!err) {
+			hc_linux_write(vm, vm->stdio[h.fd], &w, &ignored);
+			if (w.ret < 0)
+				err = w.ret;
+		}
+		pos = (pos + h.len + 7) & ~7ull;
+	}
+	return err;
 }
 
 /* STAT: a->ret = st_mode of fd (a character device for a closed one). */
@@ -155,6 +200,9 @@ int vmm_hc_linux_io(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 		return VMM_CONTINUE;
 	case COWVM_LINUX_IO_ISATTY:
 		a->ret = fd >= 0 && isatty(fd);
+		return VMM_CONTINUE;
+	case COWVM_LINUX_IO_FLUSH:
+		a->ret = hc_linux_flush(vm, a->buf, a->len);
 		return VMM_CONTINUE;
 	default:
 		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_IO, "unknown op %u",
@@ -254,5 +302,26 @@ int vmm_hc_linux_signal(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 		 "killed by signal %u (%s) at rip 0x%llx address 0x%llx",
 		 a->signo, hc_linux_signame(a->signo, name, sizeof(name)),
 		 (unsigned long long)a->rip, (unsigned long long)a->addr);
+	return VMM_STOP;
+}
+
+/* LINUX_EXIT: write the output log, then the program has exited. */
+int vmm_hc_linux_exit(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
+{
+	struct cowvm_hc_linux_exit *a = arg;
+
+	if (a->status > 255 || a->len > COWVM_LINUX_OUT_MAX)
+		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_EXIT,
+				    "status %u or log length %llu too large",
+				    a->status, (unsigned long long)a->len);
+	if (a->len && hc_linux_flush(vm, a->log, a->len) == -EFAULT)
+		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_EXIT,
+				    "log [0x%llx, +%llu) is not guest RAM",
+				    (unsigned long long)a->log,
+				    (unsigned long long)a->len);
+	exit->reason = COWVM_EXIT_GUEST;
+	exit->status = (int)a->status;
+	snprintf(exit->detail, sizeof(exit->detail), "guest exited with %u",
+		 a->status);
 	return VMM_STOP;
 }

@@ -163,6 +163,9 @@ static const struct vmm_hc vmm_hcs[COWVM_HC_MAX] = {
 	[COWVM_HC_LINUX_SIGNAL] = {"LINUX_SIGNAL",
 				   sizeof(struct cowvm_hc_linux_signal),
 				   vmm_hc_linux_signal},
+	[COWVM_HC_LINUX_EXIT] = {"LINUX_EXIT",
+				 sizeof(struct cowvm_hc_linux_exit),
+				 vmm_hc_linux_exit},
 };
 
 /* Largest argument struct, for the local copy. */
@@ -177,6 +180,7 @@ union vmm_hc_arg {
 	struct cowvm_hc_linux_buf linux_buf;
 	struct cowvm_hc_linux_sleep linux_sleep;
 	struct cowvm_hc_linux_signal linux_signal;
+	struct cowvm_hc_linux_exit linux_exit;
 };
 
 /* Copy in, validate, perform and copy back hypercall nr at gpa. */

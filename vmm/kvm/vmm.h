@@ -184,6 +184,7 @@ int vmm_hc_linux_io(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
 int vmm_hc_linux_random(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
 int vmm_hc_linux_sleep(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
 int vmm_hc_linux_signal(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
+int vmm_hc_linux_exit(struct cowvm *vm, void *arg, struct cowvm_exit *exit);
 
 /* console.c: write all of buf to the console fd (dropped when -1). */
 void vmm_console_write(struct cowvm *vm, const void *buf, size_t len);

@@ -116,7 +116,8 @@ int vmm_linux_load(struct cowvm *vm, const struct cowvm_linux *lx)
 
 	if (!lx->program)
 		return vmm_fail(vm, EINVAL, "no program given");
-	if (lx->flags & ~(COWVM_LINUX_STRACE | COWVM_LINUX_SNAPSHOT_STDIN))
+	if (lx->flags & ~(COWVM_LINUX_STRACE | COWVM_LINUX_SNAPSHOT_STDIN |
+			   COWVM_LINUX_BUFFER_OUTPUT))
 		return vmm_fail(vm, EINVAL, "unknown Linux flags 0x%x",
 				lx->flags);
 	err = linux_prog_open(vm, lx->program, top, &p);

@@ -142,7 +142,8 @@ static int sl_load(const struct serve_linux_cfg *c, struct serve_template *t,
 		.envp = c->envp ? c->envp : no_env,
 		.files = c->files,
 		.nr_files = c->nr_files,
-		.flags = c->flags | COWVM_LINUX_SNAPSHOT_STDIN,
+		.flags = c->flags | COWVM_LINUX_SNAPSHOT_STDIN |
+			 COWVM_LINUX_BUFFER_OUTPUT,
 	};
 	int r;
 
