@@ -90,13 +90,15 @@ struct cowvm_linux_boot {
 };
 
 /* One node of the read-only file tree: a regular file or a directory
- * (every directory of every path is listed, "/" included). */
+ * (every directory of every path is listed, "/" included; directories
+ * made up for a path get mode 0755 and the load time). */
 struct cowvm_linux_file {
-	uint64_t path; /* NUL-terminated absolute path, no "." or ".." */
-	uint64_t data; /* contents (regular files) */
-	uint64_t size; /* bytes at data; 0 for directories */
-	uint32_t mode; /* S_IFREG | 0444 or S_IFDIR | 0555 (Linux values) */
-	uint32_t reserved;
+	uint64_t path;	/* NUL-terminated absolute path, no "." or ".." */
+	uint64_t data;	/* contents (regular files) */
+	uint64_t size;	/* bytes at data; 0 for directories */
+	uint32_t mode;	/* S_IFREG or S_IFDIR and the host's permission bits
+			 * (Linux values; the tree is read-only all the same) */
+	uint32_t mtime; /* the host's modification time, seconds since 1970 */
 };
 
 /*

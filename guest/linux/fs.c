@@ -188,9 +188,13 @@ static int64_t lx_stat_node(int64_t what, struct lx_stat *st)
 	st->st_ino = 1000 + (uint64_t)what;
 	st->st_dev = 0x2a;
 	st->st_size = (int64_t)n->size;
-	st->st_blocks = (int64_t)((n->size + 511) / 512);
-	if ((n->mode & LX_S_IFMT) == LX_S_IFDIR)
+	if ((n->mode & LX_S_IFMT) == LX_S_IFDIR) {
 		st->st_nlink = 2;
+		st->st_size = 4096;
+	}
+	st->st_blocks = (st->st_size + 4095) / 4096 * 8; /* 4 KiB blocks */
+	if (n->mtime)
+		st->st_mtime = st->st_atime = st->st_ctime = n->mtime;
 	return 0;
 }
 

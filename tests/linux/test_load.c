@@ -430,9 +430,9 @@ static void check_files(struct cowvm *vm, const struct cowvm_linux_boot *b,
 		rdstr(vm, f.path, s);
 		TEST_ASSERT(i == 0 ? !strcmp(s, "/") : strcmp(prev, s) < 0,
 			    "'%s' after '%s'", s, prev);
-		TEST_ASSERT(f.mode == (S_IFDIR | 0555) ||
-				    f.mode == (S_IFREG | 0444),
-			    "%s mode 0%o", s, f.mode);
+		TEST_ASSERT(S_ISDIR(f.mode) || S_ISREG(f.mode), "%s mode 0%o",
+			    s, f.mode);
+		TEST_ASSERT(f.mtime != 0, "%s has no mtime", s);
 		TEST_ASSERT(f.data % 4096 == 0 &&
 				    (!f.size || f.data >= b->files_lo),
 			    "%s data 0x%llx", s, (unsigned long long)f.data);
@@ -441,6 +441,11 @@ static void check_files(struct cowvm *vm, const struct cowvm_linux_boot *b,
 			found += !strcmp(s, want[k]);
 		if (!strcmp(s, exe)) {
 			uint8_t *copy = malloc(f.size);
+			struct stat hst;
+
+			TEST_OK(stat(exe, &hst));
+			TEST_ASSERT_EQ(f.mode, (uint32_t)hst.st_mode);
+			TEST_ASSERT_EQ(f.mtime, (uint32_t)hst.st_mtime);
 
 			exe_seen = true;
 			TEST_ASSERT_EQ(f.size, len);

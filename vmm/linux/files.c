@@ -7,13 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "linux.h"
-
-#define TREE_MODE_FILE (S_IFREG | 0444)
-#define TREE_MODE_DIR  (S_IFDIR | 0555)
 
 /* A directory being walked, for the loop check (symlinks are followed). */
 struct tree_up {
@@ -79,6 +77,9 @@ static int tree_add(struct cowvm *vm, struct linux_tree *t, const char *guest,
 	n = &t->v[t->n];
 	memset(n, 0, sizeof(*n));
 	n->dir = !st || S_ISDIR(st->st_mode);
+	n->mode = st ? (uint32_t)(st->st_mode & (S_IFMT | 07777))
+		     : (uint32_t)(S_IFDIR | 0755);
+	n->mtime = st && st->st_mtime > 0 ? (uint32_t)st->st_mtime : 0;
 	n->guest = strdup(guest);
 	n->host = n->dir || !host ? NULL : strdup(host);
 	if (!n->guest || (!n->dir && !n->host)) {
@@ -349,7 +350,10 @@ int linux_tree_write(struct cowvm *vm, struct linux_tree *t, uint64_t lo)
 			.path = n->path_at,
 			.data = n->data_at,
 			.size = n->size,
-			.mode = n->dir ? TREE_MODE_DIR : TREE_MODE_FILE,
+			.mode = (n->dir ? (uint32_t)S_IFDIR
+					: (uint32_t)S_IFREG) |
+				(n->mode & 07777),
+			.mtime = n->mtime ? n->mtime : (uint32_t)time(NULL),
 		};
 		if (n->size)
 			err = tree_read(vm, n);

@@ -53,6 +53,8 @@ struct linux_node {
 	dev_t dev;     /* of a regular file: merges the same file */
 	ino_t ino;
 	bool dir;
+	uint32_t mode;	  /* the host's S_IFMT and permission bits */
+	uint32_t mtime;	  /* the host's st_mtime (0: made up) */
 	uint64_t path_at; /* guest addresses once laid out */
 	uint64_t data_at;
 };
