@@ -509,3 +509,37 @@ int exec_main(int argc, char **argv)
 	exec_prog_free(&o.prog);
 	return r;
 }
+
+/* Whether path is an x86-64 Linux program (see exec.h). */
+int exec_is_linux_elf(const char *path)
+{
+	unsigned char eh[64], ph[56];
+	FILE *f = fopen(path, "rb");
+	uint64_t phoff;
+	uint16_t phentsize, phnum;
+	int linux_elf = 0;
+
+	if (!f)
+		return 0;
+	if (fread(eh, 1, sizeof(eh), f) != sizeof(eh) ||
+	    memcmp(eh, "\177ELF", 4) || eh[4] != 2 || eh[18] != 62) {
+		fclose(f);
+		return 0;
+	}
+	memcpy(&phoff, eh + 32, 8);
+	memcpy(&phentsize, eh + 54, 2);
+	memcpy(&phnum, eh + 56, 2);
+	for (uint16_t i = 0; i < phnum && phentsize >= sizeof(ph) && !linux_elf;
+	     i++) {
+		uint32_t type;
+
+		if (fseek(f, (long)(phoff + (uint64_t)i * phentsize),
+			  SEEK_SET) ||
+		    fread(ph, 1, sizeof(ph), f) != sizeof(ph))
+			break;
+		memcpy(&type, ph, 4);
+		linux_elf = type == 3 || type == 7 || type == 0x6474e551u;
+	}
+	fclose(f);
+	return linux_elf;
+}

@@ -13,6 +13,12 @@ extern const char exec_help_text[];
  * program's exit status or one of exec_help_text's. */
 int exec_main(int argc, char **argv);
 
+/* Whether path is an x86-64 ELF built for Linux rather than a cowvm guest
+ * kernel: it has a PT_INTERP, PT_TLS or PT_GNU_STACK header, which a
+ * linker gives every Linux program and cowvm's guest linker scripts give
+ * none. 0 when it is not, or cannot be read. */
+int exec_is_linux_elf(const char *path);
+
 /* What --env, --file, --dir and --kernel give a Linux program. */
 struct exec_prog {
 	const char *who;    /* the command, the prefix of its error lines */

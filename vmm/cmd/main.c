@@ -42,6 +42,8 @@ static const char usage_text[] =
 	"\n"
 	"Boot GUEST.elf (an x86-64 ELF kernel following the cowvm boot\n"
 	"protocol) in a KVM virtual machine; its console goes to stdout.\n"
+	"A static Linux executable given to run is run as by cowvm exec\n"
+	"(the words after -- are its arguments; exit statuses as for exec).\n"
 	"\n"
 	"  --mem SIZE         guest RAM, bytes or with a K/M/G suffix, from "
 	"4M\n"
@@ -234,6 +236,28 @@ static int run_vm(struct cowvm *vm, const struct options *o)
 	return report_exit(o, &e);
 }
 
+/* `cowvm run [--mem M] [--timeout T] PROGRAM [-- ARGS]` of a Linux
+ * program: the same as `cowvm exec [--mem M] [--timeout T] PROGRAM ARGS`. */
+static int run_linux(int argc, char **argv, const struct options *o)
+{
+	char **v = calloc((size_t)argc + 2, sizeof(*v));
+	int n = 0, i = 1, r;
+
+	if (!v)
+		return usage_error("%s", "out of memory");
+	v[n++] = "exec";
+	while (i < argc && argv[i] != o->elf)
+		v[n++] = argv[i++];
+	v[n++] = argv[i++];
+	if (i < argc && !strcmp(argv[i], "--"))
+		i++; /* run's separator; exec takes ARGS right after PROGRAM */
+	while (i < argc)
+		v[n++] = argv[i++];
+	r = exec_main(n, v);
+	free(v);
+	return r;
+}
+
 /* `cowvm run ...`. */
 static int cmd_run(int argc, char **argv)
 {
@@ -245,6 +269,10 @@ static int cmd_run(int argc, char **argv)
 
 	if (r)
 		return r;
+	if (exec_is_linux_elf(o.elf)) {
+		free(o.cmdline);
+		return run_linux(argc, argv, &o);
+	}
 	cowvm_config_init(&cfg);
 	cfg.mem_size = o.mem;
 	b.elf = o.elf;
