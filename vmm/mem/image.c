@@ -7,39 +7,66 @@
 
 #include "mem_internal.h"
 
-/* Pieces of a fold: pages given new frames in the fold's window (frame of
- * page off = delta + off), and pages whose private frame was overwritten
- * in place. */
+/* Pieces of a fold: pages given new frames in the fold's window, and
+ * pages whose private frame was overwritten in place. The written runs
+ * are packed one after the other into a window of as many frames as they
+ * have pages (each run on consecutive frames, so it maps with one mmap):
+ * page off of run i has frame w + at[i] + off - runs->r[i].off. Packing,
+ * rather than placing pages at their distance, keeps a fold's window as
+ * small as what it wrote, whatever the spread of the writes. */
 struct fold {
 	struct vmm_runs moved, inplace;
-	int64_t delta;
+	const struct vmm_runs *runs; /* the written runs */
+	uint64_t *at;		     /* per run: its first frame - w */
+	uint32_t w;
 	uint64_t placed; /* pages whose frame the table changed */
 };
 
+/* The frame the fold gave page off of a moved run. */
+static uint32_t fold_frame(const struct fold *fo, uint64_t off)
+{
+	uint64_t lo = 0, hi = fo->runs->n;
+
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (fo->runs->r[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (uint32_t)(fo->w + fo->at[lo] + (off - fo->runs->r[lo].off));
+}
+
 /* Copy every written page into a private frame: frames the table already
- * holds alone are overwritten in place, the others are placed congruently
- * in a fresh window spanning the written pages. Stops at the first error
- * with everything done so far recorded in fo. */
+ * holds alone are overwritten in place, the others are placed in a fresh
+ * window, packed (struct fold). Stops at the first error with everything
+ * done so far recorded in fo. */
 static int fold_pages(struct vmm_mem *mem, const struct vmm_runs *runs,
 		      struct fold *fo)
 {
 	struct cow_store *s = vmm_store();
-	uint64_t lo = runs->r[0].off;
-	uint64_t span = runs->r[runs->n - 1].off + runs->r[runs->n - 1].n - lo;
+	uint64_t span = vmm_runs_pages(runs);
 	int64_t w;
 	int err = 0;
 
+	fo->runs = runs;
+	fo->at = vmm_malloc(runs->n * sizeof(*fo->at));
+	if (!fo->at)
+		return -ENOMEM;
+	for (uint64_t i = 0, pos = 0; i < runs->n; pos += runs->r[i++].n)
+		fo->at[i] = pos;
 	pthread_mutex_lock(&vmm_store_lock);
 	w = vmm_fault(VMM_FAULT_COW) ? -ENOMEM : cow_window_reserve(s, span);
 	if (w < 0) {
 		pthread_mutex_unlock(&vmm_store_lock);
 		return (int)w;
 	}
-	fo->delta = w - (int64_t)lo;
+	fo->w = (uint32_t)w;
 	for (uint64_t i = 0; !err && i < runs->n; i++) {
 		for (uint64_t k = 0; !err && k < runs->r[i].n; k++) {
 			uint64_t off = runs->r[i].off + k;
-			uint32_t at = (uint32_t)(fo->delta + (int64_t)off);
+			uint32_t at = (uint32_t)(w + (int64_t)(fo->at[i] + k));
 			int64_t f = vmm_fault(VMM_FAULT_COW)
 					    ? -ENOMEM
 					    : cow_tree_place(
@@ -172,7 +199,7 @@ static struct vmm_extents *fold_extents(struct vmm_mem *mem,
 	for (uint64_t i = 0; i < fo->moved.n; i++)
 		add[i] = (struct vmm_extent){
 			fo->moved.r[i].off, fo->moved.r[i].n,
-			(uint32_t)(fo->delta + (int64_t)fo->moved.r[i].off)};
+			fold_frame(fo, fo->moved.r[i].off)};
 	ext = vmm_extents_overlay(mem->ext, add, fo->moved.n);
 	free(add);
 	return ext;
@@ -212,6 +239,7 @@ out:
 	vmm_runs_free(&runs);
 	vmm_runs_free(&fo.moved);
 	vmm_runs_free(&fo.inplace);
+	free(fo.at);
 	return err;
 }
 
