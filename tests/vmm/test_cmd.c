@@ -121,6 +121,23 @@ static void test_usage(const char *elf)
 		snprintf(s, sizeof(s), "%d ", code);
 		TEST_ASSERT(strstr(r.out, s), "--help documents %d", code);
 	}
+	{
+		/* Each command's own --help: status 0 and its options. */
+		static const char *const subs[][2] = {
+			{"fuzz", "--reproduce FILE"},
+			{"exec", "--snapshot-at stdin"},
+			{"serve", "--mode"},
+			{"run", "--timeout SECONDS"},
+		};
+
+		for (unsigned i = 0; i < 4; i++) {
+			r = run(subs[i][0], "--help", NULL, NULL, NULL, NULL);
+			TEST_ASSERT_EQ(r.status, 0, "%s --help", subs[i][0]);
+			TEST_ASSERT(strstr(r.out, subs[i][1]),
+				    "%s --help lacks '%s'", subs[i][0],
+				    subs[i][1]);
+		}
+	}
 	r = run("--version", NULL, NULL, NULL, NULL, NULL);
 	TEST_ASSERT_EQ(r.status, 0, "--version");
 	TEST_ASSERT(!strncmp(r.out, "cowvm ", 6), "--version");

@@ -55,25 +55,6 @@ static const char usage_text[] =
 	"cowvm demo boots GUEST.elf (default build/guest/guest.elf) at a few\n"
 	"sizes, forks clones and prints fork latency and memory per clone.\n"
 	"\n"
-	"cowvm fuzz runs a snapshot fuzzer on TARGET.elf (a target built\n"
-	"with scripts/build-target.sh; see fuzz/README.md): it boots the\n"
-	"target, snapshots it after cowvm_target_init and runs every input\n"
-	"from that snapshot, keeping inputs that reach new edges.\n"
-	"  -i DIR             seed corpus (default: one built-in seed)\n"
-	"  -o DIR             results: DIR/queue, DIR/crashes and\n"
-	"                     DIR/timeouts, each input with a .txt reason\n"
-	"  --seed N           random seed (default 0); with --runs and no\n"
-	"                     timeouts the same seed gives the same results\n"
-	"  --runs N           stop after N runs (default: no limit)\n"
-	"  --seconds S        stop after S seconds (default: no limit)\n"
-	"  --timeout-ms MS    wall-clock limit per input (default 100)\n"
-	"  --mem SIZE         guest RAM (default 64M)\n"
-	"  --no-coverage      blind fuzzing: never grow the corpus\n"
-	"  --stop-on-crash    stop at the first crash\n"
-	"  --profile          print where the time per run goes\n"
-	"  -q, --quiet        no status line every second\n"
-	"  --reproduce FILE   run FILE once and print what it did\n"
-	"\n"
 	"exit status of cowvm run:\n"
 	"  0-119  the guest's own exit status\n"
 	"  120    usage error (bad option, --mem or --timeout value)\n"
@@ -82,19 +63,7 @@ static const char usage_text[] =
 	"  123    timeout\n"
 	"  124    VMM error: bad hypercall, access outside RAM, triple fault,\n"
 	"         unexpected exit\n"
-	"  125    the guest exited with a status outside 0-119\n"
-	"exit status of cowvm fuzz:\n"
-	"  0      no crash found (--reproduce: the input ran cleanly)\n"
-	"  1      a crash was found (--reproduce: the input crashes)\n"
-	"  2      --reproduce: the input timed out\n"
-	"  120    usage error\n"
-	"  121    cannot boot the target: KVM unavailable, bad ELF, or not\n"
-	"         a fuzz target (no harness)\n"
-	"  122    the target crashed during init (before its snapshot)\n"
-	"  123    the target did not reach its snapshot in 100 timeouts\n"
-	"  124    VMM error\n"
-	"  126    corpus folder missing or unreadable, output folder not\n"
-	"         writable or already holding results\n";
+	"  125    the guest exited with a status outside 0-119\n";
 
 struct options {
 	uint64_t mem;
@@ -288,6 +257,23 @@ static int cmd_run(int argc, char **argv)
 	return r;
 }
 
+/* `cowvm COMMAND --help`: that command's part of the help; 0, or the
+ * usage status for an unknown command. */
+static int sub_help(const char *cmd)
+{
+	if (!strcmp(cmd, "exec"))
+		fputs(exec_help_text, stdout);
+	else if (!strcmp(cmd, "fuzz"))
+		fputs(fuzz_help_text, stdout);
+	else if (!strcmp(cmd, "serve"))
+		fputs(serve_help_text, stdout);
+	else if (!strcmp(cmd, "run") || !strcmp(cmd, "demo"))
+		fputs(usage_text, stdout);
+	else
+		return usage_error("unknown command '%s'", cmd);
+	return 0;
+}
+
 /* Dispatch --help, --version and the subcommands; returns the documented
  * status. */
 int main(int argc, char **argv)
@@ -296,6 +282,7 @@ int main(int argc, char **argv)
 		return usage_error("%s", "missing command");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
+		fputs(fuzz_help_text, stdout);
 		fputs(serve_help_text, stdout);
 		fputs(exec_help_text, stdout);
 		return 0;
@@ -304,6 +291,8 @@ int main(int argc, char **argv)
 		printf("cowvm %s\n", COWVM_VERSION);
 		return 0;
 	}
+	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
+		return sub_help(argv[1]);
 	if (!strcmp(argv[1], "demo"))
 		return demo_main(argc, argv);
 	if (!strcmp(argv[1], "exec"))

@@ -114,5 +114,7 @@ void fuzz_close(struct fuzz *f);
 
 /* `cowvm fuzz ...` (argv[0] is "fuzz"): the process exit status. */
 int fuzz_main(int argc, char **argv);
+/* The help of `cowvm fuzz`: options and exit statuses. */
+extern const char fuzz_help_text[];
 
 #endif

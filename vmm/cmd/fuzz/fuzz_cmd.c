@@ -34,6 +34,41 @@ struct fuzz_cli {
 	int profile, quiet;
 };
 
+/* What `cowvm fuzz --help` (and `cowvm --help`) print. */
+const char fuzz_help_text[] =
+	"\n"
+	"cowvm fuzz runs a snapshot fuzzer on TARGET.elf (a target built\n"
+	"with scripts/build-target.sh; see fuzz/README.md): it boots the\n"
+	"target, snapshots it after cowvm_target_init and runs every input\n"
+	"from that snapshot, keeping inputs that reach new edges.\n"
+	"  -i DIR             seed corpus (default: one built-in seed)\n"
+	"  -o DIR             results: DIR/queue, DIR/crashes and\n"
+	"                     DIR/timeouts, each input with a .txt reason\n"
+	"  --seed N           random seed (default 0); with --runs and no\n"
+	"                     timeouts the same seed gives the same results\n"
+	"  --runs N           stop after N runs (default: no limit)\n"
+	"  --seconds S        stop after S seconds (default: no limit)\n"
+	"  --timeout-ms MS    wall-clock limit per input (default 100)\n"
+	"  --mem SIZE         guest RAM (default 64M)\n"
+	"  --no-coverage      blind fuzzing: never grow the corpus\n"
+	"  --stop-on-crash    stop at the first crash\n"
+	"  --profile          print where the time per run goes\n"
+	"  -q, --quiet        no status line every second\n"
+	"  --reproduce FILE   run FILE once and print what it did\n"
+	"\n"
+	"exit status of cowvm fuzz:\n"
+	"  0      no crash found (--reproduce: the input ran cleanly)\n"
+	"  1      a crash was found (--reproduce: the input crashes)\n"
+	"  2      --reproduce: the input timed out\n"
+	"  120    usage error\n"
+	"  121    cannot boot the target: KVM unavailable, bad ELF, or not\n"
+	"         a fuzz target (no harness)\n"
+	"  122    the target crashed during init (before its snapshot)\n"
+	"  123    the target did not reach its snapshot in 100 timeouts\n"
+	"  124    VMM error\n"
+	"  126    corpus folder missing or unreadable, output folder not\n"
+	"         writable or already holding results\n";
+
 /* Print one usage error line; returns FZ_USAGE. */
 static int usage(const char *fmt, const char *arg)
 {
@@ -275,8 +310,14 @@ int fuzz_main(int argc, char **argv)
 	const struct fuzz_stats *st;
 	struct fuzz *f;
 	char err[1024];
-	int r = parse(argc, argv, &c);
+	int r;
 
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(fuzz_help_text, stdout);
+		return 0;
+	}
+	r = parse(argc, argv, &c);
 	if (r)
 		return r;
 	if (!c.reproduce) {
