@@ -465,6 +465,15 @@ static int64_t sys_poll(struct lx_regs *r, uint64_t ufds, uint64_t n,
 	return ready;
 }
 
+/* ppoll(fds, n, timeout, sigmask, size): as poll (the mask would only
+ * matter while blocked, and nothing blocks here). */
+static int64_t sys_ppoll(struct lx_regs *r, uint64_t ufds, uint64_t n,
+			 uint64_t c, uint64_t d, uint64_t e, uint64_t f)
+{
+	(void)c, (void)d, (void)e, (void)f;
+	return sys_poll(r, ufds, n, 0, 0, 0, 0);
+}
+
 const struct lx_sys lx_io_calls[] = {
 	{NR_read, 3, 0, "read", sys_read},
 	{NR_write, 3, 0, "write", sys_write},
@@ -480,5 +489,6 @@ const struct lx_sys lx_io_calls[] = {
 	{NR_fcntl, 3, 0, "fcntl", sys_fcntl},
 	{NR_ioctl, 3, 0, "ioctl", sys_ioctl},
 	{NR_poll, 3, 0, "poll", sys_poll},
+	{NR_ppoll, 5, 0, "ppoll", sys_ppoll},
 	{0, 0, 0, 0, 0},
 };

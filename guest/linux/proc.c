@@ -325,6 +325,5 @@ const struct lx_sys lx_unimplemented_calls[] = {
 	{NR_sched_getparam, 2, 0, "sched_getparam", 0},
 	{NR_sched_getscheduler, 1, 0, "sched_getscheduler", 0},
 	{NR_getcpu, 3, 0, "getcpu", 0},
-	{NR_ppoll, 5, 0, "ppoll", 0},
 	{0, 0, 0, 0, 0},
 };
