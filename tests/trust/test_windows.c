@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	uint64_t count = env ? strtoull(env, NULL, 0) : 5000;
 	/* Pages at 16 MiB and at the top of low RAM (below 3 GiB). */
 	uint64_t first = (16ull << 20) / PAGE, last = (3ull << 30) / PAGE - 1;
-	struct cowvm_snapshot **snaps;
+	struct cowvm_snapshot **snaps, *last_snap;
 	struct cowvm *c;
 	struct tvm t, u;
 
@@ -75,13 +75,19 @@ int main(int argc, char **argv)
 			cowvm_destroy(c);
 		}
 	}
+	/* Every snapshot is still alive: a new VM must fit beside them. */
 	u = tvm_boot(MEM, argv[1], "exit 0");
 	put(u.vm, last, 0);
-	snaps[0 + 0] = snaps[0]; /* keep every snapshot alive until here */
-	TEST_ASSERT(cowvm_snapshot(u.vm) != NULL,
-		    "a new 4 GiB VM after %llu snapshots: %s",
+	last_snap = cowvm_snapshot(u.vm);
+	TEST_ASSERT(last_snap, "a new 4 GiB VM after %llu snapshots: %s",
 		    (unsigned long long)count, cowvm_error(u.vm));
 	printf("windows: %llu snapshots of a 4 GiB VM, then a new one\n",
 	       (unsigned long long)count);
+	cowvm_snapshot_put(last_snap);
+	for (uint64_t k = 0; k < count; k++)
+		cowvm_snapshot_put(snaps[k]);
+	free(snaps);
+	tvm_free(&u);
+	tvm_free(&t);
 	return 0;
 }
