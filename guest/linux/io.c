@@ -142,8 +142,10 @@ int64_t lx_fd_read(int fd, uint64_t buf, uint64_t len, int64_t off)
 	return (int64_t)cnt;
 }
 
-/* Write len bytes from user memory at buf to fd. */
-int64_t lx_fd_write(int fd, uint64_t buf, uint64_t len, int64_t off)
+/* Write len bytes at buf, already checked (or the personality's own), to
+ * fd. */
+static int64_t lx_fd_write_checked(int fd, uint64_t buf, uint64_t len,
+				   int64_t off)
 {
 	struct lx_fd *f = lx_fd_get((uint64_t)fd);
 	uint64_t done = 0;
@@ -152,25 +154,34 @@ int64_t lx_fd_write(int fd, uint64_t buf, uint64_t len, int64_t off)
 	    (f->kind != LX_FD_STDIO && f->kind != LX_FD_NULL &&
 	     f->kind != LX_FD_RANDOM) ||
 	    (f->flags & LX_O_ACCMODE) == 0)
-		return f && f->kind == LX_FD_STDIO ? -LX_EBADF : -LX_EBADF;
-	if (!lx_user_ok(buf, len))
-		return -LX_EFAULT;
+		return -LX_EBADF;
 	if (f->kind != LX_FD_STDIO)
 		return (int64_t)len;
 	if (off >= 0)
 		return -LX_ESPIPE;
-	while (done < len) {
-		uint64_t n = len - done < COWVM_LINUX_IO_MAX
-				     ? len - done
-				     : COWVM_LINUX_IO_MAX;
-		int64_t r =
-			lx_hc_io(COWVM_LINUX_IO_WRITE, f->stdio, buf + done, n);
+	if (f->stdio == 0) { /* a host stdin opened for writing */
+		while (done < len) {
+			uint64_t n = len - done < COWVM_LINUX_IO_MAX
+					     ? len - done
+					     : COWVM_LINUX_IO_MAX;
+			int64_t r = lx_hc_io(COWVM_LINUX_IO_WRITE, 0,
+					     buf + done, n);
 
-		if (r < 0)
-			return done ? (int64_t)done : r;
-		done += (uint64_t)r;
+			if (r < 0)
+				return done ? (int64_t)done : r;
+			done += (uint64_t)r;
+		}
+		return (int64_t)done;
 	}
-	return (int64_t)done;
+	return lx_out_write(f->stdio, buf, len);
+}
+
+/* Write len bytes from user memory at buf to fd. */
+int64_t lx_fd_write(int fd, uint64_t buf, uint64_t len, int64_t off)
+{
+	if (!lx_user_ok(buf, len))
+		return lx_fd_get((uint64_t)fd) ? -LX_EFAULT : -LX_EBADF;
+	return lx_fd_write_checked(fd, buf, len, off);
 }
 
 /* read(fd, buf, len). */
@@ -263,8 +274,8 @@ static int64_t sys_writev(struct lx_regs *r, uint64_t fd, uint64_t uiov,
 			lx_copy(lx_bounce + pos,
 				(const void *)(uintptr_t)iov[i].base,
 				iov[i].len);
-		return lx_fd_write((int)fd, (uint64_t)(uintptr_t)lx_bounce, sum,
-				   -1);
+		return lx_fd_write_checked(
+			(int)fd, (uint64_t)(uintptr_t)lx_bounce, sum, -1);
 	}
 	for (uint64_t i = 0; i < cnt; i++) {
 		int64_t n = lx_fd_write((int)fd, iov[i].base, iov[i].len, -1);

@@ -99,11 +99,13 @@ typedef int64_t (*lx_sys_fn)(struct lx_regs *r, uint64_t a, uint64_t b,
 			     uint64_t c, uint64_t d, uint64_t e, uint64_t f);
 
 /* THE user-pointer check: nonzero when [p, p + len) lies in the program's
- * memory (above page 0, below the stack top, no wrap); an empty range is
- * always fine, as for Linux. */
+ * memory, [COWVM_LINUX_LOAD_MIN, stack top), with no wrap: the boot
+ * structures and the personality below are no program's (-EFAULT, as a
+ * kernel address is for Linux); an empty range is always fine. */
 static inline int lx_user_ok(uint64_t p, uint64_t len)
 {
-	return !len || (p >= 4096 && p <= lx.ram_top && len <= lx.ram_top - p);
+	return !len || (p >= COWVM_LINUX_LOAD_MIN && p <= lx.ram_top &&
+			len <= lx.ram_top - p);
 }
 
 /* Copy n bytes (rep movsb; no SSE state touched). */

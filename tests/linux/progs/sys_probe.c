@@ -404,6 +404,12 @@ static void probe_fds(void)
 	printf("close again: %s\n", probe_ret(close(10)));
 	printf("read closed: %s\n", probe_ret(read(20, &c, 1)));
 	printf("dup2 to itself closed: %s\n", probe_ret(dup2(20, 20)));
+	/* 1.5 MiB: below every program's image, not the program's memory
+	 * (under cowvm the personality lives there). */
+	printf("write from 0x180000: %s\n",
+	       probe_ret(write(1, (const void *)0x180000, 8)));
+	printf("read into 0x180000: %s\n",
+	       probe_ret(read(0, (void *)0x180000, 8)));
 }
 
 /* /dev/null, /dev/urandom, getrandom and a gathered write to stdout. */
