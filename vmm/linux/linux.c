@@ -34,7 +34,7 @@ static int linux_map_plan(struct cowvm *vm, const struct linux_prog *p,
 				"%s: does not fit in %llu MiB of guest RAM: "
 				"image up to %llu KiB, %llu MiB of heap, %llu "
 				"KiB of files, %llu MiB of stack",
-				p->path, (unsigned long long)(m->top >> 20),
+				p->f.path, (unsigned long long)(m->top >> 20),
 				(unsigned long long)(p->brk_start >> 10),
 				LINUX_HEAP_MIN >> 20,
 				(unsigned long long)(files >> 10),
@@ -117,7 +117,7 @@ int vmm_linux_load(struct cowvm *vm, const struct cowvm_linux *lx)
 	if (!lx->program)
 		return vmm_fail(vm, EINVAL, "no program given");
 	if (lx->flags & ~(COWVM_LINUX_STRACE | COWVM_LINUX_SNAPSHOT_STDIN |
-			   COWVM_LINUX_BUFFER_OUTPUT))
+			  COWVM_LINUX_BUFFER_OUTPUT))
 		return vmm_fail(vm, EINVAL, "unknown Linux flags 0x%x",
 				lx->flags);
 	err = linux_prog_open(vm, lx->program, top, &p);

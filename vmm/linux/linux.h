@@ -10,10 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <gelf.h>
-#include <libelf.h>
-
 #include "cowvm_linux_abi.h"
+#include "vmm_elf.h"
 #include "vmm.h"
 
 #define LINUX_PAGE     4096ull
@@ -32,12 +30,7 @@ static inline uint64_t linux_page_down(uint64_t x)
 
 /* An open, checked program and where it loads. */
 struct linux_prog {
-	const char *path; /* as the caller named it, for messages */
-	int fd;
-	uint64_t size; /* of the file */
-	Elf *elf;
-	GElf_Ehdr ehdr;
-	size_t phnum;
+	struct vmm_elf f;   /* the open file (kvm/vmm_elf.h) */
 	uint64_t bias;	    /* 0 (ET_EXEC) or COWVM_LINUX_PIE_BASE */
 	uint64_t entry;	    /* bias + e_entry */
 	uint64_t phdr;	    /* AT_PHDR: guest address of the headers, or 0 */

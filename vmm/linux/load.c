@@ -8,52 +8,6 @@
 
 #include "linux.h"
 
-/* Open p->path, a regular file, and fill p->fd and p->size. */
-static int prog_open_file(struct cowvm *vm, struct linux_prog *p)
-{
-	struct stat st;
-
-	p->fd = open(p->path, O_RDONLY | O_CLOEXEC);
-	if (p->fd < 0)
-		return vmm_fail(vm, errno, "%s: %s", p->path, strerror(errno));
-	if (fstat(p->fd, &st) < 0)
-		return vmm_fail(vm, errno, "%s: %s", p->path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return vmm_fail(vm, EACCES, "%s: is a directory", p->path);
-	if (!S_ISREG(st.st_mode))
-		return vmm_fail(vm, EACCES, "%s: not a regular file", p->path);
-	p->size = (uint64_t)st.st_size;
-	return 0;
-}
-
-/* The identification bytes: an ELF64, little-endian. */
-static int prog_check_ident(struct cowvm *vm, struct linux_prog *p)
-{
-	unsigned char id[EI_NIDENT];
-	ssize_t n = pread(p->fd, id, sizeof(id), 0);
-
-	if (n < 0)
-		return vmm_fail(vm, errno, "%s: %s", p->path, strerror(errno));
-	if (n < EI_NIDENT || memcmp(id, ELFMAG, SELFMAG))
-		return vmm_fail(vm, ENOEXEC, "%s: not an ELF executable",
-				p->path);
-	if (id[EI_CLASS] == ELFCLASS32)
-		return vmm_fail(vm, ENOEXEC,
-				"%s: 32-bit ELF: only x86-64 executables run",
-				p->path);
-	if (id[EI_CLASS] != ELFCLASS64 || id[EI_DATA] != ELFDATA2LSB)
-		return vmm_fail(vm, ENOEXEC,
-				"%s: not an ELF executable (class %u, byte "
-				"order %u)",
-				p->path, id[EI_CLASS], id[EI_DATA]);
-	if (p->size < sizeof(Elf64_Ehdr))
-		return vmm_fail(vm, ENOEXEC,
-				"%s: truncated (the ELF header ends past the "
-				"file)",
-				p->path);
-	return 0;
-}
-
 /* Why an ELF of type t is no executable, or NULL for ET_EXEC and ET_DYN. */
 static const char *prog_type_problem(unsigned t)
 {
@@ -71,54 +25,22 @@ static const char *prog_type_problem(unsigned t)
 	}
 }
 
-/* The ELF header: x86-64, an executable type, program headers inside. */
-static int prog_check_ehdr(struct cowvm *vm, struct linux_prog *p)
+/* The type: an executable (ET_EXEC) or a static-pie (ET_DYN), which
+ * loads at COWVM_LINUX_PIE_BASE. */
+static int prog_check_type(struct cowvm *vm, struct linux_prog *p)
 {
-	const char *why;
+	const char *why = prog_type_problem(p->f.ehdr.e_type);
 
-	p->elf = elf_begin(p->fd, ELF_C_READ, NULL);
-	if (!p->elf || elf_kind(p->elf) != ELF_K_ELF ||
-	    !gelf_getehdr(p->elf, &p->ehdr))
-		return vmm_fail(vm, ENOEXEC, "%s: not an ELF executable (%s)",
-				p->path, elf_errmsg(-1));
-	if (p->ehdr.e_machine != EM_X86_64)
-		return vmm_fail(vm, ENOEXEC,
-				"%s: ELF for machine %u, not x86-64", p->path,
-				p->ehdr.e_machine);
-	why = prog_type_problem(p->ehdr.e_type);
 	if (why)
-		return vmm_fail(vm, ENOEXEC, "%s: %s", p->path, why);
-	p->phnum = p->ehdr.e_phnum;
-	if (p->phnum == 0 || p->phnum == PN_XNUM ||
-	    p->ehdr.e_phentsize != sizeof(Elf64_Phdr))
-		return vmm_fail(vm, ENOEXEC,
-				"%s: not an ELF executable (%zu program "
-				"headers of %u bytes)",
-				p->path, p->phnum, p->ehdr.e_phentsize);
-	if (p->ehdr.e_phoff > p->size ||
-	    p->phnum * sizeof(Elf64_Phdr) > p->size - p->ehdr.e_phoff)
-		return vmm_fail(vm, ENOEXEC,
-				"%s: truncated (the program headers end past "
-				"the file)",
-				p->path);
-	p->bias = p->ehdr.e_type == ET_DYN ? COWVM_LINUX_PIE_BASE : 0;
-	return 0;
-}
-
-/* Program header i into *ph; 0 or -ENOEXEC. */
-static int prog_phdr(struct cowvm *vm, const struct linux_prog *p, size_t i,
-		     GElf_Phdr *ph)
-{
-	if (!gelf_getphdr(p->elf, (int)i, ph))
-		return vmm_fail(vm, ENOEXEC, "%s: bad program header %zu (%s)",
-				p->path, i, elf_errmsg(-1));
+		return vmm_fail(vm, ENOEXEC, "%s: %s", p->f.path, why);
+	p->bias = p->f.ehdr.e_type == ET_DYN ? COWVM_LINUX_PIE_BASE : 0;
 	return 0;
 }
 
 /* Whether the PT_DYNAMIC segment ph names a DT_NEEDED library. */
 static bool prog_needs_libs(const struct linux_prog *p, const GElf_Phdr *ph)
 {
-	Elf_Data *d = elf_getdata_rawchunk(p->elf, (int64_t)ph->p_offset,
+	Elf_Data *d = elf_getdata_rawchunk(p->f.elf, (int64_t)ph->p_offset,
 					   ph->p_filesz, ELF_T_DYN);
 	GElf_Dyn dyn;
 
@@ -134,27 +56,27 @@ static bool prog_needs_libs(const struct linux_prog *p, const GElf_Phdr *ph)
 /* Refuse a dynamically linked program: PT_INTERP, or DT_NEEDED. */
 static int prog_check_static(struct cowvm *vm, struct linux_prog *p)
 {
-	for (size_t i = 0; i < p->phnum; i++) {
+	for (size_t i = 0; i < p->f.phnum; i++) {
 		GElf_Phdr ph;
-		int err = prog_phdr(vm, p, i, &ph);
+		int err = vmm_elf_phdr(vm, &p->f, i, &ph);
 		bool dynamic = ph.p_type == PT_INTERP;
 
 		if (err)
 			return err;
 		if (ph.p_type == PT_DYNAMIC &&
-		    (ph.p_offset > p->size ||
-		     ph.p_filesz > p->size - ph.p_offset))
+		    (ph.p_offset > p->f.size ||
+		     ph.p_filesz > p->f.size - ph.p_offset))
 			return vmm_fail(vm, ENOEXEC,
 					"%s: truncated (segment %zu ends past "
 					"the file)",
-					p->path, i);
+					p->f.path, i);
 		if (ph.p_type == PT_DYNAMIC)
 			dynamic = prog_needs_libs(p, &ph);
 		if (dynamic)
 			return vmm_fail(vm, ENOEXEC,
 					"%s: dynamically linked: build it with "
 					"-static",
-					p->path);
+					p->f.path);
 	}
 	return 0;
 }
@@ -165,22 +87,15 @@ static int prog_check_load(struct cowvm *vm, struct linux_prog *p, size_t i,
 {
 	uint64_t a = p->bias + ph->p_vaddr, b = a + ph->p_memsz;
 
-	if (ph->p_filesz > ph->p_memsz)
-		return vmm_fail(vm, ENOEXEC,
-				"%s: segment %zu holds 0x%llx file bytes in "
-				"0x%llx bytes of memory",
-				p->path, i, (unsigned long long)ph->p_filesz,
-				(unsigned long long)ph->p_memsz);
-	if (ph->p_offset > p->size || ph->p_filesz > p->size - ph->p_offset)
-		return vmm_fail(vm, ENOEXEC,
-				"%s: truncated (segment %zu ends past the "
-				"file)",
-				p->path, i);
+	int err = vmm_elf_check_data(vm, &p->f, i, ph);
+
+	if (err)
+		return err;
 	if ((ph->p_vaddr - ph->p_offset) % LINUX_PAGE)
 		return vmm_fail(vm, ENOEXEC,
 				"%s: segment %zu: address 0x%llx and file "
 				"offset 0x%llx differ within a page",
-				p->path, i, (unsigned long long)ph->p_vaddr,
+				p->f.path, i, (unsigned long long)ph->p_vaddr,
 				(unsigned long long)ph->p_offset);
 	if (ph->p_vaddr > UINT64_MAX - p->bias || b < a)
 		b = a = UINT64_MAX;
@@ -188,27 +103,27 @@ static int prog_check_load(struct cowvm *vm, struct linux_prog *p, size_t i,
 		return vmm_fail(vm, ENOEXEC,
 				"%s: segment %zu [0x%llx, 0x%llx) overlaps the "
 				"cowvm kernel [0, 2 MiB)",
-				p->path, i, (unsigned long long)a,
+				p->f.path, i, (unsigned long long)a,
 				(unsigned long long)b);
 	if (b > top)
 		return vmm_fail(vm, ENOEXEC,
 				"%s: segment %zu [0x%llx, 0x%llx) lies outside "
 				"guest RAM (%llu MiB)",
-				p->path, i, (unsigned long long)a,
+				p->f.path, i, (unsigned long long)a,
 				(unsigned long long)b,
 				(unsigned long long)(top >> 20));
 	if (linux_page_up(b) > p->brk_start)
 		p->brk_start = linux_page_up(b);
-	if (p->ehdr.e_entry >= ph->p_vaddr &&
-	    p->ehdr.e_entry - ph->p_vaddr < ph->p_memsz)
-		p->entry = p->bias + p->ehdr.e_entry;
+	if (p->f.ehdr.e_entry >= ph->p_vaddr &&
+	    p->f.ehdr.e_entry - ph->p_vaddr < ph->p_memsz)
+		p->entry = p->bias + p->f.ehdr.e_entry;
 	return 0;
 }
 
 /* AT_PHDR: PT_PHDR's address, else e_phoff inside a PT_LOAD, else 0. */
 static void prog_find_phdr(struct linux_prog *p, const GElf_Phdr *ph)
 {
-	uint64_t off = p->ehdr.e_phoff;
+	uint64_t off = p->f.ehdr.e_phoff;
 
 	if (ph->p_type == PT_PHDR)
 		p->phdr = p->bias + ph->p_vaddr;
@@ -224,10 +139,10 @@ static int prog_check_loads(struct cowvm *vm, struct linux_prog *p,
 	size_t loads = 0;
 	int err = 0;
 
-	for (size_t i = 0; i < p->phnum && !err; i++) {
+	for (size_t i = 0; i < p->f.phnum && !err; i++) {
 		GElf_Phdr ph;
 
-		err = prog_phdr(vm, p, i, &ph);
+		err = vmm_elf_phdr(vm, &p->f, i, &ph);
 		if (err)
 			break;
 		if (ph.p_type == PT_PHDR)
@@ -239,11 +154,13 @@ static int prog_check_loads(struct cowvm *vm, struct linux_prog *p,
 		err = prog_check_load(vm, p, i, &ph, top);
 	}
 	if (!err && !loads)
-		err = vmm_fail(vm, ENOEXEC, "%s: no loadable segment", p->path);
+		err = vmm_fail(vm, ENOEXEC, "%s: no loadable segment",
+			       p->f.path);
 	if (!err && !p->entry)
 		err = vmm_fail(vm, ENOEXEC,
 			       "%s: entry point 0x%llx lies in no segment",
-			       p->path, (unsigned long long)p->ehdr.e_entry);
+			       p->f.path,
+			       (unsigned long long)p->f.ehdr.e_entry);
 	return err;
 }
 
@@ -254,15 +171,9 @@ int linux_prog_open(struct cowvm *vm, const char *path, uint64_t top,
 	int err;
 
 	memset(p, 0, sizeof(*p));
-	p->path = path;
-	p->fd = -1;
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return vmm_fail(vm, ENOSYS, "libelf is out of date");
-	err = prog_open_file(vm, p);
+	err = vmm_elf_open(vm, path, &p->f);
 	if (!err)
-		err = prog_check_ident(vm, p);
-	if (!err)
-		err = prog_check_ehdr(vm, p);
+		err = prog_check_type(vm, p);
 	if (!err)
 		err = prog_check_static(vm, p);
 	if (!err)
@@ -278,38 +189,29 @@ static int prog_copy_load(struct cowvm *vm, const struct linux_prog *p,
 {
 	uint64_t lead = ph->p_vaddr % LINUX_PAGE;
 	uint64_t at = p->bias + ph->p_vaddr - lead;
-	uint64_t len = lead + ph->p_filesz, done = 0;
+	uint64_t len = lead + ph->p_filesz;
 	uint64_t tail = ph->p_memsz - ph->p_filesz;
 	uint8_t *dst;
+	int err;
 
 	if (tail > linux_page_up(at + len) - (at + len))
 		tail = linux_page_up(at + len) - (at + len);
 	dst = vmm_gpa_write(vm, at, len + tail);
 	if (!dst)
 		return vmm_fail(vm, EFAULT, "%s: segment %zu is not guest RAM",
-				p->path, i);
-	while (done < len) {
-		ssize_t n = pread(p->fd, dst + done, len - done,
-				  (off_t)(ph->p_offset - lead + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return vmm_fail(vm, n < 0 ? errno : EIO,
-					"%s: segment %zu: short read", p->path,
-					i);
-		done += (uint64_t)n;
-	}
-	memset(dst + len, 0, tail);
-	return 0;
+				p->f.path, i);
+	err = vmm_elf_read(vm, &p->f, i, dst, ph->p_offset - lead, len);
+	if (!err)
+		memset(dst + len, 0, tail);
+	return err;
 }
 
 /* Copy every PT_LOAD of the checked program into guest RAM. */
 int linux_prog_copy(struct cowvm *vm, const struct linux_prog *p)
 {
-	for (size_t i = 0; i < p->phnum; i++) {
+	for (size_t i = 0; i < p->f.phnum; i++) {
 		GElf_Phdr ph;
-		int err = prog_phdr(vm, p, i, &ph);
+		int err = vmm_elf_phdr(vm, &p->f, i, &ph);
 
 		if (!err && ph.p_type == PT_LOAD && ph.p_memsz)
 			err = prog_copy_load(vm, p, i, &ph);
@@ -322,10 +224,5 @@ int linux_prog_copy(struct cowvm *vm, const struct linux_prog *p)
 /* Release the ELF handle and the descriptor. */
 void linux_prog_close(struct linux_prog *p)
 {
-	if (p->elf)
-		elf_end(p->elf);
-	if (p->fd >= 0)
-		close(p->fd);
-	p->elf = NULL;
-	p->fd = -1;
+	vmm_elf_close(&p->f);
 }
