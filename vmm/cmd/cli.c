@@ -153,3 +153,31 @@ double cli_median(double *v, size_t n)
 	cli_sort_doubles(v, n);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
+
+/* The monotonic time seconds from now. */
+struct timespec cli_deadline(double seconds)
+{
+	struct timespec dl;
+	double whole = (double)(time_t)seconds;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += (time_t)whole;
+	dl.tv_nsec += (long)((seconds - whole) * 1e9);
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	return dl;
+}
+
+/* Milliseconds from now until dl, at least 1. */
+uint64_t cli_ms_until(const struct timespec *dl)
+{
+	struct timespec now;
+	double ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(dl->tv_sec - now.tv_sec) * 1e3 +
+	     (double)(dl->tv_nsec - now.tv_nsec) / 1e6;
+	return ms < 1 ? 1 : (uint64_t)ms;
+}

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Print "WHO: " and fmt with arg, then " (try cowvm --help)", as one line
  * on stderr. */
@@ -32,6 +33,12 @@ char *cli_join_words(char *const *words, int n);
 /* Sum of the kB values of the lines of path that start with key (as in
  * /proc/PID/status and smaps_rollup); -1 if path cannot be read. */
 long cli_proc_kib(const char *path, const char *key);
+
+/* The monotonic time seconds (>= 0, fractions allowed) from now. */
+struct timespec cli_deadline(double seconds);
+
+/* Milliseconds on the monotonic clock from now until dl, at least 1. */
+uint64_t cli_ms_until(const struct timespec *dl);
 
 /* Microseconds on the monotonic clock. */
 double cli_now_us(void);

@@ -351,33 +351,33 @@ static int exec_precheck(const struct exec_opts *o, const char *kernel)
 	return 0;
 }
 
-/* The status for a failed cowvm_load_linux with -err. */
-static int exec_load_status(int err)
+/* What a failed cowvm_load_linux's -err means for the user. */
+enum exec_load_class exec_load_class(int err)
 {
 	switch (err) {
 	case ENOENT:
 	case ENOTDIR:
-		return EXEC_NOENT;
+		return EXEC_LOAD_NOENT;
 	case ENOEXEC:
 	case EACCES:
 	case E2BIG:
 	case EISDIR:
-		return EXEC_NOEXEC;
+		return EXEC_LOAD_NOEXEC;
 	default:
-		return EXEC_FAIL;
+		return EXEC_LOAD_FAIL;
 	}
 }
 
-/* Milliseconds from now until dl, at least 1. */
-static uint64_t exec_ms_until(const struct timespec *dl)
+/* The status for a failed cowvm_load_linux with -err. */
+static int exec_load_status(int err)
 {
-	struct timespec now;
-	double ms;
+	static const int status[] = {
+		[EXEC_LOAD_NOENT] = EXEC_NOENT,
+		[EXEC_LOAD_NOEXEC] = EXEC_NOEXEC,
+		[EXEC_LOAD_FAIL] = EXEC_FAIL,
+	};
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(dl->tv_sec - now.tv_sec) * 1e3 +
-	     (double)(dl->tv_nsec - now.tv_nsec) / 1e6;
-	return ms < 1 ? 1 : (uint64_t)ms;
+	return status[exec_load_class(err)];
 }
 
 /* At the stdin snapshot: snapshot *vm, go on in a clone of it and destroy
@@ -425,20 +425,12 @@ static int exec_report(const struct exec_opts *o, const struct cowvm_exit *e)
 /* Run *vm to its end under the whole-run timeout. */
 static int exec_run(struct cowvm **vm, const struct exec_opts *o)
 {
-	struct timespec dl;
+	struct timespec dl = cli_deadline(o->timeout_s);
 	struct cowvm_exit e;
-	double whole = floor(o->timeout_s);
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += (time_t)whole;
-	dl.tv_nsec += (long)((o->timeout_s - whole) * 1e9);
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
 	for (;;) {
 		if (o->timeout_s > 0)
-			cowvm_set_timeout(*vm, exec_ms_until(&dl));
+			cowvm_set_timeout(*vm, cli_ms_until(&dl));
 		if (cowvm_run(*vm, &e)) {
 			fprintf(stderr, "cowvm: %s\n", cowvm_error(*vm));
 			return EXEC_FAIL;

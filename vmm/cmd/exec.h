@@ -13,6 +13,16 @@ extern const char exec_help_text[];
  * program's exit status or one of exec_help_text's. */
 int exec_main(int argc, char **argv);
 
+/* What a failed cowvm_load_linux's -err means: the program is missing, it
+ * cannot run (not a static x86-64 executable, unreadable, too large), or
+ * cowvm failed. */
+enum exec_load_class {
+	EXEC_LOAD_NOENT,
+	EXEC_LOAD_NOEXEC,
+	EXEC_LOAD_FAIL,
+};
+enum exec_load_class exec_load_class(int err);
+
 /* Whether path is an x86-64 ELF built for Linux rather than a cowvm guest
  * kernel: it has a PT_INTERP, PT_TLS or PT_GNU_STACK header, which a
  * linker gives every Linux program and cowvm's guest linker scripts give

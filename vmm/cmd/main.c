@@ -143,18 +143,6 @@ static int parse_run(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Milliseconds from now until deadline, at least 1. */
-static uint64_t ms_until(const struct timespec *deadline)
-{
-	struct timespec now;
-	double ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(deadline->tv_sec - now.tv_sec) * 1e3 +
-	     (double)(deadline->tv_nsec - now.tv_nsec) / 1e6;
-	return ms < 1 ? 1 : (uint64_t)ms;
-}
-
 /* Map a final exit to the command's status, printing one line if not 0. */
 static int report_exit(const struct options *o, const struct cowvm_exit *e)
 {
@@ -182,20 +170,13 @@ static int report_exit(const struct options *o, const struct cowvm_exit *e)
 /* Run the loaded VM to its end, resuming across snapshot requests. */
 static int run_vm(struct cowvm *vm, const struct options *o)
 {
-	struct timespec deadline;
+	struct timespec deadline = cli_deadline(o->timeout_s);
 	struct cowvm_exit e;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)o->timeout_s;
-	deadline.tv_nsec += (long)((o->timeout_s - floor(o->timeout_s)) * 1e9);
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	do {
 		if (o->timeout_s > 0)
-			cowvm_set_timeout(vm, ms_until(&deadline));
+			cowvm_set_timeout(vm, cli_ms_until(&deadline));
 		err = cowvm_run(vm, &e);
 		if (err) {
 			fprintf(stderr, "cowvm: %s\n", cowvm_error(vm));

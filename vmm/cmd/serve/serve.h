@@ -69,6 +69,11 @@ struct serve_template {
 int serve_template_boot(const struct serve_cfg *c, struct serve_template *t,
 			char *err);
 
+/* Snapshot the booted t->vm as the template, with the per-request time
+ * limit timeout_ms that its clones inherit; 0 or -errno with err. */
+int serve_template_snapshot(struct serve_template *t, uint64_t timeout_ms,
+			    char *err);
+
 /* Release the template's snapshot and VM. */
 void serve_template_free(struct serve_template *t);
 

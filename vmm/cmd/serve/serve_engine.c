@@ -99,6 +99,24 @@ static void serve_init_error(const struct cowvm_exit *e, int console, char *err)
 	}
 }
 
+/* Snapshot the booted template t->vm with the per-request time limit
+ * timeout_ms, which its clones inherit; 0 or -errno with err. */
+int serve_template_snapshot(struct serve_template *t, uint64_t timeout_ms,
+			    char *err)
+{
+	cowvm_set_timeout(t->vm, timeout_ms);
+	t->cfg.timeout_ms = timeout_ms;
+	t->snap = cowvm_snapshot(t->vm);
+	if (!t->snap) {
+		int r = -errno;
+
+		snprintf(err, SERVE_ERR_MAX, "cannot snapshot the template: %s",
+			 cowvm_error(t->vm));
+		return r;
+	}
+	return 0;
+}
+
 /* Boot c's template up to its snapshot. */
 int serve_template_boot(const struct serve_cfg *c, struct serve_template *t,
 			char *err)
@@ -129,16 +147,9 @@ int serve_template_boot(const struct serve_cfg *c, struct serve_template *t,
 		serve_init_error(&b.exit, console, err);
 	if (r)
 		goto out;
-	/* Clones inherit the config: the per-request time limit. */
-	cowvm_set_timeout(t->vm, c->timeout_ms);
-	t->cfg.timeout_ms = c->timeout_ms;
-	t->snap = cowvm_snapshot(t->vm);
-	if (!t->snap) {
-		r = -errno;
-		snprintf(err, SERVE_ERR_MAX, "cannot snapshot the template: %s",
-			 cowvm_error(t->vm));
+	r = serve_template_snapshot(t, c->timeout_ms, err);
+	if (r)
 		goto out;
-	}
 	t->boot_ms = (serve_now_us() - t0) / 1e3;
 out:
 	free(cmdline);

@@ -39,20 +39,15 @@ static int se_precheck(const char *kernel, const char *program)
 /* The exit status of a failed boot r. */
 static int se_boot_status(int r, const struct serve_linux *lx)
 {
-	switch (lx->load_err) {
-	case 0:
+	static const int status[] = {
+		[EXEC_LOAD_NOENT] = SERVE_EXIT_NOENT,
+		[EXEC_LOAD_NOEXEC] = SERVE_EXIT_NOEXEC,
+		[EXEC_LOAD_FAIL] = SERVE_EXIT_LOAD,
+	};
+
+	if (!lx->load_err)
 		return r == -EIO ? SERVE_EXIT_INIT : SERVE_EXIT_LOAD;
-	case ENOENT:
-	case ENOTDIR:
-		return SERVE_EXIT_NOENT;
-	case ENOEXEC:
-	case EACCES:
-	case E2BIG:
-	case EISDIR:
-		return SERVE_EXIT_NOEXEC;
-	default:
-		return SERVE_EXIT_LOAD;
-	}
+	return status[exec_load_class(lx->load_err)];
 }
 
 /* The stdin requests' responses, in order: verbatim, or the failure line

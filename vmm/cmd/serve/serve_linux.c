@@ -195,16 +195,9 @@ static int sl_snapshot(const struct serve_linux_cfg *c,
 	size_t cap = 0;
 	int r;
 
-	/* Clones inherit the config: the per-request time limit. */
-	cowvm_set_timeout(t->vm, c->timeout_ms);
-	t->cfg.timeout_ms = c->timeout_ms;
-	t->snap = cowvm_snapshot(t->vm);
-	if (!t->snap) {
-		r = -errno;
-		snprintf(err, SERVE_ERR_MAX, "cannot snapshot the template: %s",
-			 cowvm_error(t->vm));
+	r = serve_template_snapshot(t, c->timeout_ms, err);
+	if (r)
 		return r;
-	}
 	r = sl_slurp(out_fd, &lx->init_out, &cap, 0, &lx->init_len);
 	if (r)
 		snprintf(err, SERVE_ERR_MAX, "cannot read its stdout: %s",
