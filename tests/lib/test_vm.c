@@ -4,6 +4,21 @@
 
 #include "test_vm.h"
 
+/* Create an empty VM of mem bytes with its console dropped. */
+struct cowvm *tvm_create(uint64_t mem)
+{
+	struct cowvm_config cfg;
+	struct cowvm *vm;
+
+	cowvm_config_init(&cfg);
+	cfg.mem_size = mem;
+	cfg.console_fd = -1;
+	vm = cowvm_create(&cfg);
+	TEST_ASSERT(vm, "cowvm_create %llu: %s", (unsigned long long)mem,
+		    cowvm_error(NULL));
+	return vm;
+}
+
 /* Create a VM of mem bytes with a memfd console and load elf with cmdline. */
 struct tvm tvm_boot(uint64_t mem, const char *elf, const char *cmdline)
 {

@@ -15,6 +15,9 @@ struct tvm {
 	int console;
 };
 
+/* Create an empty VM of mem bytes with its console dropped. */
+struct cowvm *tvm_create(uint64_t mem);
+
 /* Create a VM of mem bytes with a memfd console and load elf with cmdline. */
 struct tvm tvm_boot(uint64_t mem, const char *elf, const char *cmdline);
 

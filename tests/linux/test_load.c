@@ -11,6 +11,7 @@
 #include "cowvm.h"
 #include "cowvm_linux_abi.h"
 #include "test_util.h"
+#include "test_vm.h"
 
 #define MIB (1ull << 20)
 
@@ -52,27 +53,13 @@ static char *spill(const char *name, const void *buf, size_t len)
 	return p;
 }
 
-/* A VM of mem bytes with its console dropped. */
-static struct cowvm *vm_new(uint64_t mem)
-{
-	struct cowvm_config cfg;
-	struct cowvm *vm;
-
-	cowvm_config_init(&cfg);
-	cfg.mem_size = mem;
-	cfg.console_fd = -1;
-	vm = cowvm_create(&cfg);
-	TEST_ASSERT(vm, "cowvm_create: %s", cowvm_error(NULL));
-	return vm;
-}
-
 /* Load path into a new VM of mem bytes; expect -err (0: success) and, on
  * failure, msg in cowvm_error; returns the VM (NULL after a failure). */
 static struct cowvm *load(uint64_t mem, const struct cowvm_linux *lx_in,
 			  const char *path, int err, const char *msg)
 {
 	struct cowvm_linux lx = {.kernel = kernel, .program = path};
-	struct cowvm *vm = vm_new(mem);
+	struct cowvm *vm = tvm_create(mem);
 	struct cowvm_exit e;
 	int r;
 

@@ -8,21 +8,6 @@
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
 
-/* Create a VM of mem bytes with console dropped. */
-static struct cowvm *create(uint64_t mem)
-{
-	struct cowvm_config cfg;
-	struct cowvm *vm;
-
-	cowvm_config_init(&cfg);
-	cfg.mem_size = mem;
-	cfg.console_fd = -1;
-	vm = cowvm_create(&cfg);
-	TEST_ASSERT(vm, "cowvm_create %llu: %s", (unsigned long long)mem,
-		    cowvm_error(NULL));
-	return vm;
-}
-
 /* Invalid configurations fail with EINVAL and a message. */
 static void test_bad_config(void)
 {
@@ -65,7 +50,7 @@ static int readable(struct cowvm *vm, uint64_t gpa, size_t len)
 /* Host access stops exactly at the edges of RAM, overflow included. */
 static void test_bounds(void)
 {
-	struct cowvm *vm = create(64 * MIB);
+	struct cowvm *vm = tvm_create(64 * MIB);
 	uint64_t v = 0x1122334455667788ull, back = 0;
 
 	TEST_ASSERT(readable(vm, 0, 8), "start of RAM");
@@ -80,7 +65,7 @@ static void test_bounds(void)
 	TEST_ASSERT_EQ(back, v, "write then read");
 	cowvm_destroy(vm);
 
-	vm = create(5 * GIB);
+	vm = tvm_create(5 * GIB);
 	TEST_ASSERT(readable(vm, 3 * GIB - 8, 8), "end of low RAM");
 	TEST_ASSERT(!readable(vm, 3 * GIB - 4, 8), "into the hole");
 	TEST_ASSERT(!readable(vm, 3 * GIB + 4096, 8), "in the hole");
@@ -97,7 +82,7 @@ static void test_bounds(void)
 /* Loading: segments copied, the memsz tail zeroed, boot data in place. */
 static void test_load(const char *probe)
 {
-	struct cowvm *vm = create(64 * MIB);
+	struct cowvm *vm = tvm_create(64 * MIB);
 	int fd = open(probe, O_RDONLY | O_CLOEXEC);
 	struct cowvm_exit e;
 	Elf64_Ehdr eh;
