@@ -1,6 +1,7 @@
 /* Helpers shared by the cowvm command's subcommands: argument parsing,
  * usage errors, command lines, /proc figures and timing. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,18 @@ uint64_t cli_ms_until(const struct timespec *dl)
 	ms = (double)(dl->tv_sec - now.tv_sec) * 1e3 +
 	     (double)(dl->tv_nsec - now.tv_nsec) / 1e6;
 	return ms < 1 ? 1 : (uint64_t)ms;
+}
+
+/* Parse seconds in [0, max]. */
+int cli_parse_seconds(const char *s, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno || !isfinite(v) || v < 0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }

@@ -26,6 +26,10 @@ int cli_parse_size(const char *s, uint64_t *out);
  * multiple of 4K; 0, or -1 if s is not one. */
 int cli_parse_mem(const char *s, uint64_t *out);
 
+/* Parse a number of seconds in [0, max] (fractions allowed) into *out; 0,
+ * or -1 if s is not one. */
+int cli_parse_seconds(const char *s, double max, double *out);
+
 /* Join words[0, n) with single spaces into a new string ("" for none);
  * NULL when out of memory. */
 char *cli_join_words(char *const *words, int n);

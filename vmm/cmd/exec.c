@@ -3,7 +3,6 @@
  * and exit with its status. */
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,12 +243,7 @@ void exec_prog_free(struct exec_prog *p)
 /* --timeout SECONDS; 0 or EXEC_FAIL. */
 static int exec_parse_timeout(struct exec_opts *o, const char *s)
 {
-	char *end;
-
-	errno = 0;
-	o->timeout_s = strtod(s, &end);
-	if (end == s || *end || errno || !isfinite(o->timeout_s) ||
-	    o->timeout_s < 0 || o->timeout_s > 1e7)
+	if (cli_parse_seconds(s, 1e7, &o->timeout_s))
 		return exec_usage("--timeout '%s' is not a number of seconds "
 				  "in 0..10000000",
 				  s);

@@ -1,6 +1,5 @@
 /* The cowvm command: boot a guest ELF and map its outcome to an exit status. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,11 +94,7 @@ static int parse_mem(const char *s, uint64_t *mem)
 /* Parse and check --timeout; 0 or EXIT_USAGE after one line on stderr. */
 static int parse_timeout(const char *s, double *t)
 {
-	char *end;
-
-	errno = 0;
-	*t = strtod(s, &end);
-	if (end == s || *end || errno || !isfinite(*t) || *t < 0 || *t > 1e7)
+	if (cli_parse_seconds(s, 1e7, t))
 		return usage_error("--timeout '%s' is not a number of seconds "
 				   "in 0..10000000",
 				   s);

@@ -18,11 +18,6 @@
 #define HC_LINUX_SLEEP_MAX_NS                                                  \
 	(10ull * 1000000000ull) /* longest sleep per call */
 
-/* Stop with "bad hypercall N argument: ...". */
-#define HC_LINUX_BAD(exit, nr, fmt, ...)                                       \
-	vmm_stop_error(exit, "bad hypercall %u argument: " fmt,                \
-		       (unsigned)(nr), __VA_ARGS__)
-
 /* Whether the run timeout fired for vm's vCPU (timer.c sets the flag). */
 static bool hc_linux_timed_out(struct cowvm *vm)
 {
@@ -81,10 +76,10 @@ static int hc_linux_read(struct cowvm *vm, int fd, struct cowvm_hc_linux_io *a,
 	int r;
 
 	if (!p)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_IO,
-				    "buf [0x%llx, +%llu) is not guest RAM",
-				    (unsigned long long)a->buf,
-				    (unsigned long long)a->len);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_IO,
+				  "buf [0x%llx, +%llu) is not guest RAM",
+				  (unsigned long long)a->buf,
+				  (unsigned long long)a->len);
 	if (fd < 0 || a->len == 0) {
 		a->ret = 0;
 		return VMM_CONTINUE;
@@ -112,10 +107,10 @@ static int hc_linux_write(struct cowvm *vm, int fd, struct cowvm_hc_linux_io *a,
 	int err = 0;
 
 	if (!p)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_IO,
-				    "buf [0x%llx, +%llu) is not guest RAM",
-				    (unsigned long long)a->buf,
-				    (unsigned long long)a->len);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_IO,
+				  "buf [0x%llx, +%llu) is not guest RAM",
+				  (unsigned long long)a->buf,
+				  (unsigned long long)a->len);
 	while (fd >= 0 && done < a->len && !err) {
 		ssize_t n;
 
@@ -183,12 +178,12 @@ int vmm_hc_linux_io(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 	int fd;
 
 	if (a->fd > 2)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_IO,
-				    "fd %u is not 0, 1 or 2", a->fd);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_IO,
+				  "fd %u is not 0, 1 or 2", a->fd);
 	if (a->len > COWVM_LINUX_IO_MAX)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_IO, "len %llu > %u",
-				    (unsigned long long)a->len,
-				    COWVM_LINUX_IO_MAX);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_IO, "len %llu > %u",
+				  (unsigned long long)a->len,
+				  COWVM_LINUX_IO_MAX);
 	fd = vm->stdio[a->fd];
 	switch (a->op) {
 	case COWVM_LINUX_IO_READ:
@@ -205,8 +200,8 @@ int vmm_hc_linux_io(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 		a->ret = hc_linux_flush(vm, a->buf, a->len);
 		return VMM_CONTINUE;
 	default:
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_IO, "unknown op %u",
-				    a->op);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_IO, "unknown op %u",
+				  a->op);
 	}
 }
 
@@ -218,15 +213,15 @@ int vmm_hc_linux_random(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 	uint64_t done = 0;
 
 	if (a->len > COWVM_LINUX_RANDOM_MAX)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_RANDOM,
-				    "len %llu > %u", (unsigned long long)a->len,
-				    COWVM_LINUX_RANDOM_MAX);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_RANDOM, "len %llu > %u",
+				  (unsigned long long)a->len,
+				  COWVM_LINUX_RANDOM_MAX);
 	p = vmm_gpa_write(vm, a->buf, a->len);
 	if (!p)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_RANDOM,
-				    "buf [0x%llx, +%llu) is not guest RAM",
-				    (unsigned long long)a->buf,
-				    (unsigned long long)a->len);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_RANDOM,
+				  "buf [0x%llx, +%llu) is not guest RAM",
+				  (unsigned long long)a->buf,
+				  (unsigned long long)a->len);
 	while (done < a->len) {
 		ssize_t n = getrandom(p + done, a->len - done, 0);
 
@@ -291,8 +286,8 @@ int vmm_hc_linux_signal(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 
 	(void)vm;
 	if (a->signo == 0 || a->signo > 64)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_SIGNAL,
-				    "signal %u is not 1..64", a->signo);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_SIGNAL,
+				  "signal %u is not 1..64", a->signo);
 	exit->reason = COWVM_EXIT_SIGNAL;
 	exit->status = (int)a->signo;
 	exit->fault.rip = a->rip;
@@ -311,14 +306,14 @@ int vmm_hc_linux_exit(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 	struct cowvm_hc_linux_exit *a = arg;
 
 	if (a->status > 255 || a->len > COWVM_LINUX_OUT_MAX)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_EXIT,
-				    "status %u or log length %llu too large",
-				    a->status, (unsigned long long)a->len);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_EXIT,
+				  "status %u or log length %llu too large",
+				  a->status, (unsigned long long)a->len);
 	if (a->len && hc_linux_flush(vm, a->log, a->len) == -EFAULT)
-		return HC_LINUX_BAD(exit, COWVM_HC_LINUX_EXIT,
-				    "log [0x%llx, +%llu) is not guest RAM",
-				    (unsigned long long)a->log,
-				    (unsigned long long)a->len);
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_EXIT,
+				  "log [0x%llx, +%llu) is not guest RAM",
+				  (unsigned long long)a->log,
+				  (unsigned long long)a->len);
 	exit->reason = COWVM_EXIT_GUEST;
 	exit->status = (int)a->status;
 	snprintf(exit->detail, sizeof(exit->detail), "guest exited with %u",

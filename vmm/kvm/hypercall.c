@@ -16,11 +16,6 @@ struct vmm_hc {
 	vmm_hc_fn fn;
 };
 
-/* Stop with "bad hypercall N argument: ...". */
-#define HC_BAD(exit, nr, fmt, ...)                                             \
-	vmm_stop_error(exit, "bad hypercall %u argument: " fmt,                \
-		       (unsigned)(nr), __VA_ARGS__)
-
 /* INFO: fill in the ABI identification and RAM size. */
 static int hc_info(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 {
@@ -40,14 +35,14 @@ static int hc_puts(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 	const void *p;
 
 	if (a->len > COWVM_PUTS_MAX)
-		return HC_BAD(exit, COWVM_HC_PUTS, "len %llu > %u",
-			      (unsigned long long)a->len, COWVM_PUTS_MAX);
+		return VMM_HC_BAD(exit, COWVM_HC_PUTS, "len %llu > %u",
+				  (unsigned long long)a->len, COWVM_PUTS_MAX);
 	p = vmm_gpa(vm, a->data, a->len);
 	if (!p)
-		return HC_BAD(exit, COWVM_HC_PUTS,
-			      "data [0x%llx, +%llu) is not guest RAM",
-			      (unsigned long long)a->data,
-			      (unsigned long long)a->len);
+		return VMM_HC_BAD(exit, COWVM_HC_PUTS,
+				  "data [0x%llx, +%llu) is not guest RAM",
+				  (unsigned long long)a->data,
+				  (unsigned long long)a->len);
 	vmm_console_write(vm, p, a->len);
 	return VMM_CONTINUE;
 }
@@ -59,8 +54,8 @@ static int hc_exit(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 
 	(void)vm;
 	if (a->status > 255)
-		return HC_BAD(exit, COWVM_HC_EXIT, "status %u > 255",
-			      a->status);
+		return VMM_HC_BAD(exit, COWVM_HC_EXIT, "status %u > 255",
+				  a->status);
 	exit->reason = COWVM_EXIT_GUEST;
 	exit->status = (int)a->status;
 	snprintf(exit->detail, sizeof(exit->detail), "guest exited with %u",
@@ -87,8 +82,8 @@ static int hc_fault(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 
 	(void)vm;
 	if (a->vector > 255)
-		return HC_BAD(exit, COWVM_HC_FAULT, "vector %llu > 255",
-			      (unsigned long long)a->vector);
+		return VMM_HC_BAD(exit, COWVM_HC_FAULT, "vector %llu > 255",
+				  (unsigned long long)a->vector);
 	exit->reason = COWVM_EXIT_FAULT;
 	exit->fault.vector = a->vector;
 	exit->fault.error_code = a->error_code;
@@ -133,10 +128,10 @@ static int hc_cmdline(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 					  : vm->cmdline_len;
 	dst = vmm_gpa_write(vm, a->buf, n + 1);
 	if (!dst)
-		return HC_BAD(exit, COWVM_HC_CMDLINE,
-			      "buf [0x%llx, +%llu) is not guest RAM",
-			      (unsigned long long)a->buf,
-			      (unsigned long long)a->size);
+		return VMM_HC_BAD(exit, COWVM_HC_CMDLINE,
+				  "buf [0x%llx, +%llu) is not guest RAM",
+				  (unsigned long long)a->buf,
+				  (unsigned long long)a->size);
 	if (n)
 		memcpy(dst, vm->cmdline, n);
 	dst[n] = 0;
@@ -196,8 +191,9 @@ int vmm_hypercall(struct cowvm *vm, unsigned nr, uint64_t gpa,
 		return vmm_stop_error(exit, "unknown hypercall %u", nr);
 	p = vmm_gpa(vm, gpa, hc->size);
 	if (!p)
-		return HC_BAD(exit, nr, "%s struct at 0x%llx is not guest RAM",
-			      hc->name, (unsigned long long)gpa);
+		return VMM_HC_BAD(exit, nr,
+				  "%s struct at 0x%llx is not guest RAM",
+				  hc->name, (unsigned long long)gpa);
 	memcpy(&arg, p, hc->size);
 	r = hc->fn(vm, &arg, exit);
 	if (r == VMM_CONTINUE) {

@@ -94,6 +94,12 @@ int vmm_fail(struct cowvm *vm, int err, const char *fmt, ...)
 int vmm_stop_error(struct cowvm_exit *exit, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Stop with "bad hypercall N argument: ..." (vmm_stop_error); for the
+ * hypercall handlers of hypercall.c and hc_linux.c. */
+#define VMM_HC_BAD(exit, nr, fmt, ...)                                         \
+	vmm_stop_error(exit, "bad hypercall %u argument: " fmt,                \
+		       (unsigned)(nr), __VA_ARGS__)
+
 /* base.c: THE translation of guest-physical [gpa, gpa + len) to a host
  * pointer; NULL unless the whole range is guest RAM (len 0: gpa itself
  * must be). */

@@ -2,7 +2,6 @@
  * from stdin or a generated load, print responses and a summary table
  * (with --exec, serve_exec.c serves them with a Linux program). */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +85,6 @@ static int serve_usage(const char *fmt, const char *arg)
 static int serve_option(const char *a, char *v, struct serve_opts *o)
 {
 	uint64_t x;
-	char *end;
 
 	if (exec_prog_is_option(a)) {
 		o->exec_only = o->exec_only ? o->exec_only : a;
@@ -128,10 +126,7 @@ static int serve_option(const char *a, char *v, struct serve_opts *o)
 			return serve_usage("--live '%s' is not 0..4096", v);
 		o->live = (long)x;
 	} else if (!strcmp(a, "--timeout")) {
-		errno = 0;
-		o->timeout_s = strtod(v, &end);
-		if (end == v || *end || errno || !isfinite(o->timeout_s) ||
-		    o->timeout_s < 0 || o->timeout_s > 1e6)
+		if (cli_parse_seconds(v, 1e6, &o->timeout_s))
 			return serve_usage("--timeout '%s' is not 0..1e6 "
 					   "seconds",
 					   v);
