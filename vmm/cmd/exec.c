@@ -323,26 +323,26 @@ static int exec_parse(int argc, char **argv, struct exec_opts *o)
 }
 
 /* Check that the kernel and the program are there before making a VM;
- * 0, or the exit status after one line. */
-static int exec_precheck(const struct exec_opts *o, const char *kernel)
+ * -1 when they are, else what is wrong, after one line led by who. */
+int exec_precheck(const char *who, const char *kernel, const char *program)
 {
 	struct stat st;
 
 	if (access(kernel, R_OK) < 0) {
 		fprintf(stderr,
-			"cowvm: the Linux personality kernel %s: %s (build "
+			"%s: the Linux personality kernel %s: %s (build "
 			"guest/linux, or pass --kernel)\n",
-			kernel, strerror(errno));
-		return EXEC_FAIL;
+			who, kernel, strerror(errno));
+		return EXEC_LOAD_FAIL;
 	}
-	if (stat(o->program, &st) < 0) {
+	if (stat(program, &st) < 0) {
 		int err = errno;
 
-		fprintf(stderr, "cowvm: %s: %s\n", o->program, strerror(err));
-		return err == ENOENT || err == ENOTDIR ? EXEC_NOENT
-						       : EXEC_NOEXEC;
+		fprintf(stderr, "%s: %s: %s\n", who, program, strerror(err));
+		return err == ENOENT || err == ENOTDIR ? EXEC_LOAD_NOENT
+						       : EXEC_LOAD_NOEXEC;
 	}
-	return 0;
+	return -1;
 }
 
 /* What a failed cowvm_load_linux's -err means for the user. */
@@ -362,8 +362,8 @@ enum exec_load_class exec_load_class(int err)
 	}
 }
 
-/* The status for a failed cowvm_load_linux with -err. */
-static int exec_load_status(int err)
+/* The status of exec for a load problem of class c. */
+static int exec_status_of_class(enum exec_load_class c)
 {
 	static const int status[] = {
 		[EXEC_LOAD_NOENT] = EXEC_NOENT,
@@ -371,7 +371,13 @@ static int exec_load_status(int err)
 		[EXEC_LOAD_FAIL] = EXEC_FAIL,
 	};
 
-	return status[exec_load_class(err)];
+	return status[c];
+}
+
+/* The status for a failed cowvm_load_linux with -err. */
+static int exec_load_status(int err)
+{
+	return exec_status_of_class(exec_load_class(err));
 }
 
 /* At the stdin snapshot: snapshot *vm, go on in a clone of it and destroy
@@ -486,8 +492,11 @@ int exec_main(int argc, char **argv)
 	int r = exec_parse(argc, argv, &o);
 
 	kernel = exec_prog_kernel(&o.prog);
-	if (!r)
-		r = exec_precheck(&o, kernel);
+	if (!r) {
+		int c = exec_precheck("cowvm", kernel, o.program);
+
+		r = c < 0 ? 0 : exec_status_of_class(c);
+	}
 	if (!r) {
 		signal(SIGPIPE, SIG_IGN); /* EPIPE goes to the program */
 		r = exec_vm(&o, kernel);

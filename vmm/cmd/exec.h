@@ -23,6 +23,11 @@ enum exec_load_class {
 };
 enum exec_load_class exec_load_class(int err);
 
+/* Check that kernel and program exist before making a VM: -1 when they
+ * do, else the class of the problem, after one line on stderr led by
+ * who. */
+int exec_precheck(const char *who, const char *kernel, const char *program);
+
 /* Whether path is an x86-64 ELF built for Linux rather than a cowvm guest
  * kernel: it has a PT_INTERP, PT_TLS or PT_GNU_STACK header, which a
  * linker gives every Linux program and cowvm's guest linker scripts give

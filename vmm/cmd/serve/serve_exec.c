@@ -12,32 +12,8 @@
 #include "serve_linux.h"
 #include "serve_opts.h"
 
-/* Check that the kernel and the program are there before making a VM;
- * 0, or the exit status after one line. */
-static int se_precheck(const char *kernel, const char *program)
-{
-	struct stat st;
-
-	if (access(kernel, R_OK) < 0) {
-		fprintf(stderr,
-			"cowvm serve: the Linux personality kernel %s: %s "
-			"(build guest/linux, or pass --kernel)\n",
-			kernel, strerror(errno));
-		return SERVE_EXIT_LOAD;
-	}
-	if (stat(program, &st) < 0) {
-		int err = errno;
-
-		fprintf(stderr, "cowvm serve: %s: %s\n", program,
-			strerror(err));
-		return err == ENOENT || err == ENOTDIR ? SERVE_EXIT_NOENT
-						       : SERVE_EXIT_NOEXEC;
-	}
-	return 0;
-}
-
-/* The exit status of a failed boot r. */
-static int se_boot_status(int r, const struct serve_linux *lx)
+/* The exit status of serve for a load problem of class c. */
+static int se_status_of_class(enum exec_load_class c)
 {
 	static const int status[] = {
 		[EXEC_LOAD_NOENT] = SERVE_EXIT_NOENT,
@@ -45,9 +21,15 @@ static int se_boot_status(int r, const struct serve_linux *lx)
 		[EXEC_LOAD_FAIL] = SERVE_EXIT_LOAD,
 	};
 
+	return status[c];
+}
+
+/* The exit status of a failed boot r. */
+static int se_boot_status(int r, const struct serve_linux *lx)
+{
 	if (!lx->load_err)
 		return r == -EIO ? SERVE_EXIT_INIT : SERVE_EXIT_LOAD;
-	return status[exec_load_class(lx->load_err)];
+	return se_status_of_class(exec_load_class(lx->load_err));
 }
 
 /* The stdin requests' responses, in order: verbatim, or the failure line
@@ -164,10 +146,10 @@ int serve_exec_run(struct serve_opts *o)
 	struct serve_template t;
 	struct serve_linux lx;
 	char err[SERVE_ERR_MAX];
-	int r = se_precheck(c.kernel, c.program);
+	int r = exec_precheck("cowvm serve", c.kernel, c.program);
 
-	if (r)
-		return r;
+	if (r >= 0)
+		return se_status_of_class(r);
 	if (!o->requests &&
 	    (serve_cmd_read_stdin(&b, 1) || se_batch_arrays(&b))) {
 		fprintf(stderr, "cowvm serve: cannot read stdin: %s\n",
