@@ -209,7 +209,23 @@ struct cowvm_mem_stats {
 	uint64_t pages_kept; /* host copies of pages that read as shared: a
 			      * reset refilled them for the next write to
 			      * reuse (KERNEL mode, at most 4096 per VM) */
+	uint64_t mappings;   /* host mappings of its RAM (at most
+			      * COWVM_MAPPINGS_MAX) */
+	uint64_t pages_lazy; /* pages realized lazily: copied, not shared,
+			      * when first touched (see COWVM_MAPPINGS_MAX) */
 };
+
+/* Most host mappings one VM's RAM takes, whatever its history of
+ * snapshots, forks and writes (a process has vm.max_map_count, 65530 by
+ * default, in all), so that a clone of any snapshot maps at most this
+ * many. Past it (KERNEL mode), the most fragmented parts of a VM's layout
+ * are realized lazily: anonymous memory whose pages are each filled with
+ * a copy of their frame when first touched, so that they are no longer
+ * shared with the snapshot. The largest runs stay mapped and shared.
+ * COWVM_MAPPINGS_MAX=N in the environment sets another bound (4 to
+ * 65536) for the process: higher keeps more pages shared, at the cost of
+ * more mappings per clone. */
+#define COWVM_MAPPINGS_MAX 64
 
 /* Fill *st with vm's memory accounting; 0 or -errno. */
 COWVM_API int cowvm_mem_stats(struct cowvm *vm, struct cowvm_mem_stats *st);

@@ -42,7 +42,8 @@ static int check_table(struct vmm_mem *mem, bool full, char *why, size_t n)
 					  (unsigned long long)e->off,
 					  (unsigned long long)e->n,
 					  (unsigned long long)pos);
-		for (uint64_t k = 0; k < e->n; k += step) {
+		for (uint64_t k = 0; e->frame != VMM_FRAME_LAZY && k < e->n;
+		     k += step) {
 			uint64_t gpa = vmm_mem_off_gpa(mem, e->off + k);
 			int64_t f = cow_tree_translate(mem->tree, gpa);
 
@@ -63,8 +64,20 @@ static int check_table(struct vmm_mem *mem, bool full, char *why, size_t n)
 	return 0;
 }
 
-/* Every VMA of the region maps the frame memfd, shared only in direct
- * mode, at the offsets the extents say; no gaps. */
+/* Whether the VMA [s, e) with perms and path is what piece x of the
+ * extents needs: the frame memfd (shared only in direct mode), or a
+ * private anonymous mapping for a lazy extent. */
+static bool check_vma_kind(const struct vmm_mem *mem,
+			   const struct vmm_extent *x, const char *perms,
+			   const char *path)
+{
+	if (x->frame == VMM_FRAME_LAZY)
+		return !path[0] && perms[3] == 'p';
+	return strstr(path, "cowvm-frames") && (perms[3] == 's') == mem->direct;
+}
+
+/* Every VMA of the region maps what the extents say (the frame memfd at
+ * their offsets, or anonymous memory where lazy); no gaps. */
 static int check_maps(struct vmm_mem *mem, char *why, size_t n)
 {
 	uint64_t lo = (uint64_t)(uintptr_t)mem->base, hi = lo + mem->size;
@@ -88,10 +101,6 @@ static int check_maps(struct vmm_mem *mem, char *why, size_t n)
 					 "VMA %llx-%llx: expected one "
 					 "at %llx",
 					 s, e, (unsigned long long)pos);
-		else if (!strstr(path, "cowvm-frames") ||
-			 (perms[3] == 's') != mem->direct)
-			err = check_fail(why, n, "VMA %llx-%llx: %s %s", s, e,
-					 perms, path);
 		for (uint64_t a = s; !err && a < e;) {
 			uint64_t off = (a - lo) / VMM_PAGE, i = 0;
 			uint64_t got = fo / VMM_PAGE + (a - s) / VMM_PAGE;
@@ -100,7 +109,16 @@ static int check_maps(struct vmm_mem *mem, char *why, size_t n)
 			for (; i < mem->ext->n && !x; i++)
 				if (off - mem->ext->e[i].off < mem->ext->e[i].n)
 					x = &mem->ext->e[i];
-			if (!x || x->frame + (off - x->off) != got) {
+			if (x && !check_vma_kind(mem, x, perms, path)) {
+				err = check_fail(why, n,
+						 "VMA %llx-%llx: %s %s at page "
+						 "%llu",
+						 s, e, perms, path,
+						 (unsigned long long)off);
+				break;
+			}
+			if (!x || (x->frame != VMM_FRAME_LAZY &&
+				   x->frame + (off - x->off) != got)) {
 				err = check_fail(
 					why, n,
 					"page %llu maps frame %llu, extents "
@@ -126,7 +144,20 @@ static int check_maps(struct vmm_mem *mem, char *why, size_t n)
 	return err;
 }
 
-/* Pages not written since the last fold read as their frames do. */
+/* Whether RAM page off is lazy and not filled yet (reading it would
+ * fill it). */
+static bool check_unfilled(struct vmm_mem *mem, uint64_t off)
+{
+	unsigned char in = 1;
+
+	if (vmm_extents_frame(mem->ext, off) != VMM_FRAME_LAZY)
+		return false;
+	return mincore(mem->base + off * VMM_PAGE, VMM_PAGE, &in) == 0 &&
+	       !(in & 1);
+}
+
+/* Pages not written since the last fold read as their frames do (lazy
+ * ones once filled). */
 static int check_contents(struct vmm_mem *mem, bool full, char *why, size_t n)
 {
 	struct cow_store *s = vmm_store();
@@ -137,9 +168,9 @@ static int check_contents(struct vmm_mem *mem, bool full, char *why, size_t n)
 	int err = vmm_mem_written_runs(mem, &written);
 
 	for (uint64_t off = 0; !err && off < mem->pages; off += step) {
-		uint32_t f = vmm_extents_frame(mem->ext, off);
+		uint32_t f = (uint32_t)vmm_mem_page_frame(mem, off);
 
-		if (vmm_runs_has(&written, off))
+		if (vmm_runs_has(&written, off) || check_unfilled(mem, off))
 			continue;
 		if (memcmp(mem->base + off * VMM_PAGE, cow_frame_ptr(s, f),
 			   VMM_PAGE))
@@ -167,7 +198,9 @@ static int check_record(struct vmm_mem *mem, char *why, size_t n)
 	for (uint64_t i = 0; !err && i < anon.n; i++)
 		for (uint64_t k = 0; !err && k < anon.r[i].n; k++)
 			if (!vmm_runs_has(&written, anon.r[i].off + k) &&
-			    !vmm_mem_is_kept(mem, anon.r[i].off + k))
+			    !vmm_mem_is_kept(mem, anon.r[i].off + k) &&
+			    vmm_extents_frame(mem->ext, anon.r[i].off + k) !=
+				    VMM_FRAME_LAZY)
 				err = check_fail(
 					why, n,
 					"page %llu (gpa %#llx) was copied on "

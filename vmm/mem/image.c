@@ -156,8 +156,8 @@ static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
 				continue;
 			}
 			memcpy(mem->base + off * VMM_PAGE,
-			       cow_frame_ptr(s,
-					     vmm_extents_frame(mem->ext, off)),
+			       cow_frame_ptr(s, (uint32_t)vmm_mem_page_frame(
+							mem, off)),
 			       VMM_PAGE);
 			err = vmm_mem_keep(mem, off, 1);
 			if (!err)
@@ -186,23 +186,81 @@ static int map_runs(struct vmm_mem *mem, const struct vmm_extents *ext,
 	return 0;
 }
 
-/* The extents of mem with fo's moved runs on their new frames; NULL on
- * ENOMEM. */
+/* The pieces of fo's moved runs outside mem's lazy extents, on their new
+ * frames (moved pages of a lazy extent stay lazy: their private copies
+ * hold their new frames' bytes); NULL on ENOMEM. */
+static struct vmm_extent *fold_moved(struct vmm_mem *mem, const struct fold *fo,
+				     uint64_t *n)
+{
+	const struct vmm_extents *x = mem->ext;
+	struct vmm_extent *add = vmm_malloc((fo->moved.n + 1) * sizeof(*add));
+	uint64_t cap = fo->moved.n + 1;
+
+	*n = 0;
+	for (uint64_t i = 0; add && i < fo->moved.n; i++) {
+		uint64_t off = fo->moved.r[i].off, end = off + fo->moved.r[i].n;
+
+		for (uint64_t j = vmm_extents_find(x, off); off < end; j++) {
+			uint64_t stop = x->e[j].off + x->e[j].n < end
+						? x->e[j].off + x->e[j].n
+						: end;
+
+			if (x->e[j].frame != VMM_FRAME_LAZY && *n == cap) {
+				struct vmm_extent *a = vmm_realloc(
+					add, 2 * cap * sizeof(*add));
+
+				if (!a) {
+					free(add);
+					return NULL;
+				}
+				add = a;
+				cap *= 2;
+			}
+			if (x->e[j].frame != VMM_FRAME_LAZY)
+				add[(*n)++] = (struct vmm_extent){
+					off, stop - off, fold_frame(fo, off)};
+			off = stop;
+		}
+	}
+	return add;
+}
+
+/* The extents of mem with fo's moved runs on their new frames, bounded in
+ * KERNEL mode (vmm_extents_bound); NULL on ENOMEM. */
 static struct vmm_extents *fold_extents(struct vmm_mem *mem,
 					const struct fold *fo)
 {
-	struct vmm_extent *add = vmm_malloc((fo->moved.n + 1) * sizeof(*add));
-	struct vmm_extents *ext = NULL;
+	uint64_t n;
+	struct vmm_extent *add = fold_moved(mem, fo, &n);
+	struct vmm_extents *ext = NULL, *bounded;
 
 	if (!add)
 		return NULL;
-	for (uint64_t i = 0; i < fo->moved.n; i++)
-		add[i] = (struct vmm_extent){
-			fo->moved.r[i].off, fo->moved.r[i].n,
-			fold_frame(fo, fo->moved.r[i].off)};
-	ext = vmm_extents_overlay(mem->ext, add, fo->moved.n);
+	ext = vmm_extents_overlay(mem->ext, add, n);
 	free(add);
-	return ext;
+	if (!ext || mem->mode != COWVM_MEM_KERNEL)
+		return ext;
+	bounded = vmm_extents_bound(ext);
+	vmm_extents_put(ext);
+	return bounded;
+}
+
+/* Keep the in-place runs not mapped anew (diff) while there is room. */
+static int fold_keep(struct vmm_mem *mem, const struct fold *fo,
+		     const struct vmm_runs *diff)
+{
+	struct vmm_runs left = {0};
+	int err = 0;
+
+	for (uint64_t i = 0; !err && i < fo->inplace.n; i++)
+		for (uint64_t k = 0; !err && k < fo->inplace.r[i].n; k++)
+			if (!vmm_runs_has(diff, fo->inplace.r[i].off + k))
+				err = vmm_runs_add(&left,
+						   fo->inplace.r[i].off + k, 1);
+	if (!err)
+		err = keep_inplace(mem, &left);
+	vmm_runs_free(&left);
+	return err;
 }
 
 /* Fold the pages written since the last fold into the table, then remap
@@ -210,7 +268,7 @@ static struct vmm_extents *fold_extents(struct vmm_mem *mem,
  * the first page is placed leaves mem as it was; after, it breaks mem. */
 static int mem_fold(struct vmm_mem *mem)
 {
-	struct vmm_runs runs = {0};
+	struct vmm_runs runs = {0}, diff = {0};
 	struct fold fo = {0};
 	struct vmm_extents *ext = NULL;
 	int err = vmm_mem_written_runs(mem, &runs);
@@ -224,19 +282,24 @@ static int mem_fold(struct vmm_mem *mem)
 		ext = fold_extents(mem, &fo);
 	if (!err && !ext)
 		err = -ENOMEM;
+	if (!err)
+		err = vmm_extents_diff(mem->ext, ext, &diff);
 	if (!err) {
 		vmm_extents_put(mem->ext);
 		mem->ext = ext;
-		err = map_runs(mem, ext, &fo.moved);
+		ext = NULL;
+		err = map_runs(mem, mem->ext, &diff);
 	}
 	if (!err)
-		err = keep_inplace(mem, &fo.inplace);
+		err = fold_keep(mem, &fo, &diff);
 	if (!err)
 		err = vmm_mem_written_clear(mem, false);
 	if (err)
 		vmm_mem_break(mem);
 out:
+	vmm_extents_put(ext);
 	vmm_runs_free(&runs);
+	vmm_runs_free(&diff);
 	vmm_runs_free(&fo.moved);
 	vmm_runs_free(&fo.inplace);
 	free(fo.at);
@@ -259,6 +322,8 @@ static int mem_undirect(struct vmm_mem *mem)
 		vmm_mem_break(mem);
 	return err;
 }
+
+static atomic_uint_fast64_t image_ids; /* the last image id given */
 
 /* Fold (or leave direct mode), then fork the table. */
 static int image_take_quiet(struct vmm_mem *mem, struct vmm_mem_image **out)
@@ -291,7 +356,9 @@ static int image_take_quiet(struct vmm_mem *mem, struct vmm_mem_image **out)
 	}
 	atomic_init(&img->refs, 1);
 	img->size = mem->size;
+	img->id = atomic_fetch_add(&image_ids, 1) + 1;
 	img->ext = vmm_extents_get(mem->ext);
+	mem->base_id = img->id;
 	*out = img;
 	return 0;
 }
@@ -319,6 +386,7 @@ static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
 		return err;
 	}
 	mem->hole = false;
+	mem->base_id = img->id;
 	if (mem->mode == COWVM_MEM_UFFD)
 		err = vmm_uffd_protect(mem, 0, mem->pages, true);
 	if (!err)
@@ -329,11 +397,13 @@ static int realize_empty(struct vmm_mem *mem, struct vmm_mem_image *img)
 }
 
 /* Reset the table, drop the written copies, remap runs laid out
- * differently from the image. A failure before the table is reset leaves
- * mem as it was; after, it breaks mem. */
+ * differently from the image; pages lazy on both sides are dropped too
+ * (they fill from the new table) unless mem's table was img's but for the
+ * written pages. A failure before the table is reset leaves mem as it
+ * was; after, it breaks mem. */
 static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 {
-	struct vmm_runs written = {0}, diff = {0};
+	struct vmm_runs written = {0}, diff = {0}, lazy = {0};
 	bool was_direct = mem->direct;
 	int err;
 
@@ -348,6 +418,8 @@ static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 		err = vmm_runs_add(&diff, 0, mem->pages);
 	else if (!err)
 		err = vmm_extents_diff(mem->ext, img->ext, &diff);
+	if (!err && !mem->direct && mem->base_id != img->id)
+		err = vmm_extents_both_lazy(mem->ext, img->ext, &lazy);
 	if (err)
 		goto out;
 	pthread_mutex_lock(&vmm_store_lock);
@@ -359,9 +431,12 @@ static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 	vmm_extents_put(mem->ext);
 	mem->ext = vmm_extents_get(img->ext);
 	mem->direct = false;
+	mem->base_id = img->id;
 	err = restore_written(mem, &written, &diff);
 	if (!err)
 		err = map_runs(mem, mem->ext, &diff);
+	if (!err)
+		err = drop_runs(mem, &lazy);
 	if (!err)
 		err = vmm_mem_written_clear(mem, was_direct);
 	if (err)
@@ -369,6 +444,7 @@ static int realize_quiet(struct vmm_mem *mem, struct vmm_mem_image *img)
 out:
 	vmm_runs_free(&written);
 	vmm_runs_free(&diff);
+	vmm_runs_free(&lazy);
 	return err;
 }
 

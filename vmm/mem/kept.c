@@ -21,7 +21,8 @@ bool vmm_mem_keep_room(const struct vmm_mem *mem, uint64_t n)
 int vmm_mem_keep(struct vmm_mem *mem, uint64_t off, uint64_t n)
 {
 	if (!mem->kept) {
-		mem->kept = vmm_calloc((mem->pages + 63) / 64, sizeof(uint64_t));
+		mem->kept =
+			vmm_calloc((mem->pages + 63) / 64, sizeof(uint64_t));
 		if (!mem->kept)
 			return -ENOMEM;
 	}
@@ -93,6 +94,6 @@ bool vmm_mem_hot_clean(const struct vmm_mem *mem, uint64_t off)
 	return vmm_mem_is_hot(mem, off) &&
 	       !memcmp(mem->base + off * VMM_PAGE,
 		       cow_frame_ptr(vmm_store(),
-				     vmm_extents_frame(mem->ext, off)),
+				     (uint32_t)vmm_mem_page_frame(mem, off)),
 		       VMM_PAGE);
 }

@@ -19,20 +19,30 @@ static int map_pieces(struct vmm_mem *mem, const struct vmm_extents *ext,
 	for (; off < end; i++) {
 		const struct vmm_extent *e = &ext->e[i];
 		uint64_t stop = e->off + e->n < end ? e->off + e->n : end;
-		uint64_t frame = e->frame + (off - e->off);
+		bool lazy = e->frame == VMM_FRAME_LAZY;
 		uint8_t *want = mem->base + off * VMM_PAGE;
-		void *p = vmm_mmap(want, (stop - off) * VMM_PAGE,
-			       PROT_READ | PROT_WRITE, flags, fd,
-			       (off_t)(frame * VMM_PAGE));
+		void *p = vmm_mmap(
+			want, (stop - off) * VMM_PAGE, PROT_READ | PROT_WRITE,
+			lazy ? (flags & ~(MAP_SHARED | MAP_PRIVATE)) |
+					MAP_PRIVATE | MAP_ANONYMOUS
+			     : flags,
+			lazy ? -1 : fd,
+			lazy ? 0
+			     : (off_t)((e->frame + off - e->off) * VMM_PAGE));
+		int err = 0;
 
 		if (p != MAP_FAILED && p != want) {
 			vmm_munmap(p, (stop - off) * VMM_PAGE);
 			errno = EEXIST;
 			p = MAP_FAILED;
 		}
-		if (p == MAP_FAILED) {
-			*done = off - start;
-			return -errno;
+		if (p == MAP_FAILED)
+			err = -errno;
+		else if (lazy)
+			err = vmm_lazy_register(mem, off, stop - off);
+		if (err) {
+			*done = p == MAP_FAILED ? off - start : stop - start;
+			return err;
 		}
 		off = stop;
 	}
@@ -41,7 +51,7 @@ static int map_pieces(struct vmm_mem *mem, const struct vmm_extents *ext,
 	 * VMs are inert), would pin the frames and slow every later host
 	 * page-table change of the parent. Advice only: failure is harmless. */
 	(void)vmm_madvise(mem->base + start * VMM_PAGE, n * VMM_PAGE,
-		      MADV_DONTFORK);
+			  MADV_DONTFORK);
 	return 0;
 }
 

@@ -25,14 +25,6 @@
 
 static _Atomic(uint8_t *) vmm_last_hole; /* for tests */
 
-/* Guest-physical address of RAM page offset off. */
-uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off)
-{
-	unsigned i = mem->nr > 1 && off >= mem->slot[1].off;
-
-	return mem->slot[i].range.gpa + (off - mem->slot[i].off) * VMM_PAGE;
-}
-
 /* Register slot i of mem with KVM; 0 or -errno. */
 static int mem_register(struct vmm_mem *mem, unsigned i)
 {
@@ -250,6 +242,8 @@ int vmm_mem_stats(struct vmm_mem *mem, struct cowvm_mem_stats *st)
 		.table_bytes = cs.table_bytes,
 		.table_private_bytes = cs.table_private_bytes,
 		.pages_kept = kept,
+		.mappings = mem->ext->n,
+		.pages_lazy = vmm_extents_lazy_pages(mem->ext),
 	};
 	return 0;
 }
@@ -269,6 +263,13 @@ int64_t vmm_mem_written(struct vmm_mem *mem)
 	return n;
 }
 
+/* In a forked child: a new store and no lazy handler from now on. */
+void vmm_mem_fork_child(void)
+{
+	vmm_store_fork_child();
+	vmm_lazy_fork_child();
+}
+
 /* The region of the last empty mem created. */
 void *vmm_mem_last_hole(void)
 {
@@ -285,6 +286,7 @@ void vmm_mem_release(struct vmm_mem *mem)
 	vmm_extents_put(mem->ext);
 	mem->ext = NULL;
 	mem->direct = false;
+	mem->base_id = 0;
 	vmm_mem_unkeep(mem, 0, mem->pages);
 	vmm_mem_watch(mem, NULL, 0);
 }
@@ -337,6 +339,7 @@ void vmm_mem_destroy(struct vmm_mem *mem)
 {
 	if (!mem)
 		return;
+	vmm_lazy_del(mem);
 	vmm_uffd_stop(mem);
 	vmm_mem_record_fini(mem);
 	mem_region_put(mem);

@@ -1,7 +1,7 @@
 /* Internal state of guest RAM realization shared by the files of vmm/mem/;
  * the order of their declarations below is the order of calls: a file calls
- * only files declared above it (store, arena, extents, watch, kept, map,
- * written, uffd), and mem.c, image.c and check.c call them all. */
+ * only files declared above it (store, arena, extents, watch, kept, lazy,
+ * map, written, uffd), and mem.c, image.c and check.c call them all. */
 #ifndef VMM_MEM_INTERNAL_H
 #define VMM_MEM_INTERNAL_H
 
@@ -28,13 +28,19 @@
 #endif
 
 /* A run of RAM pages (by page offset in RAM order: low range, then high)
- * mapped onto a run of frames: page off + i is frame frame + i. */
+ * mapped onto a run of frames: page off + i is frame frame + i; or, with
+ * frame VMM_FRAME_LAZY, realized lazily: an anonymous mapping whose pages
+ * are copied in from the table on first touch (lazy.c). */
 struct vmm_extent {
 	uint64_t off, n;
 	uint32_t frame;
 };
 
-/* An immutable, shared list of extents covering all of RAM in order. */
+#define VMM_FRAME_LAZY UINT32_MAX
+
+/* An immutable, shared list of extents covering all of RAM in order. Where
+ * extents are not lazy they say exactly what the table says; in lazy ones
+ * the table alone says which frame a page holds. */
 struct vmm_extents {
 	atomic_uint refs;
 	uint64_t n;
@@ -86,6 +92,7 @@ struct vmm_mem_uffd {
 struct vmm_mem_image {
 	atomic_uint refs;
 	uint64_t size;
+	uint64_t id; /* unique in the process: see vmm_mem.base_id */
 	struct cow_tree *tree;
 	struct vmm_extents *ext;
 };
@@ -103,8 +110,13 @@ struct vmm_mem {
 	struct cow_tree *tree;	 /* NULL while empty */
 	struct vmm_extents *ext; /* NULL while empty */
 	bool direct; /* MAP_SHARED over its own frames: the table is exact */
-	int pagemap; /* /proc/self/pagemap, for the checker */
-	uint64_t *dirty; /* KVM_GET_DIRTY_LOG buffer (KERNEL mode) */
+	/* The image mem's table was last made equal to (taken or realized);
+	 * since then only the written pages changed. 0: none. */
+	uint64_t base_id;
+	atomic_uint lazy_busy; /* lazy faults being served (lazy.c) */
+	bool lazy;	       /* in the registry of lazy.c */
+	int pagemap;	       /* /proc/self/pagemap, for the checker */
+	uint64_t *dirty;       /* KVM_GET_DIRTY_LOG buffer (KERNEL mode) */
 	struct vmm_mem_record rec;
 	struct vmm_mem_uffd uffd;
 	uint64_t *kept; /* one bit per RAM page: a kept copy (kept.c) */
@@ -125,6 +137,8 @@ struct cow_store *vmm_store_get(void);
 void vmm_store_put(void);
 /* store.c: the store (a reference must be held). */
 struct cow_store *vmm_store(void);
+/* store.c: in a forked child: a new store from now on. */
+void vmm_store_fork_child(void);
 
 /* arena.c: a range of the VA arena for size bytes of RAM, reserved
  * PROT_NONE, at *base for *span bytes; 0 or -errno. */
@@ -145,8 +159,27 @@ struct vmm_extents *vmm_extents_overlay(const struct vmm_extents *ext,
 					uint64_t nadd);
 /* extents.c: the index of the extent holding page off (ext covers it). */
 uint64_t vmm_extents_find(const struct vmm_extents *ext, uint64_t off);
-/* extents.c: the frame ext maps page off to. */
+/* extents.c: the frame ext maps page off to (VMM_FRAME_LAZY in a lazy
+ * extent). */
 uint32_t vmm_extents_frame(const struct vmm_extents *ext, uint64_t off);
+/* extents.c: most extents a layout keeps (so host mappings of one VM's
+ * RAM): COWVM_MAPPINGS_MAX unless the environment says otherwise. */
+uint64_t vmm_extents_max(void);
+/* extents.c: at most vmm_extents_max() extents: ext itself (a new
+ * reference) when it has no more, else a new list keeping its largest
+ * mapped extents and making the rest lazy; NULL on ENOMEM. */
+struct vmm_extents *vmm_extents_bound(struct vmm_extents *ext);
+/* extents.c: pages in lazy extents of ext. */
+uint64_t vmm_extents_lazy_pages(const struct vmm_extents *ext);
+/* extents.c: the runs lazy in both a and b. */
+int vmm_extents_both_lazy(const struct vmm_extents *a,
+			  const struct vmm_extents *b, struct vmm_runs *out);
+/* extents.c: guest-physical address of RAM page offset off. */
+uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off);
+/* extents.c: the frame RAM page off of mem holds, by its extents or, in a
+ * lazy extent, by its table (read by mem's owner or under vmm_store_lock);
+ * -errno. */
+int64_t vmm_mem_page_frame(const struct vmm_mem *mem, uint64_t off);
 /* extents.c: whether off lies in one of the sorted runs. */
 bool vmm_runs_has(const struct vmm_runs *runs, uint64_t off);
 /* extents.c: pages in all the runs. */
@@ -181,8 +214,21 @@ bool vmm_mem_is_hot(const struct vmm_mem *mem, uint64_t off);
 /* kept.c: whether page off is hot and holds its frame's bytes. */
 bool vmm_mem_hot_clean(const struct vmm_mem *mem, uint64_t off);
 
+/* lazy.c: serve mem's lazy faults from now on (the process-wide
+ * userfaultfd and its thread start on first use); 0 or -errno. */
+int vmm_lazy_add(struct vmm_mem *mem);
+/* lazy.c: stop serving mem's lazy faults, waiting for those in flight. */
+void vmm_lazy_del(struct vmm_mem *mem);
+/* lazy.c: RAM pages [off, off + n) were just mapped anonymous: register
+ * them for missing-page faults, each served by a copy of the page's frame
+ * in mem's table; 0 or -errno. */
+int vmm_lazy_register(struct vmm_mem *mem, uint64_t off, uint64_t n);
+/* lazy.c: in a forked child: no handler, no registry. */
+void vmm_lazy_fork_child(void);
+
 /* map.c: map RAM pages [off, off + n) as ext says (MAP_PRIVATE, or
- * MAP_SHARED when shared) over what is there; 0 or -errno. */
+ * MAP_SHARED when shared; lazy extents anonymous) over what is there;
+ * 0 or -errno. */
 int vmm_mem_map_range(struct vmm_mem *mem, const struct vmm_extents *ext,
 		      uint64_t off, uint64_t n, bool shared);
 /* map.c: map all of RAM MAP_PRIVATE as ext says into the hole of an
@@ -224,7 +270,5 @@ int vmm_uffd_unprotect(struct vmm_mem *mem, uint64_t off, uint64_t n);
 /* mem.c: give up on mem after a failure that left its table, extents and
  * mapping out of step: no RAM mapped, no table, every access refused. */
 void vmm_mem_break(struct vmm_mem *mem);
-/* mem.c: guest-physical address of RAM page offset off. */
-uint64_t vmm_mem_off_gpa(const struct vmm_mem *mem, uint64_t off);
 
 #endif

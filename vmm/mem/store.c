@@ -46,7 +46,7 @@ void vmm_store_put(void)
 
 /* In a forked child: a new store for the VMs made from now on; the
  * inherited one, whose memfd the parent shares, is never touched again. */
-void vmm_mem_fork_child(void)
+void vmm_store_fork_child(void)
 {
 	if (vmm_store_ptr)
 		vmm_store_inherited = vmm_store_ptr;
