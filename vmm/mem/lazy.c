@@ -198,12 +198,13 @@ int vmm_lazy_register(struct vmm_mem *mem, uint64_t off, uint64_t n)
 }
 
 /* The child has no handler thread: forget the parent's (its fd stays
- * open, unused: the inherited VMs are inert). */
+ * open, unused: the inherited VMs are inert) and the registry's copy. */
 void vmm_lazy_fork_child(void)
 {
 	lazy_start_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	lazy_lock = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
 	lazy_fd = -1;
+	free(lazy_mems);
 	lazy_mems = NULL;
 	lazy_n = lazy_cap = 0;
 }
