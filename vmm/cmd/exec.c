@@ -61,7 +61,7 @@ const char exec_help_text[] =
 	"  128+N  the program was killed by signal N\n"
 	"  124    timeout\n"
 	"  125    usage error (bad option, --file, --dir or --env), or a\n"
-	"         cowvm or VMM failure (no kernel, KVM unavailable)\n"
+	"         failure of the VMM itself (no kernel, KVM unavailable)\n"
 	"  126    the program cannot run: not a static x86-64 Linux\n"
 	"         executable, unreadable, or too large for --mem\n"
 	"  127    the program was not found\n";
