@@ -31,6 +31,11 @@ void register_all()
 		->Apply(common)
 		->Apply(sizes)
 		->Iterations(3);
+	RegisterBenchmark("BM_CloneFragmented", BM_CloneFragmented)
+		->Apply(common)
+		->Arg(0)
+		->Arg(1)
+		->Iterations(5);
 	RegisterBenchmark("BM_CloneSpare", BM_CloneSpare)
 		->Apply(common)
 		->Arg(1024)

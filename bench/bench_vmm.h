@@ -28,7 +28,6 @@ constexpr uint64_t kWritePages = 1024; // pages written per first-write round
 
 using Mode = cowvm_config::cowvm_mem_mode;
 
-
 // Run vm until its next SNAPSHOT exit, which must carry tag (else die).
 void run_to_snapshot(cowvm *vm, uint64_t tag);
 
@@ -161,6 +160,7 @@ void BM_CloneWarmPool(benchmark::State &st);
 void BM_CloneWarmPoolUffd(benchmark::State &st);
 void BM_CloneEmptyPool(benchmark::State &st);
 void BM_CloneSpare(benchmark::State &st);
+void BM_CloneFragmented(benchmark::State &st);
 void BM_ForkWarmPool(benchmark::State &st);
 void BM_ForkWarmPoolUffd(benchmark::State &st);
 void BM_HostFork(benchmark::State &st);

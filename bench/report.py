@@ -38,6 +38,8 @@ RATIOS = [
      "BM_CloneWarmPool/1024", ">=", 50.0),
     ("clone 4 GiB / clone 64 MiB", "BM_CloneWarmPool/4096",
      "BM_CloneWarmPool/64", "<=", 1.3),
+    ("clone 256 MiB: fragmented / compact image", "BM_CloneFragmented/1",
+     "BM_CloneFragmented/0", "<=", 2.0),
     ("fork 4 GiB / fork 64 MiB", "BM_ForkWarmPool/4096",
      "BM_ForkWarmPool/64", None, None),
     ("host fork 4 GiB / clone 4 GiB", "BM_HostFork/4096",

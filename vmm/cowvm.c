@@ -127,30 +127,19 @@ int cowvm_set_timeout(struct cowvm *vm, uint64_t timeout_ms)
 	return 0;
 }
 
-/* The host address of guest RAM [gpa, gpa + len) for a copy (recording
- * the pages as written when write); NULL with vm->err unless RAM. */
-static void *vm_ram(struct cowvm *vm, uint64_t gpa, size_t len, bool write)
+/* Fail vm's access to [gpa, gpa + len), which is not guest RAM. */
+static int not_ram(struct cowvm *vm, uint64_t gpa, size_t len)
 {
-	void *p = write ? vmm_gpa_write(vm, gpa, len) : vmm_gpa(vm, gpa, len);
-
-	if (!p)
-		vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
-			 (unsigned long long)gpa, len);
-	return p;
+	return vmm_fail(vm, EFAULT, "[0x%llx, +%zu) is not guest RAM",
+			(unsigned long long)gpa, len);
 }
 
 /* Copy guest RAM [gpa, gpa + len) to buf; 0 or -EFAULT. */
 int cowvm_read(struct cowvm *vm, uint64_t gpa, void *buf, size_t len)
 {
-	const void *p;
-
 	if (vmm_inherited(vm))
 		return vmm_fail_inherited(vm);
-	p = vm_ram(vm, gpa, len, false);
-	if (!p)
-		return -EFAULT;
-	memcpy(buf, p, len);
-	return 0;
+	return vmm_read(vm, gpa, buf, len) < 0 ? not_ram(vm, gpa, len) : 0;
 }
 
 /* Copy buf to guest RAM [gpa, gpa + len); 0 or -EFAULT. */
@@ -160,9 +149,9 @@ int cowvm_write(struct cowvm *vm, uint64_t gpa, const void *buf, size_t len)
 
 	if (vmm_inherited(vm))
 		return vmm_fail_inherited(vm);
-	p = vm_ram(vm, gpa, len, true);
+	p = vmm_gpa_write(vm, gpa, len);
 	if (!p)
-		return -EFAULT;
+		return not_ram(vm, gpa, len);
 	memcpy(p, buf, len);
 	return 0;
 }

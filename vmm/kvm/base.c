@@ -22,6 +22,12 @@ void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len)
 	return vmm_mem_gpa(vm->mem, gpa, len);
 }
 
+/* Copy guest RAM to buf without filling lazy pages; 0 or -EFAULT. */
+int vmm_read(struct cowvm *vm, uint64_t gpa, void *buf, uint64_t len)
+{
+	return vmm_mem_read(vm->mem, gpa, buf, len);
+}
+
 /* The same translation for host writes: records the pages as written. */
 void *vmm_gpa_write(struct cowvm *vm, uint64_t gpa, uint64_t len)
 {

@@ -104,6 +104,9 @@ int vmm_stop_error(struct cowvm_exit *exit, const char *fmt, ...)
  * pointer; NULL unless the whole range is guest RAM (len 0: gpa itself
  * must be). */
 void *vmm_gpa(struct cowvm *vm, uint64_t gpa, uint64_t len);
+/* base.c: copy guest RAM [gpa, gpa + len) to buf (not filling lazy pages,
+ * for host reads of many pages); 0 or -EFAULT unless RAM. */
+int vmm_read(struct cowvm *vm, uint64_t gpa, void *buf, uint64_t len);
 /* base.c: vmm_gpa for host writes: the pages are recorded as written
  * (mem.h). */
 void *vmm_gpa_write(struct cowvm *vm, uint64_t gpa, uint64_t len);

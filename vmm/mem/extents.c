@@ -117,10 +117,12 @@ uint64_t vmm_extents_max(void)
 	return m;
 }
 
-/* Keep the vmm_extents_max() / 4 largest mapped extents, the rest lazy:
- * at most twice that plus one extents, so that several folds pass before
- * the next bound. A lazy page costs a copy on its first touch, a mapped
- * one nothing: keeping the largest keeps the most pages shared. */
+/* Keep the vmm_extents_max() / 4 largest mapped extents of at least
+ * VMM_MAP_MIN pages, the rest lazy: at most twice that plus one extents,
+ * so that several folds pass before the next bound. A lazy page costs a
+ * copy on its first touch, a mapped one nothing but every clone pays an
+ * mmap for it: keeping the largest keeps the most pages shared, and a
+ * small one would cost each clone more than the copies it saves. */
 struct vmm_extents *vmm_extents_bound(struct vmm_extents *ext)
 {
 	const struct vmm_extent **by = NULL;
@@ -139,16 +141,16 @@ struct vmm_extents *vmm_extents_bound(struct vmm_extents *ext)
 		if (ext->e[i].frame != VMM_FRAME_LAZY)
 			by[nby++] = &ext->e[i];
 	qsort(by, nby, sizeof(*by), cmp_size);
-	for (uint64_t i = keep; i < nby; i++)
-		by[i] = NULL; /* not kept */
+	while (keep && (keep > nby || by[keep - 1]->n < VMM_MAP_MIN))
+		keep--;
 	x->n = 0;
 	for (uint64_t i = 0, k; i < ext->n; i++) {
 		const struct vmm_extent *e = &ext->e[i];
 
-		for (k = 0; k < keep && k < nby && by[k] != e; k++)
+		for (k = 0; k < keep && by[k] != e; k++)
 			;
 		extents_emit(x, e->off, e->n,
-			     k < keep && k < nby ? e->frame : VMM_FRAME_LAZY);
+			     k < keep ? e->frame : VMM_FRAME_LAZY);
 	}
 	free(by);
 	return x;

@@ -108,6 +108,7 @@ static int drop_runs(struct vmm_mem *mem, const struct vmm_runs *runs)
 				(end - off) * VMM_PAGE, MADV_DONTNEED) < 0)
 			return -errno;
 		vmm_mem_unkeep(mem, off, end - off);
+		vmm_lazy_forget(mem, off, end - off);
 		if (mem->mode == COWVM_MEM_UFFD)
 			err = vmm_uffd_protect(mem, off, end - off, false);
 		if (err)

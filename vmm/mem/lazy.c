@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,6 +46,20 @@ static struct vmm_mem *lazy_find(uint64_t addr)
 	return mem;
 }
 
+/* Page off of mem is filled from now on. */
+static void lazy_mark(struct vmm_mem *mem, uint64_t off)
+{
+	atomic_fetch_or((_Atomic uint64_t *)&mem->filled[off / 64],
+			1ull << (off % 64));
+}
+
+/* Whether page off of mem has been filled. */
+static bool lazy_filled(struct vmm_mem *mem, uint64_t off)
+{
+	return atomic_load((_Atomic uint64_t *)&mem->filled[off / 64]) &
+	       (1ull << (off % 64));
+}
+
 /* Fill the page at addr with its frame's bytes (zeros when no VM or table
  * claims it: it is being unmapped). A page filled meanwhile (EEXIST) is
  * only woken. */
@@ -77,6 +92,9 @@ static void lazy_fill(uint64_t addr)
 
 		rc = ioctl(lazy_fd, UFFDIO_ZEROPAGE, &z);
 	}
+	if (mem && (rc == 0 || errno == EEXIST))
+		lazy_mark(mem,
+			  (addr - (uint64_t)(uintptr_t)mem->base) / VMM_PAGE);
 	if (rc < 0) /* EEXIST: filled already; else let it retry */
 		ioctl(lazy_fd, UFFDIO_WAKE, &r);
 	if (mem) {
@@ -146,6 +164,9 @@ int vmm_lazy_add(struct vmm_mem *mem)
 
 	if (err || mem->lazy)
 		return err;
+	mem->filled = calloc((mem->pages + 63) / 64, sizeof(*mem->filled));
+	if (!mem->filled)
+		return -ENOMEM;
 	pthread_rwlock_wrlock(&lazy_lock);
 	if (lazy_n == lazy_cap) {
 		size_t cap = lazy_cap ? 2 * lazy_cap : 16;
@@ -164,6 +185,10 @@ int vmm_lazy_add(struct vmm_mem *mem)
 		mem->lazy = true;
 	}
 	pthread_rwlock_unlock(&lazy_lock);
+	if (err) {
+		free(mem->filled);
+		mem->filled = NULL;
+	}
 	return err;
 }
 
@@ -180,6 +205,41 @@ void vmm_lazy_del(struct vmm_mem *mem)
 	mem->lazy = false;
 	while (atomic_load(&mem->lazy_busy))
 		sched_yield();
+	free(mem->filled);
+	mem->filled = NULL;
+}
+
+/* Clear the filled bits of pages [off, off + n). */
+void vmm_lazy_forget(struct vmm_mem *mem, uint64_t off, uint64_t n)
+{
+	for (uint64_t p = off, end = off + n, k; mem->filled && p < end;
+	     p += k) {
+		uint64_t bit = p % 64;
+
+		k = end - p < 64 - bit ? end - p : 64 - bit;
+		atomic_fetch_and((_Atomic uint64_t *)&mem->filled[p / 64],
+				 ~((k == 64 ? ~0ull : (1ull << k) - 1) << bit));
+	}
+}
+
+/* Read an unfilled lazy page from the frame its table holds. */
+bool vmm_lazy_read(struct vmm_mem *mem, uint64_t off, uint64_t pos, void *buf,
+		   uint64_t len)
+{
+	bool done = false;
+	int64_t f;
+
+	if (!mem->lazy || vmm_extents_frame(mem->ext, off) != VMM_FRAME_LAZY ||
+	    lazy_filled(mem, off))
+		return false;
+	pthread_mutex_lock(&vmm_store_lock);
+	f = vmm_mem_page_frame(mem, off);
+	if (f >= 0) {
+		memcpy(buf, cow_frame_ptr(vmm_store(), (uint32_t)f) + pos, len);
+		done = true;
+	}
+	pthread_mutex_unlock(&vmm_store_lock);
+	return done;
 }
 
 /* UFFDIO_REGISTER in missing mode on the process-wide userfaultfd. */
@@ -192,6 +252,8 @@ int vmm_lazy_register(struct vmm_mem *mem, uint64_t off, uint64_t n)
 	};
 	int err = vmm_lazy_add(mem);
 
+	if (!err)
+		vmm_lazy_forget(mem, off, n);
 	if (!err && vmm_ioctl(lazy_fd, UFFDIO_REGISTER, &r) < 0)
 		err = -errno;
 	return err;

@@ -168,6 +168,28 @@ void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
+/* Page by page: a lazy page not filled yet from its frame, else in place. */
+int vmm_mem_read(struct vmm_mem *mem, uint64_t gpa, void *buf, uint64_t len)
+{
+	const uint8_t *p = vmm_mem_gpa(mem, gpa, len);
+	uint8_t *out = buf;
+
+	if (!p)
+		return -EFAULT;
+	while (len) {
+		uint64_t at = (uint64_t)(p - mem->base), pos = at % VMM_PAGE;
+		uint64_t n = VMM_PAGE - pos < len ? VMM_PAGE - pos : len;
+
+		if (!mem->tree ||
+		    !vmm_lazy_read(mem, at / VMM_PAGE, pos, out, n))
+			memcpy(out, p, n);
+		p += n;
+		out += n;
+		len -= n;
+	}
+	return 0;
+}
+
 /* Translate, then record the pages (in UFFD mode also open them for
  * writing, so that the write does not fault). */
 void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len)

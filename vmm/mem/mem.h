@@ -84,6 +84,10 @@ int vmm_mem_create(int vm_fd, uint64_t size, enum cowvm_mem_mode mode,
  * RAM). Overflow-safe. Ranges never touch (the hole below 4 GiB). On an
  * empty mem the address lies in its unmapped region. */
 void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len);
+/* Copy RAM [gpa, gpa + len) to buf, as the guest would read it, without
+ * filling lazy pages (their bytes come from their frames); 0 or -EFAULT
+ * unless it lies in one RAM range. */
+int vmm_mem_read(struct vmm_mem *mem, uint64_t gpa, void *buf, uint64_t len);
 
 /* Like vmm_mem_gpa, for host writes: the pages are recorded as written
  * (and, in UFFD mode, opened for writing without a fault). NULL if the

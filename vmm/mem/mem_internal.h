@@ -37,6 +37,8 @@ struct vmm_extent {
 };
 
 #define VMM_FRAME_LAZY UINT32_MAX
+/* The fewest pages of an extent kept mapped when extents are bounded. */
+#define VMM_MAP_MIN 64
 
 /* An immutable, shared list of extents covering all of RAM in order. Where
  * extents are not lazy they say exactly what the table says; in lazy ones
@@ -115,6 +117,7 @@ struct vmm_mem {
 	uint64_t base_id;
 	atomic_uint lazy_busy; /* lazy faults being served (lazy.c) */
 	bool lazy;	       /* in the registry of lazy.c */
+	uint64_t *filled;      /* one bit per RAM page: a lazy page filled */
 	int pagemap;	       /* /proc/self/pagemap, for the checker */
 	uint64_t *dirty;       /* KVM_GET_DIRTY_LOG buffer (KERNEL mode) */
 	struct vmm_mem_record rec;
@@ -219,6 +222,13 @@ bool vmm_mem_hot_clean(const struct vmm_mem *mem, uint64_t off);
 int vmm_lazy_add(struct vmm_mem *mem);
 /* lazy.c: stop serving mem's lazy faults, waiting for those in flight. */
 void vmm_lazy_del(struct vmm_mem *mem);
+/* lazy.c: pages [off, off + n) are missing again (mapped anew or dropped). */
+void vmm_lazy_forget(struct vmm_mem *mem, uint64_t off, uint64_t n);
+/* lazy.c: copy len bytes at byte pos of RAM page off into buf from its
+ * frame if the page is lazy and not filled yet (a host read must not fill
+ * it); false if it must be read in place. */
+bool vmm_lazy_read(struct vmm_mem *mem, uint64_t off, uint64_t pos, void *buf,
+		   uint64_t len);
 /* lazy.c: RAM pages [off, off + n) were just mapped anonymous: register
  * them for missing-page faults, each served by a copy of the page's frame
  * in mem's table; 0 or -errno. */
