@@ -51,6 +51,23 @@ find-magic-len)
 find-tlv)
 	find_bug "$tlv" 1 40000 "vector=0 #DE"
 	;;
+libfuzzer-flags)
+	# libFuzzer's spellings mean what cowvm's own options do.
+	expect 0 fuzz -seed=7 -runs=3000 -timeout=1 -q -o "$tmp/a" "$tlv"
+	expect 0 fuzz --seed 7 --runs 3000 --timeout-ms 1000 -q -o "$tmp/b" \
+		"$tlv"
+	diff -r "$tmp/a/queue" "$tmp/b/queue" || fail "queues differ"
+	[ "$(ls "$tmp/a/queue" | wc -l)" -gt 1 ] || fail "queue did not grow"
+	expect 0 fuzz -max_total_time=1 -q "$tlv"
+	grep -q "runs" "$tmp/err" || fail "no final status: $(cat "$tmp/err")"
+	expect 120 fuzz -runs=x "$tlv"
+	grep -q "not a number" "$tmp/err" || fail "-runs=x: $(cat "$tmp/err")"
+	expect 120 fuzz -timeout=0 "$tlv"
+	grep -q "1..3600" "$tmp/err" || fail "-timeout=0: $(cat "$tmp/err")"
+	expect 120 fuzz -use_value_profile=1 "$tlv"
+	grep -q "libFuzzer flag '-use_value_profile=1' is not supported" \
+		"$tmp/err" || fail "unknown flag: $(cat "$tmp/err")"
+	;;
 determinism)
 	expect 0 fuzz --seed 7 --runs 10000 -q -o "$tmp/a" "$tlv"
 	expect 0 fuzz --seed 7 --runs 10000 -q -o "$tmp/b" "$tlv"

@@ -55,6 +55,8 @@ const char fuzz_help_text[] =
 	"  --profile          print where the time per run goes\n"
 	"  -q, --quiet        no status line every second\n"
 	"  --reproduce FILE   run FILE once and print what it did\n"
+	"libFuzzer's spellings of these are accepted too: -runs=N,\n"
+	"-max_total_time=S (--seconds), -seed=N and -timeout=S (seconds).\n"
 	"\n"
 	"exit status of cowvm fuzz:\n"
 	"  0      no crash found (--reproduce: the input ran cleanly)\n"
@@ -76,11 +78,57 @@ static int usage(const char *fmt, const char *arg)
 	return FZ_USAGE;
 }
 
+/* libFuzzer's flags that map onto cowvm fuzz options: -NAME=VALUE means
+ * OPTION VALUE (-timeout counts seconds, --timeout-ms milliseconds). */
+static const struct {
+	const char *name, *option;
+} libfuzzer_flags[] = {
+	{"runs", "--runs"},
+	{"max_total_time", "--seconds"},
+	{"seed", "--seed"},
+	{"timeout", "--timeout-ms"},
+};
+
+/* The option a libFuzzer flag "-NAME=VALUE" in a stands for, with *v
+ * pointing at VALUE; NULL (with *v NULL) unless a is written so; a itself
+ * when the NAME is not one cowvm knows. */
+static const char *libfuzzer_flag(const char *a, const char **v)
+{
+	const char *eq = strchr(a, '=');
+
+	*v = NULL;
+	if (a[0] != '-' || a[1] == '-' || !eq || eq == a + 1)
+		return NULL;
+	*v = eq + 1;
+	for (size_t i = 0;
+	     i < sizeof(libfuzzer_flags) / sizeof(*libfuzzer_flags); i++)
+		if (strlen(libfuzzer_flags[i].name) == (size_t)(eq - a - 1) &&
+		    !strncmp(a + 1, libfuzzer_flags[i].name,
+			     (size_t)(eq - a - 1)))
+			return libfuzzer_flags[i].option;
+	return a;
+}
+
+/* Set -timeout=S (libFuzzer: whole seconds) as --timeout-ms; 0 or
+ * FZ_USAGE. */
+static int set_timeout_seconds(struct fuzz_cli *c, const char *v)
+{
+	uint64_t s;
+
+	if (cli_parse_range(v, 1, 3600, &s))
+		return usage("-timeout='%s' is not a number of seconds in "
+			     "1..3600",
+			     v);
+	c->o.timeout_ms = s * 1000;
+	return 0;
+}
+
 /* Parse the command line into *c; 0 or FZ_USAGE after one line. */
 static int parse(int argc, char **argv, struct fuzz_cli *c)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *lv, *lf = libfuzzer_flag(a, &lv);
 		int takes = strcmp(a, "-i") == 0 || !strcmp(a, "-o") ||
 			    !strcmp(a, "--seed") || !strcmp(a, "--runs") ||
 			    !strcmp(a, "--seconds") ||
@@ -88,10 +136,23 @@ static int parse(int argc, char **argv, struct fuzz_cli *c)
 			    !strcmp(a, "--reproduce");
 		char *end;
 
-		if (takes && !v)
+		if (lf == a)
+			return usage("libFuzzer flag '%s' is not supported "
+				     "(see cowvm fuzz --help)",
+				     a);
+		if (lf && !strcmp(lf, "--timeout-ms")) {
+			if (set_timeout_seconds(c, lv))
+				return FZ_USAGE;
+			continue;
+		}
+		if (lf) {
+			a = lf;
+			v = lv;
+		} else if (takes && !v) {
 			return usage("%s needs a value", a);
-		if (takes)
+		} else if (takes) {
 			i++;
+		}
 		if (!strcmp(a, "-i")) {
 			c->o.in_dir = v;
 		} else if (!strcmp(a, "-o")) {
