@@ -68,6 +68,33 @@ libfuzzer-flags)
 	grep -q "libFuzzer flag '-use_value_profile=1' is not supported" \
 		"$tmp/err" || fail "unknown flag: $(cat "$tmp/err")"
 	;;
+afl-status)
+	# fuzzer_stats and plot_data as AFL++'s tools read them.
+	mkdir -p "$tmp/sync"
+	expect 0 fuzz --seed 3 --runs 10000 -q -o "$tmp/sync/main" "$tlv"
+	stats=$tmp/sync/main/fuzzer_stats
+	[ -f "$stats" ] || fail "no fuzzer_stats"
+	field() { sed -n "s/^$1 *: //p" "$stats"; }
+	[ "$(field execs_done)" = 10000 ] || fail "execs_done $(field execs_done)"
+	queued=$(ls "$tmp/sync/main/queue" | grep -vc '\.txt$')
+	[ "$(field corpus_count)" = "$queued" ] ||
+		fail "corpus_count $(field corpus_count), queue holds $queued"
+	[ "$(field fuzzer_pid)" -gt 0 ] || fail "fuzzer_pid $(field fuzzer_pid)"
+	[ "$(field exec_timeout)" = 100 ] || fail "exec_timeout"
+	expect 1 fuzz --seed 1 --runs 20000 --stop-on-crash -q -o "$tmp/sync/b" \
+		"$magic"
+	[ "$(sed -n 's/^saved_crashes *: //p' "$tmp/sync/b/fuzzer_stats")" = 1 ] ||
+		fail "saved_crashes: $(grep saved_crashes "$tmp/sync/b/fuzzer_stats")"
+	head -1 "$tmp/sync/main/plot_data" | grep -q '^# relative_time,' ||
+		fail "plot_data header"
+	tail -1 "$tmp/sync/main/plot_data" | awk -F', ' \
+		'NF != 13 || $12 != 10000 { exit 1 }' ||
+		fail "plot_data line: $(tail -1 "$tmp/sync/main/plot_data")"
+	TERM=dumb afl-whatsup -s -d "$tmp/sync" >"$tmp/w" 2>&1 ||
+		fail "afl-whatsup: $(cat "$tmp/w")"
+	grep -q "Dead or remote : 2" "$tmp/w" || fail "whatsup: $(cat "$tmp/w")"
+	grep -q "Crashes saved : 1" "$tmp/w" || fail "whatsup: $(cat "$tmp/w")"
+	;;
 determinism)
 	expect 0 fuzz --seed 7 --runs 10000 -q -o "$tmp/a" "$tlv"
 	expect 0 fuzz --seed 7 --runs 10000 -q -o "$tmp/b" "$tlv"

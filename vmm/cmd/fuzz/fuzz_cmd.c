@@ -14,6 +14,7 @@
 #include "cowvm_fuzz_abi.h"
 #include "cli.h"
 #include "fuzz.h"
+#include "fuzz_afl.h"
 
 /* Exit statuses of `cowvm fuzz` (listed in `cowvm --help`). */
 enum {
@@ -32,6 +33,8 @@ struct fuzz_cli {
 	struct fuzz_opts o;
 	const char *reproduce;
 	int profile, quiet;
+	struct fuzz_afl afl; /* -o's fuzzer_stats and plot_data */
+	int afl_warned;
 };
 
 /* What `cowvm fuzz --help` (and `cowvm --help`) print. */
@@ -43,7 +46,9 @@ const char fuzz_help_text[] =
 	"from that snapshot, keeping inputs that reach new edges.\n"
 	"  -i DIR             seed corpus (default: one built-in seed)\n"
 	"  -o DIR             results: DIR/queue, DIR/crashes and\n"
-	"                     DIR/timeouts, each input with a .txt reason\n"
+	"                     DIR/timeouts, each input with a .txt reason;\n"
+	"                     DIR/fuzzer_stats and DIR/plot_data as AFL++\n"
+	"                     writes them (afl-whatsup DIR reads them)\n"
 	"  --seed N           random seed (default 0); with --runs and no\n"
 	"                     timeouts the same seed gives the same results\n"
 	"  --runs N           stop after N runs (default: no limit)\n"
@@ -313,11 +318,26 @@ static void status_line(const struct fuzz_stats *st, const char *prefix)
 		(unsigned long long)st->timeouts);
 }
 
-/* The engine's once-a-second callback: a status line unless quiet. */
+/* Rewrite AFL++'s status files; warn once if they cannot be written. */
+static void afl_files(struct fuzz_cli *c, const struct fuzz_stats *st)
+{
+	int err = fuzz_afl_tick(&c->afl, st);
+
+	if (err && !c->afl_warned++)
+		fprintf(stderr,
+			"cowvm fuzz: cannot write %s/fuzzer_stats: %s\n",
+			c->o.out_dir, strerror(-err));
+}
+
+/* The engine's once-a-second callback: a status line unless quiet, and
+ * AFL++'s status files. */
 static void tick(const struct fuzz_stats *st, void *arg)
 {
-	if (!*(const int *)arg)
+	struct fuzz_cli *c = arg;
+
+	if (!c->quiet)
 		status_line(st, "");
+	afl_files(c, st);
 }
 
 /* Print the per-exec time breakdown of st. */
@@ -396,8 +416,10 @@ int fuzz_main(int argc, char **argv)
 		fuzz_close(f);
 		return r;
 	}
-	r = fuzz_loop(f, tick, &c.quiet, err, sizeof(err), &why);
+	fuzz_afl_init(&c.afl, c.o.out_dir, c.o.elf, c.o.timeout_ms);
+	r = fuzz_loop(f, tick, &c, err, sizeof(err), &why);
 	st = fuzz_stats(f);
+	afl_files(&c, st);
 	if (r) {
 		fprintf(stderr, "cowvm fuzz: %s\n", err);
 		fuzz_close(f);
