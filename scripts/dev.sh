@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(gcc g++ pkg-config meson ninja-build python3 libelf-dev liburing-dev
 	libbenchmark-dev qemu-system-x86 qemu-system-data seabios clang afl++
-	busybox-static musl-tools liblua5.4-dev zlib1g-dev)
+	busybox-static musl-tools liblua5.4-dev zlib1g-dev
+	libexpat1-dev libyaml-dev)
 
 # Install the Debian packages that are not installed yet.
 install_missing() {

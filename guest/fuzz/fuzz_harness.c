@@ -4,6 +4,7 @@
 #include "guest.h"
 #include "fuzz_target.h"
 #include "cowvm_fuzz_abi.h"
+#include "fuzz_cov.h"
 
 #define CTL   ((struct cowvm_fuzz_ctl *)(uintptr_t)COWVM_FUZZ_CTL)
 #define MAP   ((uint8_t *)(uintptr_t)COWVM_FUZZ_MAP)
@@ -11,29 +12,12 @@
 
 /* The guard array of every instrumented object (guest/fuzz/fuzz.ld). */
 extern uint32_t __start___sancov_guards[], __stop___sancov_guards[];
+void __sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop);
 
 /* Optional in the target. */
 void cowvm_target_init(void) __attribute__((weak));
 
-static uint32_t guards;
-
-/* Number the guards in [start, stop) 1, 2, ... skipping map byte 0; called
- * once for all objects (the instrumented constructors never run). */
-void __sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop);
-void __sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop)
-{
-	for (uint32_t *g = start; g < stop; g++)
-		*g = 1 + guards++ % (COWVM_FUZZ_MAP_SIZE - 1);
-}
-
-/* Count one pass over the edge of guard *g (saturating at 255). */
-void __sanitizer_cov_trace_pc_guard(uint32_t *g);
-void __sanitizer_cov_trace_pc_guard(uint32_t *g)
-{
-	uint8_t *c = MAP + *g;
-
-	*c += *c != 255;
-}
+uint8_t *const fuzz_cov_map = MAP;
 
 /* Report a crash at the caller: exit with COWVM_FUZZ_EXIT_ABORT. */
 void cowvm_target_abort(void)
@@ -82,14 +66,21 @@ void guest_main(const struct cowvm_start_info *si)
 	memset(MAP, 0, COWVM_FUZZ_MAP_SIZE);
 	CTL->magic = COWVM_FUZZ_MAGIC;
 	CTL->version = COWVM_FUZZ_VERSION;
-	CTL->guards =
-		guards < COWVM_FUZZ_MAP_SIZE ? guards : COWVM_FUZZ_MAP_SIZE - 1;
+	CTL->guards = fuzz_cov_guards();
 	CTL->flags = COWVM_FUZZ_F_FXRSTOR;
+	CTL->map = COWVM_FUZZ_MAP;
+	CTL->input = COWVM_FUZZ_INPUT;
+	CTL->cmp = COWVM_FUZZ_CMP;
+	fuzz_cov_cmp = (struct cowvm_fuzz_cmp_log *)(uintptr_t)COWVM_FUZZ_CMP;
 	snapshot_fxrstor(&snap);
+	fuzz_cov_cmp_on = INPUT->flags & COWVM_FUZZ_IN_CMPLOG;
+	if (fuzz_cov_cmp_on)
+		fuzz_cov_cmp->count = fuzz_cov_cmp->seen = 0;
 	len = INPUT->len;
 	if (len > COWVM_FUZZ_INPUT_MAX)
 		len = COWVM_FUZZ_INPUT_MAX;
 	r = cowvm_target(INPUT->data, len);
+	fuzz_cov_cmp_on = 0;
 	if (r) {
 		CTL->crash_value = r;
 		guest_exit(COWVM_FUZZ_EXIT_RETURN);

@@ -5,30 +5,7 @@ set -uo pipefail
 
 cowvm=$1 magic=$2 tlv=$3 hang=$4 bad_init=$5 ret_abort=$6 fpu=$7 guest=$8
 build_target=$9 builddir=${10} name=${11}
-# Every case runs guests: skip unless /dev/kvm is usable.
-. "$(dirname "$0")/../lib/kvm.sh"
-kvm_require
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# Fail with a message.
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-# Run cowvm with the given arguments, expecting exit status $1; output in
-# $tmp/out (stdout) and $tmp/err (stderr).
-expect() {
-	local want=$1 got
-	shift
-	"$cowvm" "$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	[ "$got" -eq "$want" ] || {
-		cat "$tmp/err" >&2
-		fail "cowvm $* exited $got, expected $want"
-	}
-}
+. "$(dirname "$0")/fuzz_lib.sh"
 
 # Fuzz target $1 with seed $2 for at most $3 runs; the first crash must be
 # saved with a reason matching $4 and reproduce with the same reason.

@@ -18,7 +18,7 @@ static int cmd_boot_fail(struct cmd_boot *b, enum cmd_boot_step step, int r,
 	return r;
 }
 
-/* Create a VM of cfg and load the ELF into it. */
+/* Create a VM of cfg and load the ELF or Linux program into it. */
 int cmd_vm_load(struct cmd_boot *b, const struct cowvm_config *cfg, char *err,
 		size_t errlen)
 {
@@ -35,7 +35,8 @@ int cmd_vm_load(struct cmd_boot *b, const struct cowvm_config *cfg, char *err,
 		return r;
 	}
 	t0 = cli_now_us();
-	r = cowvm_load_elf(b->vm, b->elf, b->cmdline);
+	r = b->linux ? cowvm_load_linux(b->vm, b->linux)
+		     : cowvm_load_elf(b->vm, b->elf, b->cmdline);
 	b->load_ms = (cli_now_us() - t0) / 1e3;
 	if (r)
 		return cmd_boot_fail(b, CMD_BOOT_LOAD, r, err, errlen);

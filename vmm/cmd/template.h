@@ -13,7 +13,7 @@
 enum cmd_boot_step {
 	CMD_BOOT_DONE,	 /* no failure */
 	CMD_BOOT_CREATE, /* cowvm_create */
-	CMD_BOOT_LOAD,	 /* cowvm_load_elf */
+	CMD_BOOT_LOAD,	 /* cowvm_load_elf or cowvm_load_linux */
 	CMD_BOOT_RUN,	 /* cowvm_run returned an error */
 	CMD_BOOT_EXIT,	 /* the first exit was not the snapshot request */
 };
@@ -22,8 +22,9 @@ enum cmd_boot_step {
 struct cmd_boot {
 	const char *elf;
 	const char *cmdline; /* the guest command line, NULL: none */
-	uint64_t tag;	     /* the snapshot request's tag to stop at */
-	int any_tag;	     /* stop at the first request, whatever its tag */
+	const struct cowvm_linux *linux; /* a Linux program instead of elf */
+	uint64_t tag; /* the snapshot request's tag to stop at */
+	int any_tag;  /* stop at the first request, whatever its tag */
 
 	struct cowvm *vm;	 /* the booted VM, NULL after a failure */
 	struct cowvm_exit exit;	 /* cmd_template_boot: the first exit */
@@ -31,7 +32,8 @@ struct cmd_boot {
 	double load_ms, run_ms;	 /* how long the load and the run took */
 };
 
-/* Create a VM of cfg and load b->elf with b->cmdline into b->vm; 0, or
+/* Create a VM of cfg and load b->elf with b->cmdline (or the Linux program
+ * b->linux) into b->vm; 0, or
  * -errno with b->vm NULL, b->step set and one line in err: "cannot create
  * the VM: WHY" or the load's error. */
 int cmd_vm_load(struct cmd_boot *b, const struct cowvm_config *cfg, char *err,

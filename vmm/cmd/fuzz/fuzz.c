@@ -11,6 +11,7 @@
 #include "cowvm_abi.h"
 #include "cowvm_fuzz_abi.h"
 #include "fuzz_internal.h"
+#include "fuzz_sym.h"
 #include "template.h"
 
 /* Nanoseconds on the monotonic clock. */
@@ -42,95 +43,13 @@ int fuzz_fail(char *err, size_t errlen, int e, const char *fmt, ...)
 	return -e;
 }
 
-/* The short name of exception vector v, "" if none. */
-static const char *vector_name(uint64_t v)
-{
-	static const char *const names[] = {
-		"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
-		"#DF", "",    "#TS", "#NP", "#SS", "#GP", "#PF", "",
-		"#MF", "#AC", "#MC", "#XM", "#VE", "#CP"};
-
-	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "";
-}
-
-/* Describe a finished run in res; 0, or -EIO for exits that mean the VMM
- * or the harness broke (detail in err). */
-static int classify(struct fuzz *f, const struct cowvm_exit *e,
-		    struct fuzz_result *res, char *err, size_t errlen)
-{
-	struct cowvm_fuzz_ctl ctl;
-
-	res->sig = 0;
-	res->what[0] = 0;
-	switch (e->reason) {
-	case COWVM_EXIT_GUEST:
-		if (e->status == COWVM_FUZZ_EXIT_OK) {
-			res->outcome = FUZZ_OK;
-			return 0;
-		}
-		res->outcome = FUZZ_CRASH;
-		if (cowvm_read(f->vm, COWVM_FUZZ_CTL, &ctl, sizeof(ctl)))
-			memset(&ctl, 0, sizeof(ctl));
-		if (e->status == COWVM_FUZZ_EXIT_RETURN) {
-			snprintf(res->what, sizeof(res->what),
-				 "crash: the target returned %lld",
-				 (long long)ctl.crash_value);
-			res->sig = 1ull << 62 | (uint64_t)ctl.crash_value;
-		} else if (e->status == COWVM_FUZZ_EXIT_ABORT) {
-			snprintf(res->what, sizeof(res->what),
-				 "crash: cowvm_target_abort called from "
-				 "rip=0x%llx",
-				 (unsigned long long)ctl.crash_rip);
-			res->sig = 2ull << 62 | ctl.crash_rip;
-		} else {
-			snprintf(res->what, sizeof(res->what),
-				 "crash: the guest exited with status %d",
-				 e->status);
-			res->sig = 3ull << 62 | (uint64_t)e->status;
-		}
-		return 0;
-	case COWVM_EXIT_FAULT:
-		res->outcome = FUZZ_CRASH;
-		snprintf(res->what, sizeof(res->what),
-			 "crash: fault vector=%llu %s error=0x%llx rip=0x%llx "
-			 "cr2=0x%llx rsp=0x%llx",
-			 (unsigned long long)e->fault.vector,
-			 vector_name(e->fault.vector),
-			 (unsigned long long)e->fault.error_code,
-			 (unsigned long long)e->fault.rip,
-			 (unsigned long long)e->fault.cr2,
-			 (unsigned long long)e->fault.rsp);
-		res->sig = e->fault.vector << 48 ^ e->fault.rip;
-		return 0;
-	case COWVM_EXIT_SHUTDOWN:
-		res->outcome = FUZZ_CRASH;
-		snprintf(res->what, sizeof(res->what), "crash: shutdown: %s",
-			 e->detail);
-		res->sig = 3ull << 62 | 0xffff;
-		return 0;
-	case COWVM_EXIT_TIMEOUT:
-		res->outcome = FUZZ_TIMEOUT;
-		snprintf(res->what, sizeof(res->what),
-			 "timeout: no exit within %llu ms (rip=0x%llx)",
-			 (unsigned long long)f->o.timeout_ms,
-			 (unsigned long long)e->rip);
-		return 0;
-	case COWVM_EXIT_SNAPSHOT:
-		return fuzz_fail(err, errlen, EIO,
-				 "the target requested a snapshot of its own "
-				 "(tag 0x%llx)",
-				 (unsigned long long)e->tag);
-	default:
-		return fuzz_fail(err, errlen, EIO, "VM error: %s", e->detail);
-	}
-}
-
 /* Run one input from the snapshot and reset; 0 or -errno. The classified
- * trace is left in f->trace (zeroed with no_coverage). */
+ * trace is left in f->trace (zeroed with no_coverage), and with
+ * COWVM_FUZZ_IN_CMPLOG in f->in_flags the comparison log in f->cmplog. */
 int fuzz_exec(struct fuzz *f, const uint8_t *data, size_t len,
 	      struct fuzz_result *res, char *err, size_t errlen)
 {
-	struct cowvm_fuzz_input hdr = {len};
+	struct cowvm_fuzz_input hdr = {len, f->in_flags};
 	struct cowvm_exit e;
 	uint64_t t0, t1, t2, t3, t4;
 	int r;
@@ -140,7 +59,7 @@ int fuzz_exec(struct fuzz *f, const uint8_t *data, size_t len,
 	t0 = fuzz_now_ns();
 	memcpy(f->inbuf, &hdr, sizeof(hdr));
 	memcpy(f->inbuf + sizeof(hdr), data, len);
-	r = cowvm_write(f->vm, COWVM_FUZZ_INPUT, f->inbuf, sizeof(hdr) + len);
+	r = cowvm_write(f->vm, f->input_gpa, f->inbuf, sizeof(hdr) + len);
 	if (r)
 		return fuzz_fail(err, errlen, -r, "cannot write the input: %s",
 				 cowvm_error(f->vm));
@@ -150,11 +69,11 @@ int fuzz_exec(struct fuzz *f, const uint8_t *data, size_t len,
 		return fuzz_fail(err, errlen, -r, "cannot run the target: %s",
 				 cowvm_error(f->vm));
 	t2 = fuzz_now_ns();
-	r = classify(f, &e, res, err, errlen);
+	r = fuzz_classify_exit(f, &e, res, err, errlen);
 	if (r)
 		return r;
 	if (!f->o.no_coverage) {
-		r = cowvm_read(f->vm, COWVM_FUZZ_MAP, f->trace, f->map_len);
+		r = cowvm_read(f->vm, f->map_gpa, f->trace, f->map_len);
 		if (r)
 			return fuzz_fail(err, errlen, -r,
 					 "cannot read the map: %s",
@@ -162,6 +81,10 @@ int fuzz_exec(struct fuzz *f, const uint8_t *data, size_t len,
 		f->trace[0] = 0;
 		fuzz_classify(f->trace, f->map_len);
 	}
+	if ((f->in_flags & COWVM_FUZZ_IN_CMPLOG) &&
+	    (r = cowvm_read(f->vm, f->cmp_gpa, f->cmplog, sizeof(*f->cmplog))))
+		return fuzz_fail(err, errlen, -r, "cannot read the cmp log: %s",
+				 cowvm_error(f->vm));
 	t3 = fuzz_now_ns();
 	r = cowvm_reset(f->vm, f->snap);
 	if (r)
@@ -177,6 +100,13 @@ int fuzz_exec(struct fuzz *f, const uint8_t *data, size_t len,
 	return 0;
 }
 
+/* The build script for targets of o's kind, for error lines. */
+static const char *build_script(const struct fuzz_opts *o)
+{
+	return o->linux ? "scripts/build-harness.sh"
+			: "scripts/build-target.sh";
+}
+
 /* Why a run to the fuzz snapshot did not get there, as an open error. */
 static enum fuzz_open_error init_error(const struct fuzz_opts *o,
 				       const struct cowvm_exit *e, char *err,
@@ -188,7 +118,15 @@ static enum fuzz_open_error init_error(const struct fuzz_opts *o,
 			 "%s crashed during init: fault vector=%llu %s "
 			 "rip=0x%llx cr2=0x%llx",
 			 o->elf, (unsigned long long)e->fault.vector,
-			 vector_name(e->fault.vector),
+			 fuzz_vector_name(e->fault.vector),
+			 (unsigned long long)e->fault.rip,
+			 (unsigned long long)e->fault.cr2);
+		return FUZZ_ERR_INIT_CRASH;
+	case COWVM_EXIT_SIGNAL:
+		snprintf(err, errlen,
+			 "%s crashed during init (before its fuzz snapshot): "
+			 "signal %d %s rip=0x%llx addr=0x%llx",
+			 o->elf, e->status, fuzz_signal_name(e->status),
 			 (unsigned long long)e->fault.rip,
 			 (unsigned long long)e->fault.cr2);
 		return FUZZ_ERR_INIT_CRASH;
@@ -201,9 +139,8 @@ static enum fuzz_open_error init_error(const struct fuzz_opts *o,
 	case COWVM_EXIT_GUEST:
 		snprintf(err, errlen,
 			 "%s is not a cowvm fuzz target: it exited with status "
-			 "%d before the fuzz snapshot (build targets with "
-			 "scripts/build-target.sh)",
-			 o->elf, e->status);
+			 "%d before the fuzz snapshot (build targets with %s)",
+			 o->elf, e->status, build_script(o));
 		return FUZZ_ERR_HARNESS;
 	case COWVM_EXIT_SNAPSHOT:
 		snprintf(err, errlen,
@@ -234,15 +171,69 @@ static enum fuzz_open_error boot_error(const struct fuzz_opts *o,
 	}
 }
 
-/* Boot o->elf into f->vm, run it to the harness snapshot request and read
- * the harness's control block into *ctl; 0, or -1 with err and *why. */
+/* The address of the harness's control block, from the tag of its
+ * snapshot request; 0 when the tag is not the harness's. */
+static uint64_t ctl_of_tag(const struct fuzz_opts *o, uint64_t tag)
+{
+	if (!o->linux)
+		return tag == COWVM_FUZZ_SNAPSHOT_TAG ? COWVM_FUZZ_CTL : 0;
+	if ((tag & ~0xffffffffull) != COWVM_FUZZ_LINUX_TAG ||
+	    !(tag & 0xffffffffull) || (tag & 0xfff))
+		return 0;
+	return tag & 0xffffffffull;
+}
+
+/* Whether ctl is one this engine speaks, its areas all guest RAM. */
+static int ctl_usable(struct fuzz *f, const struct cowvm_fuzz_ctl *ctl)
+{
+	uint8_t b;
+
+	return ctl->magic == COWVM_FUZZ_MAGIC &&
+	       ctl->version == COWVM_FUZZ_VERSION &&
+	       ctl->guards < COWVM_FUZZ_MAP_SIZE &&
+	       !cowvm_read(f->vm, ctl->map + COWVM_FUZZ_MAP_SIZE - 1, &b, 1) &&
+	       !cowvm_read(f->vm,
+			   ctl->input + sizeof(struct cowvm_fuzz_input) +
+				   COWVM_FUZZ_INPUT_MAX - 1,
+			   &b, 1) &&
+	       (!ctl->cmp ||
+		!cowvm_read(f->vm,
+			    ctl->cmp + sizeof(struct cowvm_fuzz_cmp_log) - 1,
+			    &b, 1));
+}
+
+/* Read and check the harness's control block at f->ctl_gpa; 0 or -1 with
+ * err. */
+static int fuzz_read_ctl(struct fuzz *f, const struct fuzz_opts *o,
+			 struct cowvm_fuzz_ctl *ctl, char *err, size_t errlen)
+{
+	if (f->ctl_gpa && !cowvm_read(f->vm, f->ctl_gpa, ctl, sizeof(*ctl)) &&
+	    ctl_usable(f, ctl)) {
+		f->map_gpa = ctl->map;
+		f->input_gpa = ctl->input;
+		f->cmp_gpa = ctl->cmp;
+		return 0;
+	}
+	snprintf(err, errlen,
+		 "%s: no fuzz harness of version %u at 0x%llx (rebuild it "
+		 "with %s)",
+		 o->elf, COWVM_FUZZ_VERSION, (unsigned long long)f->ctl_gpa,
+		 build_script(o));
+	return -1;
+}
+
+/* Boot o->elf (or the Linux program o->linux) into f->vm, run it to the
+ * harness snapshot request and read the harness's control block into
+ * *ctl; 0, or -1 with err and *why. */
 static int fuzz_boot(struct fuzz *f, const struct fuzz_opts *o,
 		     struct cowvm_fuzz_ctl *ctl, char *err, size_t errlen,
 		     enum fuzz_open_error *why)
 {
-	struct cmd_boot b = {.elf = o->elf, .tag = COWVM_FUZZ_SNAPSHOT_TAG};
+	struct cmd_boot b = {.elf = o->elf,
+			     .linux = o->linux,
+			     .tag = COWVM_FUZZ_SNAPSHOT_TAG,
+			     .any_tag = o->linux != NULL};
 	struct cowvm_config cfg;
-	int r;
 
 	cowvm_config_init(&cfg);
 	cfg.mem_size = o->mem;
@@ -254,16 +245,19 @@ static int fuzz_boot(struct fuzz *f, const struct fuzz_opts *o,
 		return -1;
 	}
 	f->vm = b.vm;
-	r = cowvm_read(f->vm, COWVM_FUZZ_CTL, ctl, sizeof(*ctl));
-	if (r || ctl->magic != COWVM_FUZZ_MAGIC ||
-	    ctl->version != COWVM_FUZZ_VERSION ||
-	    ctl->guards >= COWVM_FUZZ_MAP_SIZE) {
-		snprintf(err, errlen,
-			 "%s: no fuzz harness of version %u at 0x%llx "
-			 "(rebuild it with scripts/build-target.sh)",
-			 o->elf, COWVM_FUZZ_VERSION,
-			 (unsigned long long)COWVM_FUZZ_CTL);
-		*why = FUZZ_ERR_HARNESS;
+	f->ctl_gpa = ctl_of_tag(o, b.exit.tag);
+	*why = FUZZ_ERR_HARNESS;
+	if (!f->ctl_gpa) {
+		init_error(o, &b.exit, err, errlen);
+		return -1;
+	}
+	if (fuzz_read_ctl(f, o, ctl, err, errlen))
+		return -1;
+	f->sym = fuzz_sym_load(o->elf, 0);
+	if (o->linux && cowvm_set_stdio(f->vm, -1, o->show_output ? 1 : -1,
+					o->show_output ? 2 : -1)) {
+		snprintf(err, errlen, "%s", cowvm_error(f->vm));
+		*why = FUZZ_ERR_VMM;
 		return -1;
 	}
 	return 0;
@@ -293,7 +287,10 @@ static int fuzz_arm(struct fuzz *f, const struct cowvm_fuzz_ctl *ctl, char *err,
 		malloc(sizeof(struct cowvm_fuzz_input) + COWVM_FUZZ_INPUT_MAX);
 	f->work = malloc(FUZZ_MAX_LEN);
 	f->sigs = calloc(FUZZ_MAX_SAVED, sizeof(*f->sigs));
-	if (r || !f->trace || !f->virgin || !f->inbuf || !f->work || !f->sigs) {
+	f->cmplog = malloc(sizeof(*f->cmplog));
+	f->plan = calloc(FUZZ_CMP_CANDS, sizeof(*f->plan));
+	if (r || !f->trace || !f->virgin || !f->inbuf || !f->work || !f->sigs ||
+	    !f->cmplog || !f->plan) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -316,6 +313,13 @@ struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
 	f->sweep = SIZE_MAX;
 	clock_gettime(CLOCK_MONOTONIC, &f->start);
 	fuzz_rng_seed(&f->rng, o->seed);
+	for (size_t i = 0; o->dicts && o->dicts[i]; i++)
+		if (fuzz_dict_load(&f->dict, o->dicts[i], err, errlen)) {
+			*why = FUZZ_ERR_DIR;
+			fuzz_close(f);
+			return NULL;
+		}
+	f->st.dict_tokens = (uint32_t)f->dict.n;
 	if (fuzz_boot(f, o, &ctl, err, errlen, why) ||
 	    fuzz_arm(f, &ctl, err, errlen)) {
 		fuzz_close(f);
@@ -338,6 +342,7 @@ void fuzz_close(struct fuzz *f)
 		return;
 	cowvm_snapshot_put(f->snap);
 	cowvm_destroy(f->vm);
+	fuzz_sym_free(f->sym);
 	for (size_t i = 0; i < f->nqueue; i++)
 		free(f->queue[i].data);
 	free(f->queue);
@@ -346,5 +351,9 @@ void fuzz_close(struct fuzz *f)
 	free(f->inbuf);
 	free(f->work);
 	free(f->sigs);
+	free(f->cmplog);
+	free(f->plan);
+	fuzz_dict_free(&f->dict);
+	fuzz_dict_free(&f->auto_dict);
 	free(f);
 }

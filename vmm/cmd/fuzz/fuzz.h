@@ -53,6 +53,8 @@ struct fuzz_result {
 	enum fuzz_outcome outcome;
 	char what[200]; /* one line for crashes and timeouts */
 	uint64_t sig;	/* crash signature: kind, vector and rip */
+	int reject;	/* FUZZ_OK, but the target asked to keep it out of the
+			 * corpus (libFuzzer's -1) */
 };
 
 /* Accumulated time per phase of an exec, nanoseconds. */
@@ -67,7 +69,14 @@ struct fuzz_opts {
 	uint64_t seed, runs; /* runs 0: no limit */
 	double seconds;	     /* 0: no limit */
 	uint64_t timeout_ms, mem;
+	/* The target is this Linux program (a libFuzzer-style harness built
+	 * with scripts/build-harness.sh), elf its path; NULL: a cowvm guest
+	 * ELF (scripts/build-target.sh). */
+	const struct cowvm_linux *linux;
+	int show_output; /* a Linux target's stdout and stderr are ours */
 	int no_coverage; /* never add inputs to the corpus */
+	int no_cmp;	 /* no comparison feedback (log, auto dictionary) */
+	const char *const *dicts; /* NULL-terminated -x files, or NULL */
 	int stop_on_crash;
 };
 
@@ -79,6 +88,8 @@ struct fuzz_stats {
 	uint64_t first_crash_run; /* 0: none yet */
 	double first_crash_s;
 	char first_crash[200];
+	uint64_t cmp_logged, cmp_tried; /* comparisons logged, candidates run */
+	uint32_t dict_tokens;		/* -x and automatic tokens */
 	struct fuzz_prof prof;
 };
 

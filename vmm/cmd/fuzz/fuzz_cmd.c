@@ -13,37 +13,22 @@
 #include "cowvm_abi.h"
 #include "cowvm_fuzz_abi.h"
 #include "cli.h"
+#include "exec.h"
 #include "fuzz.h"
 #include "fuzz_afl.h"
-
-/* Exit statuses of `cowvm fuzz` (listed in `cowvm --help`). */
-enum {
-	FZ_OK = 0,	       /* no crash (found or reproduced) */
-	FZ_CRASH = 1,	       /* a crash was found or reproduced */
-	FZ_TIMEOUT = 2,	       /* --reproduce: the input timed out */
-	FZ_USAGE = 120,	       /* bad command line */
-	FZ_LOAD = 121,	       /* no KVM, bad ELF, no fuzz harness */
-	FZ_INIT_CRASH = 122,   /* the target crashed before its snapshot */
-	FZ_INIT_TIMEOUT = 123, /* the target never reached its snapshot */
-	FZ_VMM = 124,	       /* VMM error */
-	FZ_DIR = 126,	       /* corpus or output folder unusable */
-};
-
-struct fuzz_cli {
-	struct fuzz_opts o;
-	const char *reproduce;
-	int profile, quiet;
-	struct fuzz_afl afl; /* -o's fuzzer_stats and plot_data */
-	int afl_warned;
-};
+#include "fuzz_cli.h"
 
 /* What `cowvm fuzz --help` (and `cowvm --help`) print. */
 const char fuzz_help_text[] =
 	"\n"
-	"cowvm fuzz runs a snapshot fuzzer on TARGET.elf (a target built\n"
-	"with scripts/build-target.sh; see fuzz/README.md): it boots the\n"
-	"target, snapshots it after cowvm_target_init and runs every input\n"
-	"from that snapshot, keeping inputs that reach new edges.\n"
+	"cowvm fuzz runs a snapshot fuzzer on TARGET: a libFuzzer-style\n"
+	"harness (LLVMFuzzerTestOneInput) built as a static Linux program\n"
+	"with scripts/build-harness.sh, or a cowvm guest target built with\n"
+	"scripts/build-target.sh (see fuzz/README.md). It boots the target,\n"
+	"snapshots it after its init (LLVMFuzzerInitialize or\n"
+	"cowvm_target_init) and runs every input from that snapshot, keeping\n"
+	"inputs that reach new edges; the target's comparisons (trace-cmp,\n"
+	"memcmp, strcmp) solve magic values.\n"
 	"  -i DIR             seed corpus (default: one built-in seed)\n"
 	"  -o DIR             results: DIR/queue, DIR/crashes and\n"
 	"                     DIR/timeouts, each input with a .txt reason;\n"
@@ -56,12 +41,22 @@ const char fuzz_help_text[] =
 	"  --timeout-ms MS    wall-clock limit per input (default 100)\n"
 	"  --mem SIZE         guest RAM (default 64M)\n"
 	"  --no-coverage      blind fuzzing: never grow the corpus\n"
+	"  --no-cmp           no comparison feedback (the harness's compare\n"
+	"                     log: input-to-state candidates, tokens)\n"
+	"  -x FILE            AFL/libFuzzer dictionary (name=\"value\" "
+	"lines);\n"
+	"                     up to 16\n"
+	"  --show-output      a Linux harness's stdout and stderr are shown\n"
+	"                     (--reproduce always shows them)\n"
+	"  --kernel, --env, --file, --dir  for a Linux harness, as for\n"
+	"                     cowvm exec\n"
 	"  --stop-on-crash    stop at the first crash\n"
 	"  --profile          print where the time per run goes\n"
 	"  -q, --quiet        no status line every second\n"
 	"  --reproduce FILE   run FILE once and print what it did\n"
 	"libFuzzer's spellings of these are accepted too: -runs=N,\n"
-	"-max_total_time=S (--seconds), -seed=N and -timeout=S (seconds).\n"
+	"-max_total_time=S (--seconds), -seed=N, -timeout=S (seconds) and\n"
+	"-dict=FILE (-x).\n"
 	"\n"
 	"exit status of cowvm fuzz:\n"
 	"  0      no crash found (--reproduce: the input ran cleanly)\n"
@@ -73,143 +68,8 @@ const char fuzz_help_text[] =
 	"  122    the target crashed during init (before its snapshot)\n"
 	"  123    the target did not reach its snapshot in 100 timeouts\n"
 	"  124    VMM error\n"
-	"  126    corpus folder missing or unreadable, output folder not\n"
-	"         writable or already holding results\n";
-
-/* Print one usage error line; returns FZ_USAGE. */
-static int usage(const char *fmt, const char *arg)
-{
-	cli_usage("cowvm fuzz", fmt, arg);
-	return FZ_USAGE;
-}
-
-/* libFuzzer's flags that map onto cowvm fuzz options: -NAME=VALUE means
- * OPTION VALUE (-timeout counts seconds, --timeout-ms milliseconds). */
-static const struct {
-	const char *name, *option;
-} libfuzzer_flags[] = {
-	{"runs", "--runs"},
-	{"max_total_time", "--seconds"},
-	{"seed", "--seed"},
-	{"timeout", "--timeout-ms"},
-};
-
-/* The option a libFuzzer flag "-NAME=VALUE" in a stands for, with *v
- * pointing at VALUE; NULL (with *v NULL) unless a is written so; a itself
- * when the NAME is not one cowvm knows. */
-static const char *libfuzzer_flag(const char *a, const char **v)
-{
-	const char *eq = strchr(a, '=');
-
-	*v = NULL;
-	if (a[0] != '-' || a[1] == '-' || !eq || eq == a + 1)
-		return NULL;
-	*v = eq + 1;
-	for (size_t i = 0;
-	     i < sizeof(libfuzzer_flags) / sizeof(*libfuzzer_flags); i++)
-		if (strlen(libfuzzer_flags[i].name) == (size_t)(eq - a - 1) &&
-		    !strncmp(a + 1, libfuzzer_flags[i].name,
-			     (size_t)(eq - a - 1)))
-			return libfuzzer_flags[i].option;
-	return a;
-}
-
-/* Set -timeout=S (libFuzzer: whole seconds) as --timeout-ms; 0 or
- * FZ_USAGE. */
-static int set_timeout_seconds(struct fuzz_cli *c, const char *v)
-{
-	uint64_t s;
-
-	if (cli_parse_range(v, 1, 3600, &s))
-		return usage("-timeout='%s' is not a number of seconds in "
-			     "1..3600",
-			     v);
-	c->o.timeout_ms = s * 1000;
-	return 0;
-}
-
-/* Parse the command line into *c; 0 or FZ_USAGE after one line. */
-static int parse(int argc, char **argv, struct fuzz_cli *c)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		const char *lv, *lf = libfuzzer_flag(a, &lv);
-		int takes = strcmp(a, "-i") == 0 || !strcmp(a, "-o") ||
-			    !strcmp(a, "--seed") || !strcmp(a, "--runs") ||
-			    !strcmp(a, "--seconds") ||
-			    !strcmp(a, "--timeout-ms") || !strcmp(a, "--mem") ||
-			    !strcmp(a, "--reproduce");
-		char *end;
-
-		if (lf == a)
-			return usage("libFuzzer flag '%s' is not supported "
-				     "(see cowvm fuzz --help)",
-				     a);
-		if (lf && !strcmp(lf, "--timeout-ms")) {
-			if (set_timeout_seconds(c, lv))
-				return FZ_USAGE;
-			continue;
-		}
-		if (lf) {
-			a = lf;
-			v = lv;
-		} else if (takes && !v) {
-			return usage("%s needs a value", a);
-		} else if (takes) {
-			i++;
-		}
-		if (!strcmp(a, "-i")) {
-			c->o.in_dir = v;
-		} else if (!strcmp(a, "-o")) {
-			c->o.out_dir = v;
-		} else if (!strcmp(a, "--reproduce")) {
-			c->reproduce = v;
-		} else if (!strcmp(a, "--seed")) {
-			if (cli_parse_u64(v, &c->o.seed))
-				return usage("--seed '%s' is not a number", v);
-		} else if (!strcmp(a, "--runs")) {
-			if (cli_parse_u64(v, &c->o.runs))
-				return usage("--runs '%s' is not a number", v);
-		} else if (!strcmp(a, "--timeout-ms")) {
-			if (cli_parse_range(v, 1, 3600000, &c->o.timeout_ms))
-				return usage("--timeout-ms '%s' is not in "
-					     "1..3600000",
-					     v);
-		} else if (!strcmp(a, "--seconds")) {
-			errno = 0;
-			c->o.seconds = strtod(v, &end);
-			if (end == v || *end || errno ||
-			    !isfinite(c->o.seconds) || c->o.seconds < 0)
-				return usage("--seconds '%s' is not a number "
-					     "of seconds",
-					     v);
-		} else if (!strcmp(a, "--mem")) {
-			if (cli_parse_mem(v, &c->o.mem))
-				return usage("--mem '%s' is not a multiple of "
-					     "4K in 4M..64G",
-					     v);
-		} else if (!strcmp(a, "--no-coverage")) {
-			c->o.no_coverage = 1;
-		} else if (!strcmp(a, "--stop-on-crash")) {
-			c->o.stop_on_crash = 1;
-		} else if (!strcmp(a, "--profile")) {
-			c->profile = 1;
-		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			c->quiet = 1;
-		} else if (a[0] == '-' && a[1]) {
-			return usage("unknown option '%s'", a);
-		} else if (c->o.elf) {
-			return usage("unexpected argument '%s' (one "
-				     "TARGET.elf only)",
-				     a);
-		} else {
-			c->o.elf = a;
-		}
-	}
-	if (!c->o.elf)
-		return usage("%s", "missing TARGET.elf");
-	return 0;
-}
+	"  126    corpus folder or dictionary missing or unreadable, output\n"
+	"         folder not writable or already holding results\n";
 
 /* Create dir unless it exists; 0 or -errno. */
 static int make_dir(const char *dir)
@@ -383,14 +243,64 @@ static int reproduce(struct fuzz *f, const char *file)
 	return res.outcome == FUZZ_CRASH ? FZ_CRASH : FZ_TIMEOUT;
 }
 
-/* `cowvm fuzz ...`: the process exit status. */
-int fuzz_main(int argc, char **argv)
+/* Fuzz, or reproduce one input, as c says: the exit status. */
+static int fuzz_cli_run(struct fuzz_cli *c)
 {
-	struct fuzz_cli c = {.o = {.timeout_ms = 100, .mem = 64ull << 20}};
 	enum fuzz_open_error why;
 	const struct fuzz_stats *st;
 	struct fuzz *f;
 	char err[1024];
+	int r;
+
+	if (!c->reproduce) {
+		r = prepare_dirs(c);
+		if (r)
+			return r;
+	}
+	f = fuzz_open(&c->o, err, sizeof(err), &why);
+	if (!f) {
+		fprintf(stderr, "cowvm fuzz: %s\n", err);
+		return status_of(why);
+	}
+	if (c->reproduce) {
+		r = reproduce(f, c->reproduce);
+		fuzz_close(f);
+		return r;
+	}
+	fuzz_afl_init(&c->afl, c->o.out_dir, c->o.elf, c->o.timeout_ms);
+	r = fuzz_loop(f, tick, c, err, sizeof(err), &why);
+	st = fuzz_stats(f);
+	afl_files(c, st);
+	if (r) {
+		fprintf(stderr, "cowvm fuzz: %s\n", err);
+		fuzz_close(f);
+		return status_of(why);
+	}
+	status_line(st, "done: ");
+	if (st->cmp_logged || st->dict_tokens)
+		fprintf(stderr,
+			"fuzz: comparisons logged %llu, input-to-state runs "
+			"%llu, dictionary tokens %u\n",
+			(unsigned long long)st->cmp_logged,
+			(unsigned long long)st->cmp_tried, st->dict_tokens);
+	if (st->first_crash_run)
+		fprintf(stderr,
+			"fuzz: first crash at run %llu after %.3f s: "
+			"%s\n",
+			(unsigned long long)st->first_crash_run,
+			st->first_crash_s, st->first_crash);
+	if (c->profile)
+		print_profile(st);
+	r = st->crashes ? FZ_CRASH : FZ_OK;
+	fuzz_close(f);
+	return r;
+}
+
+/* `cowvm fuzz ...`: the process exit status. */
+int fuzz_main(int argc, char **argv)
+{
+	struct fuzz_cli c = {.o = {.timeout_ms = 100, .mem = 64ull << 20},
+			     .prog = {.who = "cowvm fuzz"}};
 	int r;
 
 	if (argc >= 2 &&
@@ -398,43 +308,13 @@ int fuzz_main(int argc, char **argv)
 		fputs(fuzz_help_text, stdout);
 		return 0;
 	}
-	r = parse(argc, argv, &c);
-	if (r)
-		return r;
-	if (!c.reproduce) {
-		r = prepare_dirs(&c);
-		if (r)
-			return r;
-	}
-	f = fuzz_open(&c.o, err, sizeof(err), &why);
-	if (!f) {
-		fprintf(stderr, "cowvm fuzz: %s\n", err);
-		return status_of(why);
-	}
-	if (c.reproduce) {
-		r = reproduce(f, c.reproduce);
-		fuzz_close(f);
-		return r;
-	}
-	fuzz_afl_init(&c.afl, c.o.out_dir, c.o.elf, c.o.timeout_ms);
-	r = fuzz_loop(f, tick, &c, err, sizeof(err), &why);
-	st = fuzz_stats(f);
-	afl_files(&c, st);
-	if (r) {
-		fprintf(stderr, "cowvm fuzz: %s\n", err);
-		fuzz_close(f);
-		return status_of(why);
-	}
-	status_line(st, "done: ");
-	if (st->first_crash_run)
-		fprintf(stderr,
-			"fuzz: first crash at run %llu after %.3f s: "
-			"%s\n",
-			(unsigned long long)st->first_crash_run,
-			st->first_crash_s, st->first_crash);
-	if (c.profile)
-		print_profile(st);
-	r = st->crashes ? FZ_CRASH : FZ_OK;
-	fuzz_close(f);
+	r = fuzz_cli_parse(argc, argv, &c);
+	if (!r)
+		r = fuzz_cli_linux(&c);
+	if (c.reproduce)
+		c.o.show_output = 1;
+	if (!r)
+		r = fuzz_cli_run(&c);
+	exec_prog_free(&c.prog);
 	return r;
 }

@@ -85,6 +85,7 @@ int fuzz_add_entry(struct fuzz *f, const uint8_t *data, size_t len,
 	memcpy(q->data, data, len);
 	q->len = len;
 	q->picked = 0;
+	q->cmp_done = 0;
 	snprintf(name, sizeof(name), "id:%06zu,%s", f->nqueue, how);
 	f->nqueue++;
 	f->st.corpus = f->nqueue;
@@ -176,6 +177,8 @@ int fuzz_try_input(struct fuzz *f, const uint8_t *data, size_t len,
 		return note_timeout(f, data, len, &res, err, errlen);
 	if (res.outcome == FUZZ_CRASH)
 		return note_crash(f, data, len, &res, err, errlen);
+	if (res.reject)
+		return 0;
 	return note_coverage(f, data, len, how, seed, err, errlen);
 }
 

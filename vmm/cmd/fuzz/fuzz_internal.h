@@ -8,15 +8,27 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "cowvm_fuzz_abi.h"
 #include "fuzz.h"
+#include "fuzz_dict.h"
 
 #define FUZZ_SWEEP_MAX 64 /* entries up to this long get the byte sweep */
+
+#define FUZZ_CMP_CANDS 2048 /* input-to-state candidates per entry */
 
 /* One corpus entry. */
 struct fuzz_entry {
 	uint8_t *data;
 	size_t len;
 	uint64_t picked; /* times chosen for fuzzing */
+	int cmp_done;	 /* its comparison stage ran */
+};
+
+/* One input-to-state candidate: input[pos..pos+from) becomes to[0..len). */
+struct fuzz_cmp_cand {
+	uint32_t pos;
+	uint8_t from, len;
+	uint8_t to[COWVM_FUZZ_CMP_BYTES];
 };
 
 struct fuzz {
@@ -24,6 +36,14 @@ struct fuzz {
 	struct cowvm *vm;
 	struct cowvm_snapshot *snap;
 	uint32_t guards;
+	uint64_t ctl_gpa, map_gpa, input_gpa, cmp_gpa; /* the harness's areas */
+	uint64_t in_flags;	    /* COWVM_FUZZ_IN_* of the next run */
+	struct fuzz_sym *sym;	    /* the target's functions, or NULL */
+	struct fuzz_dict dict;	    /* -x files */
+	struct fuzz_dict auto_dict; /* the target's comparison operands */
+	struct cowvm_fuzz_cmp_log *cmplog; /* the last log read */
+	struct fuzz_cmp_cand *plan;	   /* candidates of one entry */
+	size_t nplan;
 	size_t map_len; /* bytes of the map read per run: guards + 1 */
 	uint8_t *trace, *virgin;
 	uint8_t *inbuf; /* struct cowvm_fuzz_input + data, as written */
@@ -48,6 +68,26 @@ double fuzz_elapsed(const struct fuzz *f);
 /* Format one line into err; returns -e (e > 0). */
 int fuzz_fail(char *err, size_t errlen, int e, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* The short name of exception vector v, "" if none. */
+const char *fuzz_vector_name(uint64_t v);
+
+/* The name of Linux signal n, "" if not a common one. */
+const char *fuzz_signal_name(int n);
+
+/* Describe a finished run in res (outcome, reason, signature); 0, or -EIO
+ * for exits that mean the VMM or the harness broke (detail in err). */
+int fuzz_classify_exit(struct fuzz *f, const struct cowvm_exit *e,
+		       struct fuzz_result *res, char *err, size_t errlen);
+
+/* Run entry cur once with the comparison log on, add its operands to
+ * the automatic dictionary and plan its input-to-state candidates; their
+ * number, or -errno (err filled). */
+int fuzz_cmp_plan(struct fuzz *f, size_t cur, char *err, size_t errlen);
+
+/* Candidate i of the plan applied to entry cur, into out (capacity
+ * FUZZ_MAX_LEN); its length. */
+size_t fuzz_cmp_apply(const struct fuzz *f, size_t cur, size_t i, uint8_t *out);
 
 /* Add an input to the corpus (and out/queue, its name "id:N,HOW"); 0 or
  * -errno (err filled). */

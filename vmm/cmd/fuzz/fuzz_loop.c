@@ -1,6 +1,6 @@
-/* cowvm fuzz's loop: after the seeds, the byte sweep of a new entry or a
- * pick of an entry (half the time the frontier) and ENERGY havoc runs on
- * it, until the run or time budget is spent. */
+/* cowvm fuzz's loop: after the seeds, the comparison stage and byte sweep
+ * of a new entry or a pick of an entry (half the time the frontier) and
+ * ENERGY havoc runs on it, until the run or time budget is spent. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +8,7 @@
 
 #define ENERGY	      64 /* havoc runs per pick of an entry */
 #define SPLICE_ONE_IN 8	 /* one havoc run in 8 starts from a splice */
+#define DICT_ONE_IN   4	 /* one in 4 also gets a dictionary token */
 
 /* The once-a-second callback of a loop and when it is due next. */
 struct fuzz_ticker {
@@ -61,6 +62,14 @@ static int after_exec(struct fuzz *f, int r, struct fuzz_ticker *t)
 	return 0;
 }
 
+/* Run f->work[0..len) (made by how) and tick; as after_exec. */
+static int try_work(struct fuzz *f, size_t len, const char *how,
+		    struct fuzz_ticker *t, char *err, size_t errlen)
+{
+	return after_exec(
+		f, fuzz_try_input(f, f->work, len, how, 0, err, errlen), t);
+}
+
 /* Mutate entry cur into f->work: a splice with another entry one time in
  * SPLICE_ONE_IN, then a havoc stack; returns the new length. (Callers keep
  * cur, not a pointer: the queue moves as inputs join it.) */
@@ -80,8 +89,43 @@ static size_t mutate(struct fuzz *f, size_t cur)
 			len = n;
 	}
 	fuzz_havoc(&f->rng, f->work, &len, FUZZ_MAX_LEN);
+	if (f->dict.n + f->auto_dict.n && !fuzz_rng_below(&f->rng, DICT_ONE_IN))
+		fuzz_dict_mutate(
+			fuzz_rng_below(&f->rng, f->dict.n + f->auto_dict.n) <
+					f->dict.n
+				? &f->dict
+				: &f->auto_dict,
+			&f->rng, f->work, &len, FUZZ_MAX_LEN);
 	f->st.prof.mutate_ns += fuzz_now_ns() - t0;
 	return len;
+}
+
+/* The comparison stage of entry cur, once: log its comparisons and run
+ * each input-to-state candidate (nothing with --no-cmp or a harness
+ * without a log); as after_exec. */
+static int cmp_stage(struct fuzz *f, size_t cur, struct fuzz_ticker *t,
+		     char *err, size_t errlen)
+{
+	char how[64];
+	int n, r;
+
+	f->queue[cur].cmp_done = 1;
+	if (f->o.no_cmp || !f->cmp_gpa)
+		return 0;
+	n = fuzz_cmp_plan(f, cur, err, errlen);
+	f->st.dict_tokens = (uint32_t)(f->dict.n + f->auto_dict.n);
+	if (n < 0)
+		return n;
+	snprintf(how, sizeof(how), "src:%06zu,op:cmp", cur);
+	for (int i = 0; i < n && !budget_spent(f); i++) {
+		size_t len = fuzz_cmp_apply(f, cur, (size_t)i, f->work);
+
+		f->st.cmp_tried++;
+		r = try_work(f, len, how, t, err, errlen);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 /* Pick an entry, half the time the newest that reached a new edge (the
@@ -97,13 +141,14 @@ static int havoc_pick(struct fuzz *f, struct fuzz_ticker *t, char *err,
 	int r;
 
 	f->queue[cur].picked++;
+	if (!f->queue[cur].cmp_done) {
+		r = cmp_stage(f, cur, t, err, errlen);
+		if (r)
+			return r;
+	}
 	snprintf(how, sizeof(how), "src:%06zu,op:havoc", cur);
 	for (uint64_t i = 0; i < ENERGY && !budget_spent(f); i++) {
-		size_t len = mutate(f, cur);
-
-		r = after_exec(
-			f, fuzz_try_input(f, f->work, len, how, 0, err, errlen),
-			t);
+		r = try_work(f, mutate(f, cur), how, t, err, errlen);
 		if (r)
 			return r;
 	}
@@ -122,7 +167,9 @@ int fuzz_loop(struct fuzz *f, void (*tick)(const struct fuzz_stats *, void *),
 	if (r < 0 || (r && f->o.stop_on_crash))
 		return r < 0 ? r : 0;
 	while (!budget_spent(f)) {
-		if (f->sweep != SIZE_MAX)
+		if (f->sweep != SIZE_MAX && !f->queue[f->sweep].cmp_done)
+			r = cmp_stage(f, f->sweep, &t, err, errlen);
+		else if (f->sweep != SIZE_MAX)
 			r = after_exec(f, sweep_step(f, err, errlen), &t);
 		else
 			r = havoc_pick(f, &t, err, errlen);
