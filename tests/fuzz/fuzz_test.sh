@@ -112,9 +112,9 @@ timeouts)
 	printf 'ok' >"$tmp/in/fine"
 	expect 0 fuzz --runs 50 --timeout-ms 20 -q -i "$tmp/in" -o "$tmp/o" \
 		"$hang"
-	[ -f "$tmp/o/timeouts/id:000000" ] || fail "no timeout saved"
-	grep -q "timeout: no exit within 20 ms" "$tmp/o/timeouts/id:000000.txt" ||
-		fail "reason: $(cat "$tmp/o/timeouts/id:000000.txt")"
+	[ -f "$tmp/o/hangs/id:000000" ] || fail "no timeout saved"
+	grep -q "timeout: no exit within 20 ms" "$tmp/o/hangs/id:000000.txt" ||
+		fail "reason: $(cat "$tmp/o/hangs/id:000000.txt")"
 	expect 2 fuzz --reproduce "$tmp/in/hang" --timeout-ms 20 "$hang"
 	expect 0 fuzz --reproduce "$tmp/in/fine" "$hang"
 	grep -q "no crash" "$tmp/out" || fail "$(cat "$tmp/out")"

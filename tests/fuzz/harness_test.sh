@@ -98,6 +98,79 @@ harness-dict)
 	grep -q "missing.dict: No such file" "$tmp/err" ||
 		fail "missing dictionary: $(cat "$tmp/err")"
 	;;
+harness-sync)
+	# Two cowvm instances on one sync folder: the secondary imports what
+	# the main one queued (and only from main instances).
+	y=$examples/yaml_parse
+	expect 0 fuzz --seed 1 --runs 3000 --no-cmp -q -M main \
+		-i "$seeds/yaml_parse" -o "$tmp/sync" "$y"
+	[ -f "$tmp/sync/main/is_main_node" ] || fail "no is_main_node"
+	expect 0 fuzz --seed 1 --runs 3000 --no-cmp -q -S other \
+		-i "$seeds/yaml_parse" -o "$tmp/sync" "$y"
+	expect 1 fuzz --seed 2 --runs 300 -q -S sec -o "$tmp/sync" "$y"
+	ls "$tmp/sync/sec/queue" | grep -q ',sync:main,src:' ||
+		fail "nothing imported: $(ls "$tmp/sync/sec/queue")"
+	! ls "$tmp/sync/sec/queue" | grep -q ',sync:other,' ||
+		fail "a secondary imported from a secondary"
+	for f in "$tmp/sync/sec/queue"/*,sync:main,src:*; do
+		src=${f##*,src:} src=${src%%,*}
+		cmp -s "$f" "$tmp/sync/main/queue/id:$src,"* ||
+			fail "$f differs from main's id:$src"
+	done
+	grep -q "imported" "$tmp/err" || fail "no import count: $(cat "$tmp/err")"
+	expect 120 fuzz -M main "$y"
+	grep -q "need -o SYNC_DIR" "$tmp/err" || fail "-M without -o"
+	expect 120 fuzz -M "a/b" -o "$tmp/sync" "$y"
+	grep -q "is not 1..200 of" "$tmp/err" || fail "bad name: $(cat "$tmp/err")"
+	;;
+harness-jobs)
+	# -j 2: two workers cloned from one boot, main and w1 on the sync
+	# folder; they share finds, the status line sums them, a crash of one
+	# stops both with --stop-on-crash.
+	y=$examples/yaml_parse
+	expect 0 fuzz -j 2 --seed 1 --runs 4000 --no-cmp --sync-seconds 0.2 \
+		-i "$seeds/yaml_parse" -o "$tmp/j" "$y"
+	grep -q "done: 2 workers .*runs=8000 " "$tmp/err" ||
+		fail "status: $(cat "$tmp/err")"
+	[ -f "$tmp/j/main/is_main_node" ] && [ -f "$tmp/j/w1/fuzzer_stats" ] ||
+		fail "worker folders: $(ls -R "$tmp/j" | head)"
+	ls "$tmp/j/main/queue" "$tmp/j/w1/queue" | grep -q ',sync:' ||
+		fail "the workers shared nothing"
+	expect 1 fuzz -j 2 --seed 1 --runs 100000 --stop-on-crash \
+		-i "$seeds/yaml_parse" -o "$tmp/k" "$y"
+	grep -q "first crash after .*SIGSEGV" "$tmp/err" ||
+		fail "crash: $(cat "$tmp/err")"
+	runs=$(sed -n 's/.*done: 2 workers .*runs=\([0-9]*\) .*/\1/p' "$tmp/err")
+	[ "$runs" -lt 100000 ] || fail "--stop-on-crash did not stop ($runs runs)"
+	expect 120 fuzz -j 2 "$y"
+	grep -q "\-j needs -o" "$tmp/err" || fail "-j without -o: $(cat "$tmp/err")"
+	;;
+harness-afl-sync)
+	# afl-fuzz and cowvm fuzz on one sync folder exchange inputs: the
+	# same harness built natively for AFL++ (afl-clang-fast's libFuzzer
+	# driver) imports cowvm's queue, and cowvm imports AFL++'s.
+	command -v afl-clang-fast >/dev/null || fail "afl-clang-fast missing"
+	AFL_QUIET=1 afl-clang-fast -O1 -fsanitize=fuzzer \
+		"$(dirname "$0")/../../fuzz/harnesses/yaml_parse.c" -lyaml \
+		-o "$tmp/yaml_afl" || fail "afl-clang-fast build"
+	y=$examples/yaml_parse
+	expect 0 fuzz --seed 1 --runs 3000 --no-cmp -q -M main \
+		-i "$seeds/yaml_parse" -o "$tmp/sync" "$y"
+	AFL_IMPORT_FIRST=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 \
+		AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=1 \
+		afl-fuzz -S afl -o "$tmp/sync" -i "$seeds/yaml_parse" -V 3 \
+		-- "$tmp/yaml_afl" >"$tmp/afl.log" 2>&1 ||
+		fail "afl-fuzz: $(tail -5 "$tmp/afl.log")"
+	ls "$tmp/sync/afl/queue" | grep -q ',sync:main,' ||
+		fail "afl-fuzz imported nothing: $(ls "$tmp/sync/afl/queue")"
+	expect 0 fuzz --seed 3 --runs 100 --no-cmp -q -M main2 \
+		-o "$tmp/sync" "$y"
+	ls "$tmp/sync/main2/queue" | grep -q ',sync:afl,src:' ||
+		fail "cowvm imported nothing from afl-fuzz"
+	TERM=dumb afl-whatsup -s "$tmp/sync" >"$tmp/w" 2>&1
+	grep -q "Fuzzers alive *: 0" "$tmp/w" && grep -q "Dead or remote *: 3" "$tmp/w" ||
+		fail "afl-whatsup: $(cat "$tmp/w")"
+	;;
 *)
 	fail "unknown test $name"
 	;;

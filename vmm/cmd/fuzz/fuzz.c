@@ -263,8 +263,9 @@ static int fuzz_boot(struct fuzz *f, const struct fuzz_opts *o,
 	return 0;
 }
 
-/* Snapshot the booted target at its harness point, set the per-input
- * timeout and allocate the buffers; 0, or -1 with err. */
+/* Snapshot the booted target at its harness point (unless f->snap is
+ * set: a worker cloned from it), set the per-input timeout and allocate
+ * the buffers; 0, or -1 with err. */
 static int fuzz_arm(struct fuzz *f, const struct cowvm_fuzz_ctl *ctl, char *err,
 		    size_t errlen)
 {
@@ -272,7 +273,9 @@ static int fuzz_arm(struct fuzz *f, const struct cowvm_fuzz_ctl *ctl, char *err,
 
 	f->guards = f->st.guards = ctl->guards;
 	f->map_len = (size_t)ctl->guards + 1;
-	f->snap = cowvm_snapshot(f->vm);
+	f->ctl = *ctl;
+	if (!f->snap)
+		f->snap = cowvm_snapshot(f->vm);
 	if (!f->snap) {
 		snprintf(err, errlen, "cannot snapshot: %s",
 			 cowvm_error(f->vm));
@@ -297,11 +300,11 @@ static int fuzz_arm(struct fuzz *f, const struct cowvm_fuzz_ctl *ctl, char *err,
 	return 0;
 }
 
-/* Boot, run to the harness snapshot and take it. */
-struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
-		       enum fuzz_open_error *why)
+/* A new engine for o with its dictionaries loaded, no VM yet; NULL with
+ * err and *why. */
+static struct fuzz *fuzz_new(const struct fuzz_opts *o, char *err,
+			     size_t errlen, enum fuzz_open_error *why)
 {
-	struct cowvm_fuzz_ctl ctl;
 	struct fuzz *f = calloc(1, sizeof(*f));
 
 	*why = FUZZ_ERR_VMM;
@@ -320,6 +323,52 @@ struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
 			return NULL;
 		}
 	f->st.dict_tokens = (uint32_t)f->dict.n;
+	return f;
+}
+
+/* A worker fuzzing like parent from its snapshot in a clone of it. */
+struct fuzz *fuzz_open_clone(struct fuzz *parent, const struct fuzz_opts *o,
+			     char *err, size_t errlen)
+{
+	enum fuzz_open_error why;
+	struct fuzz *f = fuzz_new(o, err, errlen, &why);
+
+	if (!f)
+		return NULL;
+	err[0] = 0;
+	f->vm = cowvm_clone(parent->snap);
+	if (!f->vm) {
+		snprintf(err, errlen, "cannot clone the target: %s",
+			 cowvm_error(NULL));
+		fuzz_close(f);
+		return NULL;
+	}
+	f->snap = cowvm_snapshot_get(parent->snap);
+	f->ctl_gpa = parent->ctl_gpa;
+	f->map_gpa = parent->map_gpa;
+	f->input_gpa = parent->input_gpa;
+	f->cmp_gpa = parent->cmp_gpa;
+	f->sym = fuzz_sym_load(o->elf, 0);
+	if ((o->linux && cowvm_set_stdio(f->vm, -1, o->show_output ? 1 : -1,
+					 o->show_output ? 2 : -1)) ||
+	    fuzz_arm(f, &parent->ctl, err, errlen)) {
+		if (!*err)
+			snprintf(err, errlen, "%s", cowvm_error(f->vm));
+		fuzz_close(f);
+		return NULL;
+	}
+	return f;
+}
+
+/* Boot, run to the harness snapshot and take it. */
+struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
+		       enum fuzz_open_error *why)
+{
+	struct cowvm_fuzz_ctl ctl;
+	struct fuzz *f = fuzz_new(o, err, errlen, why);
+
+	if (!f)
+		return NULL;
 	if (fuzz_boot(f, o, &ctl, err, errlen, why) ||
 	    fuzz_arm(f, &ctl, err, errlen)) {
 		fuzz_close(f);
@@ -353,6 +402,7 @@ void fuzz_close(struct fuzz *f)
 	free(f->sigs);
 	free(f->cmplog);
 	free(f->plan);
+	free(f->peers);
 	fuzz_dict_free(&f->dict);
 	fuzz_dict_free(&f->auto_dict);
 	free(f);

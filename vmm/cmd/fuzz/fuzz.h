@@ -66,6 +66,12 @@ struct fuzz_opts {
 	const char *elf;
 	const char *in_dir;  /* NULL: the built-in seed */
 	const char *out_dir; /* NULL: keep nothing on disk */
+	/* AFL++-style parallel runs: out_dir is sync_dir/sync_name; a main
+	 * instance (sync_main, -M) imports every other instance's queue, a
+	 * secondary (-S) only main instances' ones, every sync_s seconds. */
+	const char *sync_dir, *sync_name;
+	int sync_main;
+	double sync_s;
 	uint64_t seed, runs; /* runs 0: no limit */
 	double seconds;	     /* 0: no limit */
 	uint64_t timeout_ms, mem;
@@ -78,6 +84,9 @@ struct fuzz_opts {
 	int no_cmp;	 /* no comparison feedback (log, auto dictionary) */
 	const char *const *dicts; /* NULL-terminated -x files, or NULL */
 	int stop_on_crash;
+	/* Set to stop every worker sharing it (-j); nonzero with
+	 * stop_on_crash at a worker's first crash. NULL: none. */
+	_Atomic int *stop;
 };
 
 struct fuzz_stats {
@@ -90,6 +99,7 @@ struct fuzz_stats {
 	char first_crash[200];
 	uint64_t cmp_logged, cmp_tried; /* comparisons logged, candidates run */
 	uint32_t dict_tokens;		/* -x and automatic tokens */
+	uint64_t imported, import_runs; /* sync: inputs kept, inputs run */
 	struct fuzz_prof prof;
 };
 
@@ -110,6 +120,11 @@ enum fuzz_open_error {
  * one-line reason in err and the class in *why on failure. */
 struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
 		       enum fuzz_open_error *why);
+/* A worker for o (another seed, output folder...) fuzzing parent's
+ * target from parent's snapshot, in a clone; NULL with err. Parent must
+ * outlive it. */
+struct fuzz *fuzz_open_clone(struct fuzz *parent, const struct fuzz_opts *o,
+			     char *err, size_t errlen);
 /* Run one input from the snapshot and reset; 0 or -errno (err filled). */
 int fuzz_exec(struct fuzz *f, const uint8_t *data, size_t len,
 	      struct fuzz_result *res, char *err, size_t errlen);

@@ -65,8 +65,10 @@ static int set_timeout_seconds(struct fuzz_cli *c, const char *v)
 static int takes_value(const char *a)
 {
 	static const char *const valued[] = {
-		"-i",		"-o",	 "--seed",	"--runs", "--seconds",
-		"--timeout-ms", "--mem", "--reproduce", "-x"};
+		"-i",	     "-o",	     "--seed", "--runs",
+		"--seconds", "--timeout-ms", "--mem",  "--reproduce",
+		"-x",	     "-M",	     "-S",     "--sync-seconds",
+		"-j"};
 
 	for (size_t i = 0; i < sizeof(valued) / sizeof(*valued); i++)
 		if (!strcmp(a, valued[i]))
@@ -84,9 +86,47 @@ static int add_dict(struct fuzz_cli *c, const char *v)
 	return 0;
 }
 
+/* -M NAME (main) or -S NAME (secondary); 0 or FZ_USAGE. */
+static int set_sync_name(struct fuzz_cli *c, const char *a, const char *v)
+{
+	if (c->o.sync_name)
+		return usage("%s: one -M or -S only", a);
+	if (!*v || strlen(v) > 200 ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_-") != strlen(v))
+		return usage("instance name '%s' is not 1..200 of "
+			     "[A-Za-z0-9_-]",
+			     v);
+	c->o.sync_name = v;
+	c->o.sync_main = a[1] == 'M';
+	return 0;
+}
+
+/* With -M/-S, -o is the sync folder and the instance writes into
+ * -o/NAME; 0 or FZ_USAGE. */
+static int sync_layout(struct fuzz_cli *c)
+{
+	if (c->jobs > 1 && (c->o.sync_name || c->reproduce || !c->o.out_dir))
+		return usage("%s", c->o.out_dir
+					   ? "-j takes no -M, -S or --reproduce"
+					   : "-j needs -o SYNC_DIR");
+	if (!c->o.sync_name)
+		return 0;
+	if (!c->o.out_dir)
+		return usage("%s", "-M and -S need -o SYNC_DIR");
+	c->o.sync_dir = c->o.out_dir;
+	snprintf(c->sync_out, sizeof(c->sync_out), "%s/%s", c->o.sync_dir,
+		 c->o.sync_name);
+	c->o.out_dir = c->sync_out;
+	if (!c->o.sync_s)
+		c->o.sync_s = 10;
+	return 0;
+}
+
 /* Apply option a with value v; 0 or FZ_USAGE after one line. */
 static int value_option(struct fuzz_cli *c, const char *a, const char *v)
 {
+	uint64_t n;
 	char *end;
 
 	if (!strcmp(a, "-i"))
@@ -97,6 +137,17 @@ static int value_option(struct fuzz_cli *c, const char *a, const char *v)
 		c->reproduce = v;
 	else if (!strcmp(a, "-x"))
 		return add_dict(c, v);
+	else if (!strcmp(a, "-j") && cli_parse_range(v, 1, 64, &n))
+		return usage("-j '%s' is not in 1..64", v);
+	else if (!strcmp(a, "-j"))
+		c->jobs = (unsigned)n;
+	else if (!strcmp(a, "-M") || !strcmp(a, "-S"))
+		return set_sync_name(c, a, v);
+	else if (!strcmp(a, "--sync-seconds") &&
+		 (!(c->o.sync_s = strtod(v, &end)) || *end ||
+		  !isfinite(c->o.sync_s) || c->o.sync_s < 0.1 ||
+		  c->o.sync_s > 86400))
+		return usage("--sync-seconds '%s' is not in 0.1..86400", v);
 	else if (!strcmp(a, "--seed") && cli_parse_u64(v, &c->o.seed))
 		return usage("--seed '%s' is not a number", v);
 	else if (!strcmp(a, "--runs") && cli_parse_u64(v, &c->o.runs))
@@ -180,7 +231,7 @@ int fuzz_cli_parse(int argc, char **argv, struct fuzz_cli *c)
 	}
 	if (!r && !c->o.elf)
 		r = usage("%s", "missing TARGET");
-	return r;
+	return r ? r : sync_layout(c);
 }
 
 /* Set up a Linux target (see fuzz_cli.h). */

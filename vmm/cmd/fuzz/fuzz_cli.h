@@ -33,7 +33,23 @@ struct fuzz_cli {
 	const char *lx_argv[2];
 	const char *dicts[FZ_DICTS_MAX + 1]; /* -x files, NULL-terminated */
 	unsigned ndicts;
+	char sync_out[4096]; /* -M/-S: the instance's folder in the -o one */
+	unsigned jobs;	     /* -j: workers (0 or 1: this thread only) */
 };
+
+/* Check o's -i and create its -o with queue/, crashes/, hangs/ (and the
+ * sync folder and is_main_node); 0 or FZ_DIR after one line. */
+int fuzz_cli_prepare_dirs(const struct fuzz_opts *o);
+
+/* The exit status for an open or loop failure class. */
+int fuzz_cli_status_of(enum fuzz_open_error why);
+
+/* Print one status line for st on stderr, after "fuzz: " and prefix. */
+void fuzz_cli_status(const struct fuzz_stats *st, const char *prefix);
+
+/* -j N: run c->jobs workers, cloned from one booted target, as main and
+ * secondary instances on the -o sync folder; the exit status. */
+int fuzz_cli_jobs(struct fuzz_cli *c);
 
 /* Parse the command line into *c; 0 or FZ_USAGE after one line. */
 int fuzz_cli_parse(int argc, char **argv, struct fuzz_cli *c);

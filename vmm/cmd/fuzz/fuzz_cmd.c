@@ -2,6 +2,7 @@
  * engine or reproduce one input, print status lines and pick the exit
  * status. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +32,18 @@ const char fuzz_help_text[] =
 	"memcmp, strcmp) solve magic values.\n"
 	"  -i DIR             seed corpus (default: one built-in seed)\n"
 	"  -o DIR             results: DIR/queue, DIR/crashes and\n"
-	"                     DIR/timeouts, each input with a .txt reason;\n"
+	"                     DIR/hangs, each input with a .txt reason;\n"
 	"                     DIR/fuzzer_stats and DIR/plot_data as AFL++\n"
 	"                     writes them (afl-whatsup DIR reads them)\n"
+	"  -M NAME, -S NAME   AFL++-style parallel run: this instance writes\n"
+	"                     into -o's NAME/ and imports the other\n"
+	"                     instances' queues there (cowvm or afl-fuzz;\n"
+	"                     -S: only main ones) every --sync-seconds S\n"
+	"                     (default 10)\n"
+	"  -j N               N workers (threads, each a clone of one booted\n"
+	"                     target) as AFL++ instances main, w1, w2... in\n"
+	"                     -o's folder, sharing their finds; --runs counts\n"
+	"                     per worker; one status line for all\n"
 	"  --seed N           random seed (default 0); with --runs and no\n"
 	"                     timeouts the same seed gives the same results\n"
 	"  --runs N           stop after N runs (default: no limit)\n"
@@ -83,6 +93,20 @@ static int make_dir(const char *dir)
 	return -errno;
 }
 
+/* Create the empty file dir/name (AFL++'s marker files); 0 or -errno. */
+static int touch(const char *dir, const char *name)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 /* Nonzero if dir holds any entry besides . and .. */
 static int dir_has_entries(const char *dir)
 {
@@ -98,56 +122,59 @@ static int dir_has_entries(const char *dir)
 	return any;
 }
 
-/* Check -i and create -o with queue/, crashes/, timeouts/; 0 or FZ_DIR
- * after one line. */
-static int prepare_dirs(const struct fuzz_cli *c)
+/* Check -i and create -o (see fuzz_cli.h). */
+int fuzz_cli_prepare_dirs(const struct fuzz_opts *o)
 {
-	static const char *const subs[] = {"queue", "crashes", "timeouts"};
+	static const char *const subs[] = {"queue", "crashes", "hangs"};
 	struct stat sb;
 	char path[4096];
 	int r;
 
-	if (c->o.in_dir && stat(c->o.in_dir, &sb)) {
-		fprintf(stderr, "cowvm fuzz: corpus folder %s: %s\n",
-			c->o.in_dir, strerror(errno));
+	if (o->in_dir && stat(o->in_dir, &sb)) {
+		fprintf(stderr, "cowvm fuzz: corpus folder %s: %s\n", o->in_dir,
+			strerror(errno));
 		return FZ_DIR;
 	}
-	if (c->o.in_dir && !S_ISDIR(sb.st_mode)) {
+	if (o->in_dir && !S_ISDIR(sb.st_mode)) {
 		fprintf(stderr, "cowvm fuzz: corpus folder %s: not a folder\n",
-			c->o.in_dir);
+			o->in_dir);
 		return FZ_DIR;
 	}
-	if (!c->o.out_dir)
+	if (!o->out_dir)
 		return 0;
-	r = make_dir(c->o.out_dir);
+	r = o->sync_dir ? make_dir(o->sync_dir) : 0;
+	if (!r)
+		r = make_dir(o->out_dir);
 	for (size_t i = 0; !r && i < sizeof(subs) / sizeof(subs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", c->o.out_dir, subs[i]);
+		snprintf(path, sizeof(path), "%s/%s", o->out_dir, subs[i]);
 		r = make_dir(path);
 		if (!r && dir_has_entries(path)) {
 			fprintf(stderr,
 				"cowvm fuzz: output folder %s already holds "
 				"results in %s/ (remove them or pick another "
 				"folder)\n",
-				c->o.out_dir, subs[i]);
+				o->out_dir, subs[i]);
 			return FZ_DIR;
 		}
 	}
 	if (!r) {
-		snprintf(path, sizeof(path), "%s/queue", c->o.out_dir);
+		snprintf(path, sizeof(path), "%s/queue", o->out_dir);
 		r = access(path, W_OK) ? -errno : 0;
 	}
+	if (!r && o->sync_main)
+		r = touch(o->out_dir, "is_main_node");
 	if (r) {
 		fprintf(stderr,
 			"cowvm fuzz: output folder %s is not writable: "
 			"%s\n",
-			c->o.out_dir, strerror(-r));
+			o->out_dir, strerror(-r));
 		return FZ_DIR;
 	}
 	return 0;
 }
 
 /* The exit status for an open or loop failure class. */
-static int status_of(enum fuzz_open_error why)
+int fuzz_cli_status_of(enum fuzz_open_error why)
 {
 	switch (why) {
 	case FUZZ_ERR_LOAD:
@@ -164,8 +191,8 @@ static int status_of(enum fuzz_open_error why)
 	}
 }
 
-/* Print one status line for st on stderr. */
-static void status_line(const struct fuzz_stats *st, const char *prefix)
+/* Print one status line (see fuzz_cli.h). */
+void fuzz_cli_status(const struct fuzz_stats *st, const char *prefix)
 {
 	fprintf(stderr,
 		"fuzz: %s%.0fs runs=%llu execs/s=%.0f corpus=%llu "
@@ -196,7 +223,7 @@ static void tick(const struct fuzz_stats *st, void *arg)
 	struct fuzz_cli *c = arg;
 
 	if (!c->quiet)
-		status_line(st, "");
+		fuzz_cli_status(st, "");
 	afl_files(c, st);
 }
 
@@ -252,15 +279,17 @@ static int fuzz_cli_run(struct fuzz_cli *c)
 	char err[1024];
 	int r;
 
+	if (c->jobs > 1)
+		return fuzz_cli_jobs(c);
 	if (!c->reproduce) {
-		r = prepare_dirs(c);
+		r = fuzz_cli_prepare_dirs(&c->o);
 		if (r)
 			return r;
 	}
 	f = fuzz_open(&c->o, err, sizeof(err), &why);
 	if (!f) {
 		fprintf(stderr, "cowvm fuzz: %s\n", err);
-		return status_of(why);
+		return fuzz_cli_status_of(why);
 	}
 	if (c->reproduce) {
 		r = reproduce(f, c->reproduce);
@@ -274,15 +303,21 @@ static int fuzz_cli_run(struct fuzz_cli *c)
 	if (r) {
 		fprintf(stderr, "cowvm fuzz: %s\n", err);
 		fuzz_close(f);
-		return status_of(why);
+		return fuzz_cli_status_of(why);
 	}
-	status_line(st, "done: ");
+	fuzz_cli_status(st, "done: ");
 	if (st->cmp_logged || st->dict_tokens)
 		fprintf(stderr,
 			"fuzz: comparisons logged %llu, input-to-state runs "
 			"%llu, dictionary tokens %u\n",
 			(unsigned long long)st->cmp_logged,
 			(unsigned long long)st->cmp_tried, st->dict_tokens);
+	if (c->o.sync_dir)
+		fprintf(stderr,
+			"fuzz: sync: %llu inputs of other instances run, %llu "
+			"imported\n",
+			(unsigned long long)st->import_runs,
+			(unsigned long long)st->imported);
 	if (st->first_crash_run)
 		fprintf(stderr,
 			"fuzz: first crash at run %llu after %.3f s: "

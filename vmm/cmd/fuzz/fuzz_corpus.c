@@ -103,7 +103,7 @@ static int note_timeout(struct fuzz *f, const uint8_t *data, size_t len,
 		return 0;
 	snprintf(name, sizeof(name), "id:%06llu",
 		 (unsigned long long)f->st.timeouts_saved++);
-	return save(f, "timeouts", name, data, len, res->what, err, errlen);
+	return save(f, "hangs", name, data, len, res->what, err, errlen);
 }
 
 /* Count a crash, note the first, and save it when its signature is new
@@ -188,12 +188,12 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Read a whole file of at most max bytes into buf; its length or -errno. */
-static ssize_t read_file(const char *path, uint8_t *buf, size_t max)
+/* Read a file (see fuzz_internal.h). */
+ssize_t fuzz_read_file(const char *path, uint8_t *buf, size_t max)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t got = 0;
-	ssize_t n;
+	ssize_t n = 0;
 
 	if (fd < 0)
 		return -errno;
@@ -230,7 +230,7 @@ int fuzz_run_seeds(struct fuzz *f, char *err, size_t errlen,
 			 names[i]->d_name);
 		if (stat(path, &sb) || !S_ISREG(sb.st_mode))
 			continue;
-		len = read_file(path, f->work, FUZZ_MAX_LEN);
+		len = fuzz_read_file(path, f->work, FUZZ_MAX_LEN);
 		if (len < 0) {
 			*why = FUZZ_ERR_DIR;
 			r = fuzz_fail(err, errlen, (int)-len,

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "cowvm_fuzz_abi.h"
@@ -24,6 +25,13 @@ struct fuzz_entry {
 	int cmp_done;	 /* its comparison stage ran */
 };
 
+/* Another instance on the sync folder and the next of its queue ids to
+ * import. */
+struct fuzz_peer {
+	char name[256];
+	unsigned long next_id;
+};
+
 /* One input-to-state candidate: input[pos..pos+from) becomes to[0..len). */
 struct fuzz_cmp_cand {
 	uint32_t pos;
@@ -36,6 +44,7 @@ struct fuzz {
 	struct cowvm *vm;
 	struct cowvm_snapshot *snap;
 	uint32_t guards;
+	struct cowvm_fuzz_ctl ctl; /* as the harness set it */
 	uint64_t ctl_gpa, map_gpa, input_gpa, cmp_gpa; /* the harness's areas */
 	uint64_t in_flags;	    /* COWVM_FUZZ_IN_* of the next run */
 	struct fuzz_sym *sym;	    /* the target's functions, or NULL */
@@ -44,7 +53,10 @@ struct fuzz {
 	struct cowvm_fuzz_cmp_log *cmplog; /* the last log read */
 	struct fuzz_cmp_cand *plan;	   /* candidates of one entry */
 	size_t nplan;
-	size_t map_len; /* bytes of the map read per run: guards + 1 */
+	struct fuzz_peer *peers; /* other instances on the sync folder */
+	size_t npeers;
+	double next_sync; /* elapsed seconds of the next import */
+	size_t map_len;	  /* bytes of the map read per run: guards + 1 */
 	uint8_t *trace, *virgin;
 	uint8_t *inbuf; /* struct cowvm_fuzz_input + data, as written */
 	uint8_t *work;	/* the input being mutated */
@@ -100,6 +112,14 @@ int fuzz_add_entry(struct fuzz *f, const uint8_t *data, size_t len,
  * failure. */
 int fuzz_try_input(struct fuzz *f, const uint8_t *data, size_t len,
 		   const char *how, int seed, char *err, size_t errlen);
+
+/* Read a whole file of at most max bytes into buf; its length or -errno. */
+ssize_t fuzz_read_file(const char *path, uint8_t *buf, size_t max);
+
+/* Import what other instances on the sync folder (-M/-S) queued since the
+ * last call: run each new input once, keep it when it reaches new
+ * coverage; 1 if one crashed, 0, or -errno (err filled). */
+int fuzz_sync(struct fuzz *f, char *err, size_t errlen);
 
 /* Run the seeds: every regular file of in_dir in name order, or the
  * built-in seed; 1 if one crashed, 0, or -errno (*why FUZZ_ERR_DIR when

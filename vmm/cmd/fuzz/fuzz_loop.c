@@ -1,6 +1,8 @@
 /* cowvm fuzz's loop: after the seeds, the comparison stage and byte sweep
  * of a new entry or a pick of an entry (half the time the frontier) and
- * ENERGY havoc runs on it, until the run or time budget is spent. */
+ * ENERGY havoc runs on it, and every few seconds an import from the sync
+ * folder, until the run or time budget is spent. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +23,8 @@ struct fuzz_ticker {
 static int budget_spent(const struct fuzz *f)
 {
 	if (f->o.runs && f->st.runs >= f->o.runs)
+		return 1;
+	if (f->o.stop && atomic_load(f->o.stop))
 		return 1;
 	return f->o.seconds > 0 && f->st.elapsed_s >= f->o.seconds;
 }
@@ -53,8 +57,11 @@ static int after_exec(struct fuzz *f, int r, struct fuzz_ticker *t)
 {
 	if (r < 0)
 		return r;
-	if (r && f->o.stop_on_crash)
+	if (r && f->o.stop_on_crash) {
+		if (f->o.stop)
+			atomic_store(f->o.stop, 1);
 		return 1;
+	}
 	if (t->tick && f->st.elapsed_s >= t->next) {
 		t->next = f->st.elapsed_s + 1;
 		t->tick(&f->st, t->arg);
@@ -164,10 +171,15 @@ int fuzz_loop(struct fuzz *f, void (*tick)(const struct fuzz_stats *, void *),
 
 	*why = FUZZ_ERR_NONE;
 	r = fuzz_run_seeds(f, err, errlen, why);
+	if (r > 0 && f->o.stop_on_crash && f->o.stop)
+		atomic_store(f->o.stop, 1);
 	if (r < 0 || (r && f->o.stop_on_crash))
 		return r < 0 ? r : 0;
 	while (!budget_spent(f)) {
-		if (f->sweep != SIZE_MAX && !f->queue[f->sweep].cmp_done)
+		if (f->o.sync_dir && f->st.elapsed_s >= f->next_sync) {
+			f->next_sync = f->st.elapsed_s + f->o.sync_s;
+			r = after_exec(f, fuzz_sync(f, err, errlen), &t);
+		} else if (f->sweep != SIZE_MAX && !f->queue[f->sweep].cmp_done)
 			r = cmp_stage(f, f->sweep, &t, err, errlen);
 		else if (f->sweep != SIZE_MAX)
 			r = after_exec(f, sweep_step(f, err, errlen), &t);
