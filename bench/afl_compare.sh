@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Compare `cowvm fuzz` with AFL++ (fork server and persistent mode) on one
-# example target for the same wall time each: execs/s and time to the
-# first crash. Installs nothing: it says what is missing.
+# Compare `cowvm fuzz` with AFL++ (fork server and persistent mode) for the
+# same wall time each: execs/s and time to the first crash. Installs
+# nothing: it says what is missing.
 #   bench/afl_compare.sh [TARGET] [SECONDS] [BUILDDIR]   (tlv, 20, build)
+# runs one freestanding example target (fuzz/targets);
+#   bench/afl_compare.sh harnesses [SECONDS] [BUILDDIR]
+# runs every libFuzzer-style harness of fuzz/harnesses (bench/afl_harness.sh).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 target=${1:-tlv}
 secs=${2:-20}
 builddir=${3:-$here/build}
+[ "$target" != harnesses ] ||
+	exec bash "$here/bench/afl_harness.sh" "$secs" "$builddir"
 src=$here/fuzz/targets/$target.c
 elf=$builddir/fuzz/$target.elf
 cowvm=$builddir/vmm/cowvm
