@@ -4,7 +4,7 @@
 # 0 (pass), 1 (fail) or 77 (skip: /dev/kvm is not usable).
 set -uo pipefail
 
-cowvm=$1 examples=$2 fixtures=$3 seeds=$4 name=$5
+cowvm=$1 examples=$2 fixtures=$3 seeds=$4 nyxdir=$5 name=$6
 . "$(dirname "$0")/fuzz_lib.sh"
 
 # Input $2 (a string) to harness $1 must give reason $3 and status $4.
@@ -144,6 +144,57 @@ harness-jobs)
 	[ "$runs" -lt 100000 ] || fail "--stop-on-crash did not stop ($runs runs)"
 	expect 120 fuzz -j 2 "$y"
 	grep -q "\-j needs -o" "$tmp/err" || fail "-j without -o: $(cat "$tmp/err")"
+	;;
+harness-libfuzzer-cli)
+	# Driven as a libFuzzer binary is: corpus folders after the target
+	# (the first gets new entries by content hash), -artifact_prefix=.
+	y=$examples/yaml_parse
+	mkdir "$tmp/corpus" "$tmp/more"
+	cp "$seeds/yaml_parse"/* "$tmp/corpus/"
+	printf 'a: [b, {c: d}]\n' >"$tmp/more/flow.yaml"
+	expect 1 fuzz -runs=3000 -seed=1 -artifact_prefix="$tmp/art-" "$y" \
+		"$tmp/corpus" "$tmp/more"
+	art=$(ls "$tmp"/art-crash-* 2>/dev/null | head -1)
+	[ -n "$art" ] || fail "no crash artifact: $(ls "$tmp")"
+	grep -q "Test unit written to $art" "$tmp/err" ||
+		fail "not announced: $(cat "$tmp/err")"
+	expect 1 fuzz --reproduce "$art" "$y"
+	grep -q "SIGSEGV" "$tmp/out" || fail "artifact: $(cat "$tmp/out")"
+	new=$(ls "$tmp/corpus" | grep -cE '^[0-9a-f]{16}$')
+	[ "$new" -ge 1 ] || fail "no new corpus entries: $(ls "$tmp/corpus")"
+	[ "$(ls "$tmp/more")" = flow.yaml ] || fail "wrote into the second folder"
+	for f in "$tmp/corpus"/*; do
+		[ -s "$f" ] || fail "empty corpus file $f"
+	done
+	expect 126 fuzz -runs=10 "$y" "$tmp/nonexistent"
+	grep -q "corpus folder $tmp/nonexistent: No such file" "$tmp/err" ||
+		fail "missing folder: $(cat "$tmp/err")"
+	;;
+harness-nyx)
+	# afl-fuzz's Nyx mode (-X) drives a harness in a cowvm VM through
+	# cowvm's libnyx.so: it gets coverage, finds crashes, and they
+	# reproduce under cowvm fuzz.
+	mkdir -p "$tmp/share" "$tmp/in"
+	cp "$fixtures/kinds" "$tmp/share/target"
+	echo '()' >"$tmp/share/config.ron"
+	printf 'xyz' >"$tmp/in/seed"
+	# An ASan build's plugin needs its runtime loaded first in afl-fuzz.
+	asan=$(ldd "$nyxdir/libnyx.so" | awk '/libasan/ {print $3}')
+	[ -z "$asan" ] || export LD_PRELOAD=$asan \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:symbolize=0
+	AFL_PATH=$nyxdir AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 \
+		AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_CRASH_README=1 \
+		afl-fuzz -X -i "$tmp/in" -o "$tmp/nyx" -V 4 -- "$tmp/share" \
+		>"$tmp/afl.log" 2>&1 || fail "afl-fuzz -X: $(tail -5 "$tmp/afl.log")"
+	grep -q "libnyx plugin is ready" "$tmp/afl.log" || fail "plugin not loaded"
+	st=$tmp/nyx/default/fuzzer_stats
+	awk -F' *: *' '$1=="execs_done"{e=$2} $1=="edges_found"{g=$2}
+		END{exit !(e > 100 && g > 1)}' "$st" ||
+		fail "no runs or edges: $(grep -E 'execs_done|edges_found' "$st")"
+	c=$(ls "$tmp/nyx/default/crashes" | grep '^id:' | head -1)
+	[ -n "$c" ] || fail "afl-fuzz -X found no crash"
+	expect 1 fuzz --reproduce "$tmp/nyx/default/crashes/$c" "$fixtures/kinds"
+	grep -q "crash:" "$tmp/out" || fail "reproduce: $(cat "$tmp/out")"
 	;;
 harness-afl-sync)
 	# afl-fuzz and cowvm fuzz on one sync folder exchange inputs: the

@@ -79,7 +79,8 @@ int fuzz_exec(struct fuzz *f, const uint8_t *data, size_t len,
 					 "cannot read the map: %s",
 					 cowvm_error(f->vm));
 		f->trace[0] = 0;
-		fuzz_classify(f->trace, f->map_len);
+		if (!f->o.raw_map)
+			fuzz_classify(f->trace, f->map_len);
 	}
 	if ((f->in_flags & COWVM_FUZZ_IN_CMPLOG) &&
 	    (r = cowvm_read(f->vm, f->cmp_gpa, f->cmplog, sizeof(*f->cmplog))))
@@ -376,6 +377,20 @@ struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
 	}
 	*why = FUZZ_ERR_NONE;
 	return f;
+}
+
+/* The last run's coverage map. */
+const uint8_t *fuzz_trace(const struct fuzz *f, size_t *len)
+{
+	*len = f->map_len;
+	return f->trace;
+}
+
+/* Change the per-input timeout. */
+int fuzz_set_timeout(struct fuzz *f, uint64_t timeout_ms)
+{
+	f->o.timeout_ms = timeout_ms;
+	return cowvm_set_timeout(f->vm, timeout_ms);
 }
 
 /* The statistics so far. */

@@ -64,7 +64,13 @@ struct fuzz_prof {
 
 struct fuzz_opts {
 	const char *elf;
-	const char *in_dir;  /* NULL: the built-in seed */
+	const char *in_dir; /* NULL: the built-in seed */
+	/* libFuzzer's corpus folders (NULL-terminated, or NULL): seeds too,
+	 * and the first gets every new entry as HASH; artifact_prefix: each
+	 * saved crash or timeout also as PREFIXcrash-HASH, PREFIXtimeout-HASH
+	 */
+	const char *const *corpus_dirs;
+	const char *artifact_prefix;
 	const char *out_dir; /* NULL: keep nothing on disk */
 	/* AFL++-style parallel runs: out_dir is sync_dir/sync_name; a main
 	 * instance (sync_main, -M) imports every other instance's queue, a
@@ -81,6 +87,7 @@ struct fuzz_opts {
 	const struct cowvm_linux *linux;
 	int show_output; /* a Linux target's stdout and stderr are ours */
 	int no_coverage; /* never add inputs to the corpus */
+	int raw_map;	 /* fuzz_trace keeps the hit counts (no buckets) */
 	int no_cmp;	 /* no comparison feedback (log, auto dictionary) */
 	const char *const *dicts; /* NULL-terminated -x files, or NULL */
 	int stop_on_crash;
@@ -133,6 +140,11 @@ int fuzz_exec(struct fuzz *f, const uint8_t *data, size_t len,
  * tick(stats, arg) is called about once a second. 0 or -errno. */
 int fuzz_loop(struct fuzz *f, void (*tick)(const struct fuzz_stats *, void *),
 	      void *arg, char *err, size_t errlen, enum fuzz_open_error *why);
+/* The last run's coverage map: hit counts of guards 0..*len-1, in AFL's
+ * buckets unless raw_map. */
+const uint8_t *fuzz_trace(const struct fuzz *f, size_t *len);
+/* Change the per-input timeout; 0 or -errno. */
+int fuzz_set_timeout(struct fuzz *f, uint64_t timeout_ms);
 /* The statistics so far. */
 const struct fuzz_stats *fuzz_stats(const struct fuzz *f);
 /* Destroy the VM and free everything. NULL is ignored. */

@@ -24,7 +24,7 @@ static const struct {
 } libfuzzer_flags[] = {
 	{"runs", "--runs"}, {"max_total_time", "--seconds"},
 	{"seed", "--seed"}, {"timeout", "--timeout-ms"},
-	{"dict", "-x"},
+	{"dict", "-x"},	    {"artifact_prefix", "--artifact-prefix"},
 };
 
 /* The option a libFuzzer flag "-NAME=VALUE" in a stands for, with *v
@@ -64,11 +64,13 @@ static int set_timeout_seconds(struct fuzz_cli *c, const char *v)
 /* Whether option a takes a value. */
 static int takes_value(const char *a)
 {
-	static const char *const valued[] = {
-		"-i",	     "-o",	     "--seed", "--runs",
-		"--seconds", "--timeout-ms", "--mem",  "--reproduce",
-		"-x",	     "-M",	     "-S",     "--sync-seconds",
-		"-j"};
+	static const char *const valued[] = {"-i",	  "-o",
+					     "--seed",	  "--runs",
+					     "--seconds", "--timeout-ms",
+					     "--mem",	  "--reproduce",
+					     "-x",	  "-M",
+					     "-S",	  "--sync-seconds",
+					     "-j",	  "--artifact-prefix"};
 
 	for (size_t i = 0; i < sizeof(valued) / sizeof(*valued); i++)
 		if (!strcmp(a, valued[i]))
@@ -137,6 +139,8 @@ static int value_option(struct fuzz_cli *c, const char *a, const char *v)
 		c->reproduce = v;
 	else if (!strcmp(a, "-x"))
 		return add_dict(c, v);
+	else if (!strcmp(a, "--artifact-prefix"))
+		c->o.artifact_prefix = v;
 	else if (!strcmp(a, "-j") && cli_parse_range(v, 1, 64, &n))
 		return usage("-j '%s' is not in 1..64", v);
 	else if (!strcmp(a, "-j"))
@@ -193,9 +197,14 @@ static int flag_option(struct fuzz_cli *c, const char *a)
 		}
 	if (a[0] == '-' && a[1])
 		return usage("unknown option '%s'", a);
-	if (c->o.elf)
-		return usage("unexpected argument '%s' (one TARGET only)", a);
-	c->o.elf = a;
+	if (!c->o.elf) {
+		c->o.elf = a;
+		return 0;
+	}
+	if (c->ncorpus == FZ_DICTS_MAX)
+		return usage("more than 16 corpus folders ('%s')", a);
+	c->corpus[c->ncorpus++] = a;
+	c->o.corpus_dirs = c->corpus;
 	return 0;
 }
 

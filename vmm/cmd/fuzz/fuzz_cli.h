@@ -34,7 +34,9 @@ struct fuzz_cli {
 	const char *dicts[FZ_DICTS_MAX + 1]; /* -x files, NULL-terminated */
 	unsigned ndicts;
 	char sync_out[4096]; /* -M/-S: the instance's folder in the -o one */
-	unsigned jobs;	     /* -j: workers (0 or 1: this thread only) */
+	const char *corpus[FZ_DICTS_MAX + 1]; /* CORPUS_DIR..., NULL-ended */
+	unsigned ncorpus;
+	unsigned jobs; /* -j: workers (0 or 1: this thread only) */
 };
 
 /* Check o's -i and create its -o with queue/, crashes/, hangs/ (and the

@@ -40,6 +40,10 @@ const char fuzz_help_text[] =
 	"                     instances' queues there (cowvm or afl-fuzz;\n"
 	"                     -S: only main ones) every --sync-seconds S\n"
 	"                     (default 10)\n"
+	"  --artifact-prefix P  also save each crash and timeout as\n"
+	"                     Pcrash-HASH, Ptimeout-HASH (libFuzzer's names)\n"
+	"  CORPUS_DIR...      after TARGET: libFuzzer's corpus folders, read\n"
+	"                     as seeds; new entries go into the first as HASH\n"
 	"  -j N               N workers (threads, each a clone of one booted\n"
 	"                     target) as AFL++ instances main, w1, w2... in\n"
 	"                     -o's folder, sharing their finds; --runs counts\n"
@@ -65,8 +69,9 @@ const char fuzz_help_text[] =
 	"  -q, --quiet        no status line every second\n"
 	"  --reproduce FILE   run FILE once and print what it did\n"
 	"libFuzzer's spellings of these are accepted too: -runs=N,\n"
-	"-max_total_time=S (--seconds), -seed=N, -timeout=S (seconds) and\n"
-	"-dict=FILE (-x).\n"
+	"-max_total_time=S (--seconds), -seed=N, -timeout=S (seconds),\n"
+	"-dict=FILE (-x) and -artifact_prefix=P, and corpus folders after\n"
+	"TARGET: cowvm fuzz [OPTIONS] TARGET [CORPUS_DIR...].\n"
 	"\n"
 	"exit status of cowvm fuzz:\n"
 	"  0      no crash found (--reproduce: the input ran cleanly)\n"
@@ -130,6 +135,16 @@ int fuzz_cli_prepare_dirs(const struct fuzz_opts *o)
 	char path[4096];
 	int r;
 
+	for (size_t i = 0; o->corpus_dirs && o->corpus_dirs[i]; i++) {
+		errno = 0;
+		if (stat(o->corpus_dirs[i], &sb) || !S_ISDIR(sb.st_mode) ||
+		    access(o->corpus_dirs[i], R_OK | W_OK | X_OK)) {
+			fprintf(stderr, "cowvm fuzz: corpus folder %s: %s\n",
+				o->corpus_dirs[i],
+				errno ? strerror(errno) : "not a folder");
+			return FZ_DIR;
+		}
+	}
 	if (o->in_dir && stat(o->in_dir, &sb)) {
 		fprintf(stderr, "cowvm fuzz: corpus folder %s: %s\n", o->in_dir,
 			strerror(errno));

@@ -12,7 +12,8 @@
 
 #include "fuzz_internal.h"
 
-/* Write len bytes to dir/name (created or replaced); 0 or -errno. */
+/* Write len bytes to dir/name (dir NULL: name; created or replaced); 0 or
+ * -errno. */
 static int write_file(const char *dir, const char *name, const void *data,
 		      size_t len)
 {
@@ -20,7 +21,8 @@ static int write_file(const char *dir, const char *name, const void *data,
 	int fd;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s%s%s", dir ? dir : "", dir ? "/" : "",
+		 name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
@@ -62,6 +64,45 @@ static int save(struct fuzz *f, const char *sub, const char *name,
 	return 0;
 }
 
+/* The libFuzzer-style name of data: 16 hex digits of its FNV-1a hash. */
+static void content_name(const uint8_t *data, size_t len, char *buf, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ data[i]) * 0x100000001b3ull;
+	snprintf(buf, n, "%016llx", (unsigned long long)h);
+}
+
+/* As libFuzzer does: a new entry into the first corpus folder as
+ * DIR/HASH, a crash or timeout as PREFIXkind-HASH (-artifact_prefix),
+ * announced as "Test unit written to PATH"; 0 or -errno. */
+static int save_libfuzzer(struct fuzz *f, const char *kind, const uint8_t *data,
+			  size_t len, char *err, size_t errlen)
+{
+	char name[64], path[4200];
+	const char *dir = f->o.corpus_dirs ? f->o.corpus_dirs[0] : NULL;
+	int r;
+
+	content_name(data, len, name, sizeof(name));
+	if (!kind && !dir)
+		return 0;
+	if (kind && !f->o.artifact_prefix)
+		return 0;
+	if (kind)
+		snprintf(path, sizeof(path), "%s%s-%s", f->o.artifact_prefix,
+			 kind, name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	r = write_file(NULL, path, data, len);
+	if (r)
+		return fuzz_fail(err, errlen, -r, "cannot write %s: %s", path,
+				 strerror(-r));
+	if (kind)
+		fprintf(stderr, "Test unit written to %s\n", path);
+	return 0;
+}
+
 /* Add an input to the corpus (and out/queue); 0 or -errno. */
 int fuzz_add_entry(struct fuzz *f, const uint8_t *data, size_t len,
 		   const char *how, char *err, size_t errlen)
@@ -89,6 +130,9 @@ int fuzz_add_entry(struct fuzz *f, const uint8_t *data, size_t len,
 	snprintf(name, sizeof(name), "id:%06zu,%s", f->nqueue, how);
 	f->nqueue++;
 	f->st.corpus = f->nqueue;
+	if (strncmp(how, "orig:", 5) &&
+	    save_libfuzzer(f, NULL, data, len, err, errlen))
+		return -EIO;
 	return save(f, "queue", name, data, len, NULL, err, errlen);
 }
 
@@ -103,6 +147,8 @@ static int note_timeout(struct fuzz *f, const uint8_t *data, size_t len,
 		return 0;
 	snprintf(name, sizeof(name), "id:%06llu",
 		 (unsigned long long)f->st.timeouts_saved++);
+	if (save_libfuzzer(f, "timeout", data, len, err, errlen))
+		return -EIO;
 	return save(f, "hangs", name, data, len, res->what, err, errlen);
 }
 
@@ -129,7 +175,9 @@ static int note_crash(struct fuzz *f, const uint8_t *data, size_t len,
 	f->sigs[f->st.crashes_saved] = res->sig;
 	snprintf(name, sizeof(name), "id:%06llu",
 		 (unsigned long long)f->st.crashes_saved++);
-	r = save(f, "crashes", name, data, len, res->what, err, errlen);
+	r = save_libfuzzer(f, "crash", data, len, err, errlen);
+	if (!r)
+		r = save(f, "crashes", name, data, len, res->what, err, errlen);
 	return r ? r : 1;
 }
 
@@ -204,30 +252,26 @@ ssize_t fuzz_read_file(const char *path, uint8_t *buf, size_t max)
 	return n;
 }
 
-/* Run the seeds: every regular file of in_dir in name order, or the
- * built-in seed; 1 if one crashed, 0, or -errno. */
-int fuzz_run_seeds(struct fuzz *f, char *err, size_t errlen,
-		   enum fuzz_open_error *why)
+/* Run every regular file of dir in name order as a seed; 1 if one
+ * crashed, 0, or -errno (*why FUZZ_ERR_DIR for an unreadable folder). */
+static int run_seed_dir(struct fuzz *f, const char *dir, char *err,
+			size_t errlen, enum fuzz_open_error *why)
 {
 	struct dirent **names = NULL;
-	int n = 0, r = 0, crashed = 0;
+	int n = scandir(dir, &names, NULL, by_name), r = 0, crashed = 0;
 
-	if (f->o.in_dir) {
-		n = scandir(f->o.in_dir, &names, NULL, by_name);
-		if (n < 0) {
-			*why = FUZZ_ERR_DIR;
-			return fuzz_fail(err, errlen, errno,
-					 "cannot read corpus folder %s: %s",
-					 f->o.in_dir, strerror(errno));
-		}
+	if (n < 0) {
+		*why = FUZZ_ERR_DIR;
+		return fuzz_fail(err, errlen, errno,
+				 "cannot read corpus folder %s: %s", dir,
+				 strerror(errno));
 	}
 	for (int i = 0; i < n && r >= 0; i++) {
 		char path[4096], how[300];
 		struct stat sb;
 		ssize_t len;
 
-		snprintf(path, sizeof(path), "%s/%s", f->o.in_dir,
-			 names[i]->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
 		if (stat(path, &sb) || !S_ISREG(sb.st_mode))
 			continue;
 		len = fuzz_read_file(path, f->work, FUZZ_MAX_LEN);
@@ -246,6 +290,24 @@ int fuzz_run_seeds(struct fuzz *f, char *err, size_t errlen,
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	return r < 0 ? r : crashed;
+}
+
+/* Run the seeds: the files of -i and of every corpus folder, or the
+ * built-in seed; 1 if one crashed, 0, or -errno. */
+int fuzz_run_seeds(struct fuzz *f, char *err, size_t errlen,
+		   enum fuzz_open_error *why)
+{
+	int r = 0, crashed = 0;
+
+	if (f->o.in_dir)
+		r = run_seed_dir(f, f->o.in_dir, err, errlen, why);
+	crashed |= r == 1;
+	for (size_t i = 0; r >= 0 && f->o.corpus_dirs && f->o.corpus_dirs[i];
+	     i++) {
+		r = run_seed_dir(f, f->o.corpus_dirs[i], err, errlen, why);
+		crashed |= r == 1;
+	}
 	if (r >= 0 && !f->nqueue) {
 		memset(f->work, 0, FUZZ_SEED_LEN);
 		r = fuzz_try_input(f, f->work, FUZZ_SEED_LEN, "orig:builtin", 1,
