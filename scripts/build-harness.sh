@@ -18,7 +18,10 @@ with cowvm's fuzz runtime (guest/fuzz/libfuzzer.c: main, the coverage and
 comparison hooks, the snapshot after LLVMFuzzerInitialize) and the given
 libraries. memcmp, bcmp, strcmp, strncmp, strcasecmp and strncasecmp calls
 of the harness and of the libraries are logged for comparison feedback
-(-Wl,--wrap). Libraries compiled without coverage (a distribution's .a)
+(-Wl,--wrap); getrandom, arc4random_buf and arc4random are wrapped too: after the fuzz snapshot
+they get a deterministic stream that restarts with every input (no VM exit
+for entropy, and inputs reproduce exactly). Libraries compiled without
+coverage (a distribution's .a)
 work; only instrumented code adds edges. The result runs under
 `cowvm fuzz OUT`, and natively as `OUT FILE...` (each file run once).
 
@@ -63,7 +66,7 @@ rt_flags=(-std=gnu11 -O2 -fno-stack-protector -I "$here/include"
 # The compiler must not expand these inline: the calls are what is logged.
 nobuiltin=(-fno-builtin-memcmp -fno-builtin-bcmp -fno-builtin-strcmp
 	-fno-builtin-strncmp -fno-builtin-strcasecmp -fno-builtin-strncasecmp)
-wrap=memcmp,--wrap=bcmp,--wrap=strcmp,--wrap=strncmp,--wrap=strcasecmp,--wrap=strncasecmp
+wrap=memcmp,--wrap=bcmp,--wrap=strcmp,--wrap=strncmp,--wrap=strcasecmp,--wrap=strncasecmp,--wrap=getrandom,--wrap=arc4random_buf,--wrap=arc4random
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 
 #include "cowvm_guest.h"
 #include "cowvm_fuzz_abi.h"
@@ -60,6 +61,10 @@ static void fuzz_snapshot(void)
 			 : "memory");
 }
 
+/* After the fuzz snapshot: getrandom gives the stream below. */
+static int fuzz_serving;
+static uint64_t fuzz_rand = 0x636f77766d2d7267ull;
+
 /* Under cowvm fuzz: snapshot after init, then run the input of this
  * resume and exit with its result. */
 __attribute__((noreturn)) static void fuzz_serve(void)
@@ -77,6 +82,7 @@ __attribute__((noreturn)) static void fuzz_serve(void)
 	area.ctl.cmp = (uintptr_t)&area.cmp;
 	fuzz_cov_cmp = &area.cmp;
 	fflush(NULL);
+	fuzz_serving = 1;
 	fuzz_snapshot();
 	fuzz_cov_cmp_on = (IN->flags & COWVM_FUZZ_IN_CMPLOG) != 0;
 	len = IN->len < DATA_MAX ? IN->len : DATA_MAX;
@@ -189,4 +195,63 @@ int __wrap_strncasecmp(const char *a, const char *b, size_t n)
 {
 	log_str(SITE, a, b, n);
 	return __real_strncasecmp(a, b, n);
+}
+
+/* The entropy of the program's own objects and libraries (getrandom,
+ * arc4random_buf and arc4random, --wrap): after the fuzz snapshot, a
+ * deterministic stream (splitmix64) that starts over with every input, so
+ * that a run does not leave the VM for entropy (a hash-seeding library
+ * would otherwise cost a VM exit per input) and an input reproduces
+ * exactly; before it, and natively, the C library's. */
+ssize_t __real_getrandom(void *buf, size_t len, unsigned flags);
+void __real_arc4random_buf(void *buf, size_t len) __attribute__((weak));
+uint32_t __real_arc4random(void) __attribute__((weak));
+
+/* Fill buf with the next len bytes of the stream. */
+static void fuzz_stream(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	uint64_t z = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (!(i % 8)) {
+			z = (fuzz_rand += 0x9e3779b97f4a7c15ull);
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+			z ^= z >> 31;
+		}
+		p[i] = (uint8_t)(z >> (8 * (i % 8)));
+	}
+}
+
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned flags);
+ssize_t __wrap_getrandom(void *buf, size_t len, unsigned flags)
+{
+	if (!fuzz_serving)
+		return __real_getrandom(buf, len, flags);
+	fuzz_stream(buf, len);
+	return (ssize_t)len;
+}
+
+void __wrap_arc4random_buf(void *buf, size_t len);
+void __wrap_arc4random_buf(void *buf, size_t len)
+{
+	if (!fuzz_serving && __real_arc4random_buf)
+		__real_arc4random_buf(buf, len);
+	else if (!fuzz_serving)
+		while (__real_getrandom(buf, len, 0) != (ssize_t)len)
+			;
+	else
+		fuzz_stream(buf, len);
+}
+
+uint32_t __wrap_arc4random(void);
+uint32_t __wrap_arc4random(void)
+{
+	uint32_t v;
+
+	if (!fuzz_serving && __real_arc4random)
+		return __real_arc4random();
+	__wrap_arc4random_buf(&v, sizeof(v));
+	return v;
 }

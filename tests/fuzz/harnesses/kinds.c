@@ -1,11 +1,12 @@
 /* Test harness of every way a libFuzzer-style run can end, picked by the
- * first input byte; with COWVM_TEST_INIT_CRASH set, LLVMFuzzerInitialize
- * writes through NULL. */
+ * first input byte (G prints 8 bytes of getrandom); with COWVM_TEST_INIT_CRASH
+ * set, LLVMFuzzerInitialize writes through NULL. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 static int initialized;
 
@@ -17,6 +18,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		*(volatile int *)(uintptr_t)0 = 1;
 	initialized = 1;
 	return 0;
+}
+
+/* Print 8 bytes of getrandom. */
+static void print_random(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		abort();
+	printf("random %016llx\n", (unsigned long long)v);
+	fflush(stdout);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
@@ -48,6 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	case 'P':
 		printf("kinds says %zu\n", n);
 		fflush(stdout);
+		break;
+	case 'G':
+		print_random();
 		break;
 	}
 	return 0;

@@ -71,6 +71,8 @@ static void total(struct fuzz_jobs *j, struct fuzz_stats *t)
 		t->crashes += s->crashes;
 		t->crashes_saved += s->crashes_saved;
 		t->timeouts += s->timeouts;
+		t->import_runs += s->import_runs;
+		t->imported += s->imported;
 		t->elapsed_s = s->elapsed_s > t->elapsed_s ? s->elapsed_s
 							   : t->elapsed_s;
 		if (s->edges > t->edges || !i) {
@@ -185,6 +187,11 @@ static int finish(struct fuzz_cli *c, struct fuzz_jobs *j, int r)
 		if (t.first_crash_run)
 			fprintf(stderr, "fuzz: first crash after %.3f s: %s\n",
 				t.first_crash_s, t.first_crash);
+		fprintf(stderr,
+			"fuzz: sync: %llu inputs of other workers run, %llu "
+			"imported\n",
+			(unsigned long long)t.import_runs,
+			(unsigned long long)t.imported);
 		r = t.crashes ? FZ_CRASH : FZ_OK;
 	}
 	for (unsigned i = j->n; i-- > 0;)
