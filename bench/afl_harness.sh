@@ -50,6 +50,7 @@ C
 cat >"$tmp/persist.c" <<'C'
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 __AFL_FUZZ_INIT();
 int main(void)
