@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build a cowvm fuzz target ELF: the guest kernel and fuzz harness from a
-# cowvm build plus TARGET.c compiled with clang and trace-pc-guard coverage.
+# cowvm build plus TARGET.c compiled with clang, edge and comparison coverage.
 set -euo pipefail
 
 usage() {
@@ -10,7 +10,7 @@ usage: scripts/build-target.sh [-B BUILDDIR] [-I DIR]... TARGET.c... -o OUT.elf
 
 Compile the target sources (freestanding C: no libc; see
 guest/fuzz/fuzz_target.h for what a target may use) with clang and
--fsanitize-coverage=trace-pc-guard, then link them with the guest kernel
+-fsanitize-coverage=trace-pc-guard,trace-cmp, then link them with the guest kernel
 library (BUILDDIR/guest/kernel/libguest-kernel.a) and the fuzz harness
 (BUILDDIR/guest/fuzz/libfuzz-harness.a) of a cowvm build, using
 guest/fuzz/fuzz.ld (default BUILDDIR: build next to this script's folder;
@@ -31,7 +31,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cflags=(-std=gnu11 -O2 -Wall -Wextra -ffreestanding -fno-builtin -nostdlib
 	-fno-pic -fno-pie -fno-stack-protector -mno-red-zone -mcmodel=small
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -fcf-protection=none
-	-fno-omit-frame-pointer -fsanitize-coverage=trace-pc-guard
+	-fno-omit-frame-pointer -fsanitize-coverage=trace-pc-guard,trace-cmp
 	-I "$here/guest/fuzz" -I "$here/guest/kernel" -I "$here/include")
 # The guest's link flags (guest/meson.build) with the fuzz linker script.
 ldflags=(-nostdlib -static -Wl,--build-id=none
