@@ -74,8 +74,6 @@ void guest_main(const struct cowvm_start_info *si)
 	fuzz_cov_cmp = (struct cowvm_fuzz_cmp_log *)(uintptr_t)COWVM_FUZZ_CMP;
 	snapshot_fxrstor(&snap);
 	fuzz_cov_cmp_on = INPUT->flags & COWVM_FUZZ_IN_CMPLOG;
-	if (fuzz_cov_cmp_on)
-		fuzz_cov_cmp->count = fuzz_cov_cmp->seen = 0;
 	len = INPUT->len;
 	if (len > COWVM_FUZZ_INPUT_MAX)
 		len = COWVM_FUZZ_INPUT_MAX;

@@ -142,11 +142,11 @@ harness-jobs)
 		fail "status: $(cat "$tmp/err")"
 	[ -f "$tmp/j/main/is_main_node" ] && [ -f "$tmp/j/w1/fuzzer_stats" ] ||
 		fail "worker folders: $(ls -R "$tmp/j" | head)"
-	grep -q "sync: [1-9][0-9]* inputs of other workers run" "$tmp/err" ||
+	grep -q "sync: [1-9][0-9]* inputs of other instances run" "$tmp/err" ||
 		fail "the workers shared nothing: $(cat "$tmp/err")"
 	expect 1 fuzz -j 2 --seed 1 --runs 100000 --stop-on-crash \
 		-i "$seeds/yaml_parse" -o "$tmp/k" "$y"
-	grep -q "first crash after .*SIGSEGV" "$tmp/err" ||
+	grep -q "first crash at run .* after .*SIGSEGV" "$tmp/err" ||
 		fail "crash: $(cat "$tmp/err")"
 	runs=$(sed -n 's/.*done: 2 workers .*runs=\([0-9]*\) .*/\1/p' "$tmp/err")
 	[ "$runs" -lt 100000 ] || fail "--stop-on-crash did not stop ($runs runs)"

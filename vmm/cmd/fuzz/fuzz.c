@@ -209,12 +209,8 @@ static int fuzz_read_ctl(struct fuzz *f, const struct fuzz_opts *o,
 			 struct cowvm_fuzz_ctl *ctl, char *err, size_t errlen)
 {
 	if (f->ctl_gpa && !cowvm_read(f->vm, f->ctl_gpa, ctl, sizeof(*ctl)) &&
-	    ctl_usable(f, ctl)) {
-		f->map_gpa = ctl->map;
-		f->input_gpa = ctl->input;
-		f->cmp_gpa = ctl->cmp;
+	    ctl_usable(f, ctl))
 		return 0;
-	}
 	snprintf(err, errlen,
 		 "%s: no fuzz harness of version %u at 0x%llx (rebuild it "
 		 "with %s)",
@@ -254,19 +250,14 @@ static int fuzz_boot(struct fuzz *f, const struct fuzz_opts *o,
 	}
 	if (fuzz_read_ctl(f, o, ctl, err, errlen))
 		return -1;
-	f->sym = fuzz_sym_load(o->elf, 0);
-	if (o->linux && cowvm_set_stdio(f->vm, -1, o->show_output ? 1 : -1,
-					o->show_output ? 2 : -1)) {
-		snprintf(err, errlen, "%s", cowvm_error(f->vm));
-		*why = FUZZ_ERR_VMM;
-		return -1;
-	}
+	*why = FUZZ_ERR_VMM;
 	return 0;
 }
 
-/* Snapshot the booted target at its harness point (unless f->snap is
- * set: a worker cloned from it), set the per-input timeout and allocate
- * the buffers; 0, or -1 with err. */
+/* Take the harness's areas from ctl, load the target's symbols, drop a
+ * Linux target's output, snapshot the booted target at its harness point
+ * (unless f->snap is set: a worker cloned from it), set the per-input
+ * timeout and allocate the buffers; 0, or -1 with err. */
 static int fuzz_arm(struct fuzz *f, const struct cowvm_fuzz_ctl *ctl, char *err,
 		    size_t errlen)
 {
@@ -275,6 +266,16 @@ static int fuzz_arm(struct fuzz *f, const struct cowvm_fuzz_ctl *ctl, char *err,
 	f->guards = f->st.guards = ctl->guards;
 	f->map_len = (size_t)ctl->guards + 1;
 	f->ctl = *ctl;
+	f->map_gpa = ctl->map;
+	f->input_gpa = ctl->input;
+	f->cmp_gpa = ctl->cmp;
+	f->sym = fuzz_sym_load(f->o.elf, 0);
+	/* a Linux target's output is dropped while fuzzing */
+	if (f->o.linux && cowvm_set_stdio(f->vm, -1, f->o.show_output ? 1 : -1,
+					  f->o.show_output ? 2 : -1)) {
+		snprintf(err, errlen, "%s", cowvm_error(f->vm));
+		return -1;
+	}
 	if (!f->snap)
 		f->snap = cowvm_snapshot(f->vm);
 	if (!f->snap) {
@@ -336,7 +337,6 @@ struct fuzz *fuzz_open_clone(struct fuzz *parent, const struct fuzz_opts *o,
 
 	if (!f)
 		return NULL;
-	err[0] = 0;
 	f->vm = cowvm_clone(parent->snap);
 	if (!f->vm) {
 		snprintf(err, errlen, "cannot clone the target: %s",
@@ -346,15 +346,7 @@ struct fuzz *fuzz_open_clone(struct fuzz *parent, const struct fuzz_opts *o,
 	}
 	f->snap = cowvm_snapshot_get(parent->snap);
 	f->ctl_gpa = parent->ctl_gpa;
-	f->map_gpa = parent->map_gpa;
-	f->input_gpa = parent->input_gpa;
-	f->cmp_gpa = parent->cmp_gpa;
-	f->sym = fuzz_sym_load(o->elf, 0);
-	if ((o->linux && cowvm_set_stdio(f->vm, -1, o->show_output ? 1 : -1,
-					 o->show_output ? 2 : -1)) ||
-	    fuzz_arm(f, &parent->ctl, err, errlen)) {
-		if (!*err)
-			snprintf(err, errlen, "%s", cowvm_error(f->vm));
+	if (fuzz_arm(f, &parent->ctl, err, errlen)) {
 		fuzz_close(f);
 		return NULL;
 	}

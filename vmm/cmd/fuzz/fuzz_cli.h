@@ -49,6 +49,12 @@ int fuzz_cli_status_of(enum fuzz_open_error why);
 /* Print one status line for st on stderr, after "fuzz: " and prefix. */
 void fuzz_cli_status(const struct fuzz_stats *st, const char *prefix);
 
+/* The final lines of a run: its status line after prefix, then its
+ * comparison and dictionary counts, its sync counts when synced, its
+ * first crash. */
+void fuzz_cli_summary(const struct fuzz_stats *st, const char *prefix,
+		      int synced);
+
 /* -j N: run c->jobs workers, cloned from one booted target, as main and
  * secondary instances on the -o sync folder; the exit status. */
 int fuzz_cli_jobs(struct fuzz_cli *c);

@@ -285,6 +285,30 @@ static int reproduce(struct fuzz *f, const char *file)
 	return res.outcome == FUZZ_CRASH ? FZ_CRASH : FZ_TIMEOUT;
 }
 
+/* The final lines of a run (see fuzz_cli.h). */
+void fuzz_cli_summary(const struct fuzz_stats *st, const char *prefix,
+		      int synced)
+{
+	fuzz_cli_status(st, prefix);
+	if (st->cmp_logged || st->dict_tokens)
+		fprintf(stderr,
+			"fuzz: comparisons logged %llu, input-to-state runs "
+			"%llu, dictionary tokens %u\n",
+			(unsigned long long)st->cmp_logged,
+			(unsigned long long)st->cmp_tried, st->dict_tokens);
+	if (synced)
+		fprintf(stderr,
+			"fuzz: sync: %llu inputs of other instances run, %llu "
+			"imported\n",
+			(unsigned long long)st->import_runs,
+			(unsigned long long)st->imported);
+	if (st->first_crash_run)
+		fprintf(stderr,
+			"fuzz: first crash at run %llu after %.3f s: %s\n",
+			(unsigned long long)st->first_crash_run,
+			st->first_crash_s, st->first_crash);
+}
+
 /* Fuzz, or reproduce one input, as c says: the exit status. */
 static int fuzz_cli_run(struct fuzz_cli *c)
 {
@@ -320,25 +344,7 @@ static int fuzz_cli_run(struct fuzz_cli *c)
 		fuzz_close(f);
 		return fuzz_cli_status_of(why);
 	}
-	fuzz_cli_status(st, "done: ");
-	if (st->cmp_logged || st->dict_tokens)
-		fprintf(stderr,
-			"fuzz: comparisons logged %llu, input-to-state runs "
-			"%llu, dictionary tokens %u\n",
-			(unsigned long long)st->cmp_logged,
-			(unsigned long long)st->cmp_tried, st->dict_tokens);
-	if (c->o.sync_dir)
-		fprintf(stderr,
-			"fuzz: sync: %llu inputs of other instances run, %llu "
-			"imported\n",
-			(unsigned long long)st->import_runs,
-			(unsigned long long)st->imported);
-	if (st->first_crash_run)
-		fprintf(stderr,
-			"fuzz: first crash at run %llu after %.3f s: "
-			"%s\n",
-			(unsigned long long)st->first_crash_run,
-			st->first_crash_s, st->first_crash);
+	fuzz_cli_summary(st, "done: ", c->o.sync_dir != NULL);
 	if (c->profile)
 		print_profile(st);
 	r = st->crashes ? FZ_CRASH : FZ_OK;

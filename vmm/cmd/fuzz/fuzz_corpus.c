@@ -84,11 +84,9 @@ static int save_libfuzzer(struct fuzz *f, const char *kind, const uint8_t *data,
 	const char *dir = f->o.corpus_dirs ? f->o.corpus_dirs[0] : NULL;
 	int r;
 
+	if (kind ? !f->o.artifact_prefix : !dir)
+		return 0;
 	content_name(data, len, name, sizeof(name));
-	if (!kind && !dir)
-		return 0;
-	if (kind && !f->o.artifact_prefix)
-		return 0;
 	if (kind)
 		snprintf(path, sizeof(path), "%s%s-%s", f->o.artifact_prefix,
 			 kind, name);
@@ -109,6 +107,7 @@ int fuzz_add_entry(struct fuzz *f, const uint8_t *data, size_t len,
 {
 	char name[256];
 	struct fuzz_entry *q;
+	int r;
 
 	if (f->nqueue == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 64;
@@ -130,10 +129,10 @@ int fuzz_add_entry(struct fuzz *f, const uint8_t *data, size_t len,
 	snprintf(name, sizeof(name), "id:%06zu,%s", f->nqueue, how);
 	f->nqueue++;
 	f->st.corpus = f->nqueue;
-	if (strncmp(how, "orig:", 5) &&
-	    save_libfuzzer(f, NULL, data, len, err, errlen))
-		return -EIO;
-	return save(f, "queue", name, data, len, NULL, err, errlen);
+	r = strncmp(how, "orig:", 5)
+		    ? save_libfuzzer(f, NULL, data, len, err, errlen)
+		    : 0;
+	return r ? r : save(f, "queue", name, data, len, NULL, err, errlen);
 }
 
 /* Count a timeout and save it (up to FUZZ_MAX_SAVED); 0 or -errno. */
@@ -141,15 +140,16 @@ static int note_timeout(struct fuzz *f, const uint8_t *data, size_t len,
 			const struct fuzz_result *res, char *err, size_t errlen)
 {
 	char name[64];
+	int r;
 
 	f->st.timeouts++;
 	if (f->st.timeouts_saved >= FUZZ_MAX_SAVED)
 		return 0;
 	snprintf(name, sizeof(name), "id:%06llu",
 		 (unsigned long long)f->st.timeouts_saved++);
-	if (save_libfuzzer(f, "timeout", data, len, err, errlen))
-		return -EIO;
-	return save(f, "hangs", name, data, len, res->what, err, errlen);
+	r = save_libfuzzer(f, "timeout", data, len, err, errlen);
+	return r ? r
+		 : save(f, "hangs", name, data, len, res->what, err, errlen);
 }
 
 /* Count a crash, note the first, and save it when its signature is new

@@ -72,6 +72,10 @@ static void total(struct fuzz_jobs *j, struct fuzz_stats *t)
 		t->crashes_saved += s->crashes_saved;
 		t->timeouts += s->timeouts;
 		t->import_runs += s->import_runs;
+		t->cmp_logged += s->cmp_logged;
+		t->cmp_tried += s->cmp_tried;
+		if (s->dict_tokens > t->dict_tokens)
+			t->dict_tokens = s->dict_tokens;
 		t->imported += s->imported;
 		t->elapsed_s = s->elapsed_s > t->elapsed_s ? s->elapsed_s
 							   : t->elapsed_s;
@@ -166,7 +170,7 @@ static void watch(struct fuzz_cli *c, struct fuzz_jobs *j)
 }
 
 /* Join the workers and report; the exit status. */
-static int finish(struct fuzz_cli *c, struct fuzz_jobs *j, int r)
+static int finish(struct fuzz_jobs *j, int r)
 {
 	struct fuzz_stats t;
 	char prefix[48];
@@ -183,20 +187,11 @@ static int finish(struct fuzz_cli *c, struct fuzz_jobs *j, int r)
 	total(j, &t);
 	if (!r) {
 		snprintf(prefix, sizeof(prefix), "done: %u workers ", j->n);
-		fuzz_cli_status(&t, prefix);
-		if (t.first_crash_run)
-			fprintf(stderr, "fuzz: first crash after %.3f s: %s\n",
-				t.first_crash_s, t.first_crash);
-		fprintf(stderr,
-			"fuzz: sync: %llu inputs of other workers run, %llu "
-			"imported\n",
-			(unsigned long long)t.import_runs,
-			(unsigned long long)t.imported);
+		fuzz_cli_summary(&t, prefix, 1);
 		r = t.crashes ? FZ_CRASH : FZ_OK;
 	}
 	for (unsigned i = j->n; i-- > 0;)
 		fuzz_close(j->w[i].f);
-	(void)c;
 	return r;
 }
 
@@ -217,7 +212,7 @@ int fuzz_cli_jobs(struct fuzz_cli *c)
 		watch(c, &j);
 	else
 		atomic_store(&j.stop, 1);
-	r = finish(c, &j, r);
+	r = finish(&j, r);
 	pthread_mutex_destroy(&j.lock);
 	free(j.w);
 	return r;

@@ -85,6 +85,7 @@ static size_t mutate(struct fuzz *f, size_t cur)
 	const struct fuzz_entry *e = &f->queue[cur];
 	uint64_t t0 = fuzz_now_ns();
 	size_t len = e->len > FUZZ_MAX_LEN ? FUZZ_MAX_LEN : e->len;
+	size_t tokens = f->dict.n + f->auto_dict.n;
 
 	memcpy(f->work, e->data, len);
 	if (f->nqueue > 1 && !fuzz_rng_below(&f->rng, SPLICE_ONE_IN)) {
@@ -96,13 +97,13 @@ static size_t mutate(struct fuzz *f, size_t cur)
 			len = n;
 	}
 	fuzz_havoc(&f->rng, f->work, &len, FUZZ_MAX_LEN);
-	if (f->dict.n + f->auto_dict.n && !fuzz_rng_below(&f->rng, DICT_ONE_IN))
-		fuzz_dict_mutate(
-			fuzz_rng_below(&f->rng, f->dict.n + f->auto_dict.n) <
-					f->dict.n
-				? &f->dict
-				: &f->auto_dict,
-			&f->rng, f->work, &len, FUZZ_MAX_LEN);
+	if (tokens && !fuzz_rng_below(&f->rng, DICT_ONE_IN)) {
+		/* every token as likely, -x or automatic */
+		int user = fuzz_rng_below(&f->rng, tokens) < f->dict.n;
+
+		fuzz_dict_mutate(user ? &f->dict : &f->auto_dict, &f->rng,
+				 f->work, &len, FUZZ_MAX_LEN);
+	}
 	f->st.prof.mutate_ns += fuzz_now_ns() - t0;
 	return len;
 }
