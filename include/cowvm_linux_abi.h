@@ -9,7 +9,7 @@
 
 #include "cowvm_abi.h"
 
-#define COWVM_LINUX_VERSION 1
+#define COWVM_LINUX_VERSION 2
 #define COWVM_LINUX_MAGIC   0x58554e4cu /* "LNUX" */
 
 /*
@@ -69,7 +69,8 @@ enum cowvm_linux_flags {
 };
 #define COWVM_LINUX_OUT_MAX (64u << 10)
 
-/* The tag of the snapshot COWVM_LINUX_SNAPSHOT_STDIN requests. */
+/* The tag of the snapshot COWVM_LINUX_SNAPSHOT_STDIN requests (by a READ
+ * with COWVM_LINUX_IO_SNAPSHOT). */
 #define COWVM_LINUX_STDIN_TAG 0x57d1ull
 
 struct cowvm_linux_boot {
@@ -143,11 +144,19 @@ struct cowvm_hc_linux_io {
 	uint64_t buf;
 	uint64_t len;
 	int64_t ret;  /* out */
-	uint32_t eof; /* out, READ: 1 when the host descriptor is a regular
-		       * file now read to its end (the next read would give
-		       * 0); the personality then answers EOF itself */
-	uint32_t reserved;
+	uint32_t eof;	/* out, READ: 1 when the host descriptor is a regular
+			 * file now read to its end (the next read would give
+			 * 0); the personality then answers EOF itself */
+	uint32_t flags; /* in: COWVM_LINUX_IO_SNAPSHOT, else 0 */
 };
+
+/* READ flag: stop the run with COWVM_EXIT_SNAPSHOT (tag
+ * COWVM_LINUX_STDIN_TAG) before reading. The read is performed when this
+ * VM, or a clone, fork or reset of a snapshot taken there, next runs, on
+ * the stdin it has then, before the guest resumes: a clone gets its
+ * request without another exit. ret -EINTR (the run timed out while the
+ * read waited): the personality reads again without the flag. */
+#define COWVM_LINUX_IO_SNAPSHOT (1u << 0)
 
 /* COWVM_HC_LINUX_RANDOM: fill buf with len (<= COWVM_LINUX_RANDOM_MAX)
  * fresh random bytes from the host: different in every VM and on every

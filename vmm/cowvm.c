@@ -170,6 +170,10 @@ int cowvm_set_snapshot_ret(struct cowvm *vm, int64_t ret)
 		return vmm_fail_inherited(vm);
 	if (!vm->snap_pending)
 		return vmm_fail(vm, EINVAL, "no snapshot request is pending");
+	if (vm->snap_io)
+		return vmm_fail(vm, EINVAL,
+				"the pending snapshot is a stdin read: the "
+				"guest sees the read's result");
 	vm->snap_ret = ret;
 	return 0;
 }

@@ -9,16 +9,19 @@
 /* Gathers writev's pieces for one exit. */
 static char lx_bounce[LX_BOUNCE];
 
-/* One COWVM_HC_LINUX_IO call, again when the host's run timeout cut it
- * (-EINTR: the VM resumes after the timeout as if nothing happened); a
- * write to a closed pipe raises SIGPIPE. Its ret. */
-int64_t lx_hc_io(uint32_t op, uint32_t fd, uint64_t buf, uint64_t len)
+/* One COWVM_HC_LINUX_IO call with flags, again without them when the
+ * host's run timeout cut it (-EINTR: the VM resumes after the timeout as
+ * if nothing happened); a write to a closed pipe raises SIGPIPE. Its
+ * ret. */
+static int64_t lx_hc_io_flags(uint32_t op, uint32_t fd, uint64_t buf,
+			      uint64_t len, uint32_t flags)
 {
-	struct cowvm_hc_linux_io a = {op, fd, buf, len, -LX_EINTR, 0, 0};
+	struct cowvm_hc_linux_io a = {op, fd, buf, len, -LX_EINTR, 0, flags};
 
 	while (a.ret == -LX_EINTR) {
 		a.ret = 0;
 		guest_hc(COWVM_HC_LINUX_IO, &a);
+		a.flags = 0;
 	}
 	if (a.ret == -LX_EPIPE &&
 	    (op == COWVM_LINUX_IO_WRITE || op == COWVM_LINUX_IO_FLUSH))
@@ -26,6 +29,12 @@ int64_t lx_hc_io(uint32_t op, uint32_t fd, uint64_t buf, uint64_t len)
 	if (op == COWVM_LINUX_IO_READ && a.eof && fd < 3)
 		lx.stdio_eof[fd] = 1;
 	return a.ret;
+}
+
+/* One COWVM_HC_LINUX_IO call (lx_hc_io_flags without flags). */
+int64_t lx_hc_io(uint32_t op, uint32_t fd, uint64_t buf, uint64_t len)
+{
+	return lx_hc_io_flags(op, fd, buf, len, 0);
 }
 
 /* Write out the held output. */
@@ -82,17 +91,31 @@ struct lx_fd *lx_fd_get(uint64_t fd)
 	return &lx.ofds[lx.fdt[fd].ofd - 1];
 }
 
-/* Before the first read of standard input: the snapshot point of
- * --snapshot-at stdin. */
-static void lx_stdin_point(void)
+/* Read up to len bytes of host stdio fd into buf: at the first read of
+ * standard input with --snapshot-at stdin, the snapshot is taken there
+ * and the read made when the VM resumes (one exit for both). */
+static int64_t lx_stdio_read(uint32_t fd, uint64_t buf, uint64_t len)
 {
-	struct cowvm_hc_snapshot s = {COWVM_LINUX_STDIN_TAG, 0};
+	uint32_t flags = 0;
 
-	if (!(lx.flags & COWVM_LINUX_SNAPSHOT_STDIN) || lx.snapshotted)
-		return;
-	lx.snapshotted = 1;
+	if (fd == 0 && lx.flags & COWVM_LINUX_SNAPSHOT_STDIN &&
+	    !lx.snapshotted) {
+		struct cowvm_hc_snapshot s = {COWVM_LINUX_STDIN_TAG, 0};
+
+		lx.snapshotted = 1;
+		lx_out_flush();
+		if (lx.stdio_eof[0] || !len)
+			guest_hc(COWVM_HC_SNAPSHOT, &s);
+		else
+			flags = COWVM_LINUX_IO_SNAPSHOT;
+	}
+	if (lx.stdio_eof[fd] || !len)
+		return 0;
 	lx_out_flush();
-	guest_hc(COWVM_HC_SNAPSHOT, &s);
+	return lx_hc_io_flags(COWVM_LINUX_IO_READ, fd, buf,
+			      len < COWVM_LINUX_IO_MAX ? len
+						       : COWVM_LINUX_IO_MAX,
+			      flags);
 }
 
 /* Read up to len bytes of fd into user memory at buf, at offset off (-1:
@@ -111,14 +134,7 @@ int64_t lx_fd_read(int fd, uint64_t buf, uint64_t len, int64_t off)
 	case LX_FD_STDIO:
 		if (off >= 0)
 			return -LX_ESPIPE;
-		if (f->stdio == 0)
-			lx_stdin_point();
-		if (lx.stdio_eof[f->stdio] || !len)
-			return 0;
-		lx_out_flush();
-		return lx_hc_io(COWVM_LINUX_IO_READ, f->stdio, buf,
-				len < COWVM_LINUX_IO_MAX ? len
-							 : COWVM_LINUX_IO_MAX);
+		return lx_stdio_read(f->stdio, buf, len);
 	case LX_FD_NULL:
 		return 0;
 	case LX_FD_ZERO:

@@ -154,6 +154,9 @@ static struct cowvm *lx_boot(const char *kernel)
 	TEST_OK(cowvm_run(vm, &e));
 	TEST_ASSERT_EXIT_TAG(e, COWVM_LINUX_STDIN_TAG,
 			     "lua_host before its first stdin read");
+	/* The read is pending: its result, not a chosen ret, resumes it. */
+	TEST_ASSERT_EQ(cowvm_set_snapshot_ret(vm, 5), -EINVAL,
+		       "set_snapshot_ret at the stdin snapshot");
 	return vm;
 }
 

@@ -159,6 +159,21 @@ static int64_t hc_linux_flush(struct cowvm *vm, uint64_t log, uint64_t len)
 	return err;
 }
 
+/* READ with COWVM_LINUX_IO_SNAPSHOT: stop for the snapshot; the read is
+ * replayed without the flag when the VM resumes (vmm_hypercall_resume). */
+static int hc_linux_snapshot_read(struct cowvm *vm, struct cowvm_exit *exit)
+{
+	vm->snap_pending = true;
+	vm->snap_io = true;
+	vm->snap_ret = 0;
+	exit->reason = COWVM_EXIT_SNAPSHOT;
+	exit->tag = COWVM_LINUX_STDIN_TAG;
+	snprintf(exit->detail, sizeof(exit->detail),
+		 "guest snapshot tag %llu (at its first read of stdin)",
+		 (unsigned long long)COWVM_LINUX_STDIN_TAG);
+	return VMM_STOP;
+}
+
 /* STAT: a->ret = st_mode of fd (a character device for a closed one). */
 static void hc_linux_stat(int fd, struct cowvm_hc_linux_io *a)
 {
@@ -184,6 +199,12 @@ int vmm_hc_linux_io(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 		return VMM_HC_BAD(exit, COWVM_HC_LINUX_IO, "len %llu > %u",
 				  (unsigned long long)a->len,
 				  COWVM_LINUX_IO_MAX);
+	if (a->flags & ~COWVM_LINUX_IO_SNAPSHOT ||
+	    (a->flags && a->op != COWVM_LINUX_IO_READ))
+		return VMM_HC_BAD(exit, COWVM_HC_LINUX_IO,
+				  "flags 0x%x on op %u", a->flags, a->op);
+	if (a->flags)
+		return hc_linux_snapshot_read(vm, exit);
 	fd = vm->stdio[a->fd];
 	switch (a->op) {
 	case COWVM_LINUX_IO_READ:

@@ -106,6 +106,7 @@ static int hc_snapshot(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 	struct cowvm_hc_snapshot *a = arg;
 
 	vm->snap_pending = true;
+	vm->snap_io = false;
 	vm->snap_ret = 0;
 	exit->reason = COWVM_EXIT_SNAPSHOT;
 	exit->tag = a->tag;
@@ -210,7 +211,9 @@ int vmm_hypercall(struct cowvm *vm, unsigned nr, uint64_t gpa,
 	return r;
 }
 
-/* Before resuming after SNAPSHOT, write the chosen ret into its struct. */
+/* Before resuming after a snapshot request: write the chosen ret into its
+ * struct, or perform the stdin read it carried (COWVM_LINUX_IO_SNAPSHOT)
+ * on vm's stdin now, as the same request without the flag. */
 int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit)
 {
 	struct cowvm_hc_snapshot *a;
@@ -218,6 +221,16 @@ int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit)
 	if (!vm->snap_pending)
 		return VMM_CONTINUE;
 	vm->snap_pending = false;
+	if (vm->snap_io) {
+		struct cowvm_hc_linux_io *io =
+			vmm_gpa_write(vm, vm->snap_gpa, sizeof(*io));
+
+		if (!io)
+			return vmm_stop_error(exit, "snapshot read vanished");
+		io->flags = 0;
+		return vmm_hypercall(vm, COWVM_HC_LINUX_IO, vm->snap_gpa,
+				     exit);
+	}
 	a = vmm_gpa_write(vm, vm->snap_gpa, sizeof(*a));
 	if (!a)
 		return vmm_stop_error(exit, "snapshot struct vanished");

@@ -170,7 +170,7 @@ int vmm_vm_run(struct cowvm *vm, struct cowvm_exit *exit)
 {
 	struct timespec dl, *dlp = NULL;
 	void *timer = NULL;
-	int r;
+	int r = VMM_CONTINUE;
 
 	memset(exit, 0, sizeof(*exit));
 	if (vm->state == VMM_CREATED)
@@ -179,12 +179,13 @@ int vmm_vm_run(struct cowvm *vm, struct cowvm_exit *exit)
 		*exit = vm->stop_exit;
 		return 0;
 	}
-	r = vmm_hypercall_resume(vm, exit);
-	if (r == VMM_CONTINUE && vm->cfg.timeout_ms) {
+	if (vm->cfg.timeout_ms) {
 		dl = vmm_deadline(vm->cfg.timeout_ms);
 		dlp = &dl;
 		r = vmm_timer_arm(vm, dlp, &timer);
 	}
+	if (r == VMM_CONTINUE) /* a stdin read it carries waits under dl */
+		r = vmm_hypercall_resume(vm, exit);
 	if (r == VMM_CONTINUE)
 		r = vmm_run_loop(vm, dlp, exit);
 	vmm_timer_disarm(vm, timer);

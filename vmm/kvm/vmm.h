@@ -60,7 +60,8 @@ struct cowvm {
 	size_t cmdline_len;
 	struct vmm_serial serial;
 	bool snap_pending; /* resume writes snap_ret into the struct at snap_gpa
-			    */
+			    * or, snap_io, replays the stdin read there */
+	bool snap_io;	   /* the request is a COWVM_LINUX_IO_SNAPSHOT read */
 	uint64_t snap_gpa;
 	int64_t snap_ret;
 	struct cowvm_exit stop_exit; /* repeated by cowvm_run once stopped */

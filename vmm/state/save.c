@@ -106,6 +106,7 @@ static int st_soft_get(const struct cowvm *vm, struct vmm_soft *soft)
 	soft->state = vm->state;
 	soft->serial = vm->serial;
 	soft->snap_pending = vm->snap_pending;
+	soft->snap_io = vm->snap_io;
 	soft->snap_gpa = vm->snap_gpa;
 	soft->snap_ret = vm->snap_ret;
 	soft->stop_exit = vm->stop_exit;
@@ -135,6 +136,7 @@ int st_soft_put(struct cowvm *vm, const struct vmm_soft *soft)
 	vm->state = soft->state;
 	vm->serial = soft->serial;
 	vm->snap_pending = soft->snap_pending;
+	vm->snap_io = soft->snap_io;
 	vm->snap_gpa = soft->snap_gpa;
 	vm->snap_ret = soft->snap_ret;
 	vm->stop_exit = soft->stop_exit;

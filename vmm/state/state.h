@@ -31,7 +31,7 @@ enum vmm_state_piece {
 struct vmm_soft {
 	enum vmm_life state;
 	struct vmm_serial serial;
-	bool snap_pending;
+	bool snap_pending, snap_io;
 	uint64_t snap_gpa;
 	int64_t snap_ret;
 	struct cowvm_exit stop_exit;
