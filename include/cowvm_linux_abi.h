@@ -143,7 +143,7 @@ struct cowvm_hc_linux_io {
 	uint32_t fd; /* in: 0, 1 or 2 */
 	uint64_t buf;
 	uint64_t len;
-	int64_t ret;  /* out */
+	int64_t ret;	/* out */
 	uint32_t eof;	/* out, READ: 1 when the host descriptor is a regular
 			 * file now read to its end (the next read would give
 			 * 0); the personality then answers EOF itself */

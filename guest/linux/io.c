@@ -112,10 +112,9 @@ static int64_t lx_stdio_read(uint32_t fd, uint64_t buf, uint64_t len)
 	if (lx.stdio_eof[fd] || !len)
 		return 0;
 	lx_out_flush();
-	return lx_hc_io_flags(COWVM_LINUX_IO_READ, fd, buf,
-			      len < COWVM_LINUX_IO_MAX ? len
-						       : COWVM_LINUX_IO_MAX,
-			      flags);
+	return lx_hc_io_flags(
+		COWVM_LINUX_IO_READ, fd, buf,
+		len < COWVM_LINUX_IO_MAX ? len : COWVM_LINUX_IO_MAX, flags);
 }
 
 /* Read up to len bytes of fd into user memory at buf, at offset off (-1:

@@ -71,6 +71,12 @@ struct lx_proc {
 	uint64_t ram_top; /* stack_top: no user address reaches it */
 	uint64_t brk_start, brk, brk_dirty; /* dirty: highest brk ever */
 	uint64_t mmap_top, mmap_dirty;	    /* below mmap_dirty: never used */
+	uint8_t stdio_eof[3]; /* the host said: a regular file read to its end
+			       */
+	uint32_t out_used;    /* bytes of out in use (BUFFER_OUTPUT) */
+	/* next to the fields a request changes, so that a short output
+	 * shares their page */
+	char out[COWVM_LINUX_OUT_MAX] __attribute__((aligned(8)));
 	struct lx_map maps[LX_NR_MAPS];
 	uint32_t nr_maps;
 	uint32_t umask;
@@ -86,10 +92,6 @@ struct lx_proc {
 	uint64_t tid_address;
 	char cwd[256];
 	uint32_t enosys[LX_NR_SYSCALLS + 1]; /* unimplemented calls seen */
-	uint8_t stdio_eof[3]; /* the host said: a regular file read to its end
-			       */
-	uint32_t out_used;    /* bytes of out in use (BUFFER_OUTPUT) */
-	char out[COWVM_LINUX_OUT_MAX] __attribute__((aligned(8)));
 };
 
 extern struct lx_proc lx;

@@ -27,7 +27,7 @@ guest_syscall_entry:
 	lea -2(%rcx), %rcx
 	mov %rcx, lx_trap_rip(%rip)
 	mov %rsp, %rcx
-	lea guest_kstack_top(%rip), %rsp
+	lea lx_rsp0_top(%rip), %rsp
 	pushq $0x23 /* user data */
 	push %rcx
 	push %r11
@@ -167,8 +167,15 @@ lx_start:
 	xor %r15d, %r15d
 	jmp *lx_ret_rip(%rip)
 
+/* One page holds what a system call writes on the way in: the top of the
+ * personality's stack, the trap slots and the frame the CPU pushes at RSP0
+ * (main.c points the TSS there), so that a clone's call privatizes one
+ * page, not three. */
 	.section .bss, "aw", @nobits
-	.balign 16
+	.balign 4096
+lx_kstack:
+	.skip 65536 - 256
+lx_kstack_top:
 lx_trap_rip: .skip 8
 lx_trap_rsp: .skip 8
 lx_trap_vec: .skip 8
@@ -177,8 +184,8 @@ lx_trap_cr2: .skip 8
 lx_ret_rip: .skip 8
 lx_save_ret: .skip 8
 	.balign 16
-lx_kstack:
-	.skip 65536
-lx_kstack_top:
+	.skip 64 /* an interrupt frame, 16-byte aligned */
+	.globl lx_rsp0_top
+lx_rsp0_top:
 
 	.section .note.GNU-stack, "", @progbits

@@ -6,6 +6,8 @@
 struct lx_proc lx;
 
 extern unsigned char guest_idt[];
+extern unsigned char guest_tss[];
+extern unsigned char lx_rsp0_top[];
 
 /* The IDT gate vectors the personality takes over (the CPU faults a
  * program can cause); #DF, NMI and #MC stay the kernel's. */
@@ -75,6 +77,10 @@ void guest_main(const struct cowvm_start_info *si)
 	if (!guest_cowvm)
 		lx_bad_boot("not running under cowvm");
 	lx_boot(b);
+	/* ring-3 entries push their frame in the page of the personality's
+	 * stack top (lx_entry.S); 64-bit TSS: rsp0 at byte 4 */
+	lx_copy(guest_tss + 4, &(uint64_t){(uint64_t)(uintptr_t)lx_rsp0_top},
+		8);
 	lx_gate(6, (uint64_t)(uintptr_t)lx_ud_gate);
 	for (unsigned i = 0; i < sizeof(lx_fault_vectors); i++)
 		lx_gate(lx_fault_vectors[i],

@@ -323,9 +323,10 @@ static void check_boot(struct cowvm *vm, const struct cowvm_linux_boot *b,
 		    (unsigned long long)b->realtime_ns,
 		    (unsigned long long)now_ns);
 	TEST_ASSERT_EQ(rd64(vm, COWVM_LINUX_PT0), 0, "page 0 is mapped");
-	TEST_ASSERT_EQ(rd64(vm, COWVM_LINUX_PT0 + 8), 0x1000 | 7);
-	TEST_ASSERT_EQ(rd64(vm, COWVM_LINUX_PT0 + 511 * 8), 0x1ff000 | 7);
-	TEST_ASSERT_EQ(rd64(vm, 0x12000), COWVM_LINUX_PT0 | 7, "boot PD[0]");
+	/* present, writable, user; accessed and dirty set ahead (0x60) */
+	TEST_ASSERT_EQ(rd64(vm, COWVM_LINUX_PT0 + 8), 0x1000 | 0x67);
+	TEST_ASSERT_EQ(rd64(vm, COWVM_LINUX_PT0 + 511 * 8), 0x1ff000 | 0x67);
+	TEST_ASSERT_EQ(rd64(vm, 0x12000), COWVM_LINUX_PT0 | 0x67, "boot PD[0]");
 }
 
 /* The auxv entries at gpa checked against the image elf (at bias). */

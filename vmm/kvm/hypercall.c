@@ -228,8 +228,7 @@ int vmm_hypercall_resume(struct cowvm *vm, struct cowvm_exit *exit)
 		if (!io)
 			return vmm_stop_error(exit, "snapshot read vanished");
 		io->flags = 0;
-		return vmm_hypercall(vm, COWVM_HC_LINUX_IO, vm->snap_gpa,
-				     exit);
+		return vmm_hypercall(vm, COWVM_HC_LINUX_IO, vm->snap_gpa, exit);
 	}
 	a = vmm_gpa_write(vm, vm->snap_gpa, sizeof(*a));
 	if (!a)

@@ -137,7 +137,9 @@ static int keep_inplace(struct vmm_mem *mem, const struct vmm_runs *runs)
  * the private page and keep it while there is room (no copy on write at
  * the next write), else drop the copy (the next access faults it in). A
  * page written again since the last reset stays (or becomes) hot; a hot
- * page found equal to its frame was not written and cools down. */
+ * page found equal to its frame was not written, and cools down after
+ * VMM_HOT_IDLE such resets in a row (requests that take turns keep the
+ * pages each writes hot). */
 static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
 			   const struct vmm_runs *diff)
 {
@@ -153,7 +155,8 @@ static int restore_written(struct vmm_mem *mem, const struct vmm_runs *written,
 			if (vmm_runs_has(diff, off))
 				continue;
 			if (vmm_mem_hot_clean(mem, off)) {
-				vmm_mem_hot_del(mem, off);
+				if (vmm_mem_hot_idle(mem, off))
+					vmm_mem_hot_del(mem, off);
 				continue;
 			}
 			memcpy(mem->base + off * VMM_PAGE,

@@ -47,21 +47,40 @@ void vmm_mem_unkeep(struct vmm_mem *mem, uint64_t off, uint64_t n)
 	}
 }
 
-/* Make kept page off hot while fewer than VMM_HOT_MAX are; 0 or -ENOMEM. */
+/* Make kept page off hot (again written: not idle) while fewer than
+ * VMM_HOT_MAX are; 0 or -ENOMEM. */
 int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off)
 {
 	uint64_t bit = 1ull << (off % 64);
 
+	if (vmm_mem_is_hot(mem, off)) {
+		mem->hot_idle[off] = 0;
+		return 0;
+	}
 	if (!mem->manual || mem->nhot >= VMM_HOT_MAX)
 		return 0;
 	if (!mem->hot) {
+		/* the idle counts: one byte a page, touched only where hot */
 		mem->hot = vmm_calloc((mem->pages + 63) / 64, sizeof(uint64_t));
-		if (!mem->hot)
+		mem->hot_idle = vmm_calloc(mem->pages, 1);
+		if (!mem->hot || !mem->hot_idle) {
+			free(mem->hot);
+			free(mem->hot_idle);
+			mem->hot = NULL;
+			mem->hot_idle = NULL;
 			return -ENOMEM;
+		}
 	}
-	mem->nhot += !(mem->hot[off / 64] & bit);
+	mem->nhot++;
 	mem->hot[off / 64] |= bit;
+	mem->hot_idle[off] = 0;
 	return 0;
+}
+
+/* Count one more reset hot page off went unwritten; true at VMM_HOT_IDLE. */
+bool vmm_mem_hot_idle(struct vmm_mem *mem, uint64_t off)
+{
+	return ++mem->hot_idle[off] >= VMM_HOT_IDLE;
 }
 
 /* Page off is not hot (any more). */

@@ -370,6 +370,7 @@ void vmm_mem_destroy(struct vmm_mem *mem)
 	vmm_mem_release(mem);
 	free(mem->kept);
 	free(mem->hot);
+	free(mem->hot_idle);
 	free(mem);
 	vmm_store_put();
 }

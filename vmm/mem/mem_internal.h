@@ -15,10 +15,12 @@
 
 #define VMM_PAGE 4096ull
 
-/* Most kept copies one VM holds (16 MiB), and most of them left writable
- * for the guest between resets (hot); see kept.c. */
+/* Most kept copies one VM holds (16 MiB), most of them left writable for
+ * the guest between resets (hot), and the resets in a row a hot page may go
+ * unwritten before it cools down; see kept.c. */
 #define VMM_KEEP_MAX 4096u
-#define VMM_HOT_MAX  64u
+#define VMM_HOT_MAX  128u
+#define VMM_HOT_IDLE 16u
 
 /* Alignment of arena ranges, and the PROT_NONE guard left after each. */
 #define VMM_ARENA_ALIGN (2ull << 20)
@@ -126,7 +128,8 @@ struct vmm_mem {
 	uint64_t nkept;
 	uint64_t *hot; /* one bit per RAM page: a hot kept copy */
 	uint64_t nhot;
-	bool manual; /* KVM re-protects only on KVM_CLEAR_DIRTY_LOG */
+	uint8_t *hot_idle; /* per RAM page: resets a hot page went unwritten */
+	bool manual;	   /* KVM re-protects only on KVM_CLEAR_DIRTY_LOG */
 	struct vmm_watch watch[VMM_WATCH_MAX]; /* watch.c */
 	unsigned nwatch;
 	bool watch_hit;
@@ -210,6 +213,9 @@ bool vmm_mem_is_kept(const struct vmm_mem *mem, uint64_t off);
 /* kept.c: make kept page off hot if there is room: the guest may go on
  * writing it without a fault, and every reset compares and refills it. */
 int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off);
+/* kept.c: hot page off was found unwritten at a reset; true when it has
+ * been for VMM_HOT_IDLE resets in a row (it should cool down). */
+bool vmm_mem_hot_idle(struct vmm_mem *mem, uint64_t off);
 /* kept.c: page off is no longer hot. */
 void vmm_mem_hot_del(struct vmm_mem *mem, uint64_t off);
 /* kept.c: whether page off is hot. */

@@ -12,9 +12,9 @@
 
 static pthread_once_t st_once = PTHREAD_ONCE_INIT;
 static int st_init_err;
-static char st_why[256];  /* the probe's failure */
-struct vmm_state st_pristine;	  /* a freshly created VM */
-static bool st_capturing; /* st_pristine is being filled */
+static char st_why[256];      /* the probe's failure */
+struct vmm_state st_pristine; /* a freshly created VM */
+static bool st_capturing;     /* st_pristine is being filled */
 
 static int st_capture(struct cowvm *vm, struct vmm_state *st);
 
@@ -310,8 +310,7 @@ int vmm_state_save(struct cowvm *vm, struct vmm_state **out)
 
 	*out = NULL;
 	if (err)
-		return vmm_fail(vm, -err, "VM state probe failed: %s",
-				st_why);
+		return vmm_fail(vm, -err, "VM state probe failed: %s", st_why);
 	st = vmm_calloc(1, sizeof(*st));
 	if (!st)
 		return vmm_fail(vm, ENOMEM, "out of memory");
