@@ -163,23 +163,27 @@ double serve_batch(ServeMode mode, int n, std::vector<double> &lat)
 	return total;
 }
 
-// Private_Dirty of pid in bytes (smaps_rollup), else die.
-double private_dirty(int pid)
+// The "KEY: N kB" line of /proc/PID/FILE in bytes, else die:
+// Private_Dirty of smaps_rollup (the pages pid has copied), VmPTE of
+// status (the host page tables its memory takes).
+double proc_bytes(int pid, const char *file, const char *key)
 {
 	char path[64], line[256];
 	unsigned long long kb = 0;
+	size_t n = std::strlen(key);
 	bool found = false;
 	FILE *f;
 
-	std::snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	std::snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
 	f = std::fopen(path, "r");
 	if (!f)
 		die("%s: %s", path, std::strerror(errno));
 	while (!found && std::fgets(line, sizeof(line), f))
-		found = std::sscanf(line, "Private_Dirty: %llu kB", &kb) == 1;
+		found = !std::strncmp(line, key, n) && line[n] == ':' &&
+			std::sscanf(line + n + 1, "%llu kB", &kb) == 1;
 	std::fclose(f);
 	if (!found)
-		die("%s: no Private_Dirty", path);
+		die("%s: no %s", path, key);
 	return (double)kb * 1024;
 }
 
@@ -213,11 +217,12 @@ void cowvm_memory(benchmark::State &st, ServeMode mode)
 }
 
 // Memory per live fork-server child: kLive children held alive after
-// one request each, their Private_Dirty averaged.
+// one request each, their Private_Dirty (and page tables, VmPTE: the
+// counterpart of cowvm's table bytes) averaged.
 void fork_memory(benchmark::State &st)
 {
 	int hold[2];
-	double dirty = 0;
+	double dirty = 0, table = 0;
 	std::vector<int> pids;
 
 	pipe_pair(hold);
@@ -226,8 +231,10 @@ void fork_memory(benchmark::State &st)
 		      "held child");
 		pids.push_back(fork_server_reply().pid);
 	}
-	for (int pid : pids)
-		dirty += private_dirty(pid);
+	for (int pid : pids) {
+		dirty += proc_bytes(pid, "smaps_rollup", "Private_Dirty");
+		table += proc_bytes(pid, "status", "VmPTE");
+	}
 	close(hold[0]);
 	close(hold[1]);
 	fork_server_send('w', nullptr, 0);
@@ -235,6 +242,7 @@ void fork_memory(benchmark::State &st)
 		die("fork server reaped the wrong number of children");
 	st.counters["live"] = kLive;
 	st.counters["mem_per_clone_kib"] = dirty / kLive / 1024;
+	st.counters["table_per_clone_kib"] = table / kLive / 1024;
 }
 
 const char *const kModeLabels[] = {

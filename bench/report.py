@@ -106,7 +106,7 @@ RATIOS = [
     ("lua script: cowvm pool / native", "BM_LinuxStart/lua/cowvm_pool",
      "BM_LinuxStart/lua/native", None, None),
     ("serve per request: cowvm spare / fork server",
-     "BM_LinuxServe/cowvm_spare", "BM_LinuxServe/forkserver", None, None),
+     "BM_LinuxServe/cowvm_spare", "BM_LinuxServe/forkserver", "<", 1),
     ("serve per request: cowvm reset / fork server",
      "BM_LinuxServe/cowvm_reset", "BM_LinuxServe/forkserver", None, None),
     ("serve per request: fresh process / cowvm spare",
@@ -119,6 +119,16 @@ RATIOS = [
 GOALS = [
     ("clone from snapshot, 1 GiB, warm pool", "BM_CloneWarmPool/1024", "<=",
      150e3),
+]
+
+# (title, benchmark, comparison benchmark, counters summed, comparison,
+# goal): ratios of counters of the two medians.
+COUNTER_RATIOS = [
+    ("serve p99: cowvm spare / fork server", "BM_LinuxServe/cowvm_spare",
+     "BM_LinuxServe/forkserver", ("p99_us",), "<", 1),
+    ("serve memory per clone: cowvm spare / fork server",
+     "BM_LinuxServe/cowvm_spare", "BM_LinuxServe/forkserver",
+     ("mem_per_clone_kib", "table_per_clone_kib"), "<=", 1.1),
 ]
 
 UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -156,6 +166,8 @@ def load(paths):
                 entry["batch"] = batch
                 entry["median_ns"] = (b["real_time"] *
                                       UNITS[b["time_unit"]] / batch)
+                entry["counters"] = {k: v for k, v in b.items()
+                                     if isinstance(v, (int, float))}
             elif agg == "cv":
                 entry["cv"] = b["real_time"]
     done = [(v["order"], k, v) for k, v in out.items() if "median_ns" in v]
@@ -182,6 +194,20 @@ def memory_lines(paths):
                        ctx.get("fixture_build_s", "?"),
                        ctx.get("wall_s", "?")))
     return out
+
+
+def verdict(value, cmp, goal):
+    """(text, missed) for value against goal by cmp ('<', '<=', '>=')."""
+    if not cmp:
+        return "", 0
+    ok = {"<": value < goal, "<=": value <= goal, ">=": value >= goal}[cmp]
+    return "goal %s %g: %s" % (cmp, goal, "met" if ok else "MISSED"), not ok
+
+
+def counter_sum(entry, keys):
+    """The sum of counters keys of entry, or None if one is missing."""
+    c = entry.get("counters", {})
+    return sum(c[k] for k in keys) if all(k in c for k in keys) else None
 
 
 def human(ns):
@@ -213,12 +239,17 @@ def main(argv):
         if num not in results or den not in results:
             continue
         ratio = results[num]["median_ns"] / results[den]["median_ns"]
-        verdict = ""
-        if cmp:
-            ok = ratio <= goal if cmp == "<=" else ratio >= goal
-            verdict = "goal %s %g: %s" % (cmp, goal, "met" if ok else "MISSED")
-            missed += not ok
-        print("%-46s %10.3f  %s" % (title, ratio, verdict))
+        text, miss = verdict(ratio, cmp, goal)
+        missed += miss
+        print("%-46s %10.3f  %s" % (title, ratio, text))
+    for title, num, den, keys, cmp, goal in COUNTER_RATIOS:
+        a = counter_sum(results.get(num, {}), keys)
+        b = counter_sum(results.get(den, {}), keys)
+        if a is None or not b:
+            continue
+        text, miss = verdict(a / b, cmp, goal)
+        missed += miss
+        print("%-46s %10.3f  %s (%.4g / %.4g)" % (title, a / b, text, a, b))
     for title, name, cmp, goal in GOALS:
         if name not in results:
             continue
