@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#define COWVM_ABI_VERSION 1
-#define COWVM_ABI_MAGIC 0x4d56574fu /* "OWVM" */
+#define COWVM_ABI_VERSION 2	      /* 2: COWVM_HC_GENID */
+#define COWVM_ABI_MAGIC	  0x4d56574fu /* "OWVM" */
 
 /*
  * Boot protocol.
@@ -33,17 +33,17 @@
  * mem is larger, [COWVM_HIGH_MEM_BASE, COWVM_HIGH_MEM_BASE + the rest). The
  * memory map in the start info lists both ranges as type 1 (RAM).
  */
-#define COWVM_BOOT_INFO 0x1000ull   /* struct cowvm_start_info */
-#define COWVM_BOOT_MEMMAP 0x1100ull /* struct cowvm_memmap_entry[] */
-#define COWVM_BOOT_CMDLINE 0x2000ull
-#define COWVM_CMDLINE_MAX 4096u
-#define COWVM_BOOT_GDT 0x3000ull
-#define COWVM_BOOT_PML4 0x10000ull /* then PDPT, then PDs: up to 0x60000 */
-#define COWVM_LOAD_MIN 0x100000ull
-#define COWVM_LOW_MEM_MAX 0xc0000000ull
+#define COWVM_BOOT_INFO	    0x1000ull /* struct cowvm_start_info */
+#define COWVM_BOOT_MEMMAP   0x1100ull /* struct cowvm_memmap_entry[] */
+#define COWVM_BOOT_CMDLINE  0x2000ull
+#define COWVM_CMDLINE_MAX   4096u
+#define COWVM_BOOT_GDT	    0x3000ull
+#define COWVM_BOOT_PML4	    0x10000ull /* then PDPT, then PDs: up to 0x60000 */
+#define COWVM_LOAD_MIN	    0x100000ull
+#define COWVM_LOW_MEM_MAX   0xc0000000ull
 #define COWVM_HIGH_MEM_BASE 0x100000000ull
-#define COWVM_MEM_MIN (4ull << 20)
-#define COWVM_MEM_MAX (64ull << 30)
+#define COWVM_MEM_MIN	    (4ull << 20)
+#define COWVM_MEM_MAX	    (64ull << 30)
 
 #define COWVM_START_MAGIC 0x336ec578u /* the PVH hvm_start_info magic */
 
@@ -79,7 +79,7 @@ struct cowvm_memmap_entry {
  * Under QEMU nothing answers: a guest detects cowvm with COWVM_HC_INFO.
  */
 #define COWVM_HC_PORT_BASE 0x500u
-#define COWVM_HC_PORT(nr) (COWVM_HC_PORT_BASE + (nr))
+#define COWVM_HC_PORT(nr)  (COWVM_HC_PORT_BASE + (nr))
 
 enum cowvm_hc_nr {
 	COWVM_HC_INFO = 0,     /* struct cowvm_hc_info */
@@ -88,13 +88,14 @@ enum cowvm_hc_nr {
 	COWVM_HC_FAULT = 3,    /* struct cowvm_hc_fault; does not return */
 	COWVM_HC_SNAPSHOT = 4, /* struct cowvm_hc_snapshot */
 	COWVM_HC_CMDLINE = 5,  /* struct cowvm_hc_cmdline */
+	COWVM_HC_GENID = 6,    /* struct cowvm_hc_genid (version 2) */
 	COWVM_HC_MAX = 16      /* ports up to BASE + MAX - 1 are reserved */
 };
 
 /* COWVM_HC_INFO: host fills every field. */
 struct cowvm_hc_info {
-	uint32_t magic;   /* out: COWVM_ABI_MAGIC */
-	uint32_t version; /* out: COWVM_ABI_VERSION */
+	uint32_t magic;	   /* out: COWVM_ABI_MAGIC */
+	uint32_t version;  /* out: COWVM_ABI_VERSION */
 	uint64_t mem_size; /* out: bytes of guest RAM */
 };
 
@@ -131,9 +132,27 @@ struct cowvm_hc_snapshot {
 
 /* COWVM_HC_CMDLINE: copy the NUL-terminated command line into buf. */
 struct cowvm_hc_cmdline {
-	uint64_t buf; /* in: guest-physical address */
+	uint64_t buf;  /* in: guest-physical address */
 	uint64_t size; /* in: bytes available at buf */
-	uint64_t len; /* out: length without the NUL; truncated if >= size */
+	uint64_t len;  /* out: length without the NUL; truncated if >= size */
+};
+
+/* COWVM_HC_GENID: the VM's generation, for guests that must reseed their
+ * random generators (or renew anything else meant to be unique) when they
+ * find themselves copied, as Linux does on a VMGenID change. A generation
+ * starts at boot and anew in every VM made from a snapshot: each clone,
+ * each fork (the new VM; its parent keeps its generation), each reset.
+ * id is 16 random bytes the host drew for this generation alone; counter
+ * counts the generations of this VM's line (0 at boot; a VM made from a
+ * snapshot taken at counter c is at c + 1). A guest that reads the id
+ * before and after a point where it may have been copied (a snapshot
+ * request, a long computation) knows whether it was. What a guest keeps
+ * in its own memory, its generators' state among it, every copy shares
+ * until the guest reseeds it. */
+struct cowvm_hc_genid {
+	uint8_t id[16];	   /* out */
+	uint64_t counter;  /* out */
+	uint64_t reserved; /* out: 0 */
 };
 
 _Static_assert(sizeof(struct cowvm_start_info) == 56, "start info layout");
@@ -144,5 +163,6 @@ _Static_assert(sizeof(struct cowvm_hc_exit) == 8, "hc_exit layout");
 _Static_assert(sizeof(struct cowvm_hc_fault) == 48, "hc_fault layout");
 _Static_assert(sizeof(struct cowvm_hc_snapshot) == 16, "hc_snapshot layout");
 _Static_assert(sizeof(struct cowvm_hc_cmdline) == 24, "hc_cmdline layout");
+_Static_assert(sizeof(struct cowvm_hc_genid) == 32, "hc_genid layout");
 
 #endif

@@ -15,7 +15,7 @@ static const struct workload workloads[] = {
 	{"exit", guest_exit_cmd},     {"hypercalls", guest_hypercalls},
 	{"badcall", guest_badcall},   {"serial", guest_serial},
 	{"forktest", guest_forktest}, {"serve", guest_serve},
-	{"r0swap", guest_r0swap},
+	{"r0swap", guest_r0swap},     {"genid", guest_genid},
 };
 
 static char cmdline[COWVM_CMDLINE_MAX];

@@ -119,6 +119,34 @@ int guest_exit_cmd(int argc, char **argv)
 	return (int)status;
 }
 
+/* genid [N]: N + 1 times (default 3), print the generation COWVM_HC_GENID
+ * reports ("genid r=R id=HEX counter=C"), then, but for the last, request
+ * a snapshot tagged R; exit 0. */
+int guest_genid(int argc, char **argv)
+{
+	uint64_t rounds = 3;
+
+	if (argc > 1 && guest_parse_u64(argv[1], &rounds)) {
+		guest_printf("genid: need a round count\n");
+		return 2;
+	}
+	for (uint64_t r = 0; r <= rounds; r++) {
+		struct cowvm_hc_genid g = {{0}, 0, 1};
+		struct cowvm_hc_snapshot s = {r, 0};
+
+		guest_hc(COWVM_HC_GENID, &g);
+		guest_printf("genid r=%lu id=", (unsigned long)r);
+		for (unsigned i = 0; i < sizeof(g.id); i++)
+			guest_printf("%02x", g.id[i]);
+		guest_printf(" counter=%lu reserved=%lu\n",
+			     (unsigned long)g.counter,
+			     (unsigned long)g.reserved);
+		if (r < rounds)
+			guest_hc(COWVM_HC_SNAPSHOT, &s);
+	}
+	return 0;
+}
+
 /* Fill len bytes at buf with lowercase letters ending in a newline. */
 static void puts_pattern(char *buf, size_t len)
 {

@@ -46,5 +46,6 @@ int guest_serial(int argc, char **argv);
 int guest_forktest(int argc, char **argv);
 int guest_serve(int argc, char **argv);
 int guest_r0swap(int argc, char **argv);
+int guest_genid(int argc, char **argv);
 
 #endif

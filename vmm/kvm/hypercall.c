@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "cowvm_linux_abi.h"
 #include "vmm.h"
@@ -139,6 +140,23 @@ static int hc_cmdline(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
 	return VMM_CONTINUE;
 }
 
+/* GENID: this generation's id, drawn from the host's entropy when first
+ * asked (a clone that never asks costs no draw), and its counter. */
+static int hc_genid(struct cowvm *vm, void *arg, struct cowvm_exit *exit)
+{
+	struct cowvm_hc_genid *a = arg;
+
+	if (!vm->gen_drawn && getrandom(vm->gen_id, sizeof(vm->gen_id), 0) !=
+				      (ssize_t)sizeof(vm->gen_id))
+		return vmm_stop_error(exit, "GENID: getrandom: %s",
+				      strerror(errno));
+	vm->gen_drawn = true;
+	memcpy(a->id, vm->gen_id, sizeof(a->id));
+	a->counter = vm->gen_counter;
+	a->reserved = 0;
+	return VMM_CONTINUE;
+}
+
 static const struct vmm_hc vmm_hcs[COWVM_HC_MAX] = {
 	[COWVM_HC_INFO] = {"INFO", sizeof(struct cowvm_hc_info), hc_info},
 	[COWVM_HC_PUTS] = {"PUTS", sizeof(struct cowvm_hc_puts), hc_puts},
@@ -148,6 +166,7 @@ static const struct vmm_hc vmm_hcs[COWVM_HC_MAX] = {
 			       hc_snapshot},
 	[COWVM_HC_CMDLINE] = {"CMDLINE", sizeof(struct cowvm_hc_cmdline),
 			      hc_cmdline},
+	[COWVM_HC_GENID] = {"GENID", sizeof(struct cowvm_hc_genid), hc_genid},
 	[COWVM_HC_LINUX_IO] = {"LINUX_IO", sizeof(struct cowvm_hc_linux_io),
 			       vmm_hc_linux_io},
 	[COWVM_HC_LINUX_RANDOM] = {"LINUX_RANDOM",
@@ -172,6 +191,7 @@ union vmm_hc_arg {
 	struct cowvm_hc_fault fault;
 	struct cowvm_hc_snapshot snapshot;
 	struct cowvm_hc_cmdline cmdline;
+	struct cowvm_hc_genid genid;
 	struct cowvm_hc_linux_io linux_io;
 	struct cowvm_hc_linux_buf linux_buf;
 	struct cowvm_hc_linux_sleep linux_sleep;

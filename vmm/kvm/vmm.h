@@ -62,6 +62,9 @@ struct cowvm {
 	bool snap_pending; /* resume writes snap_ret into the struct at snap_gpa
 			    * or, snap_io, replays the stdin read there */
 	bool snap_io;	   /* the request is a COWVM_LINUX_IO_SNAPSHOT read */
+	uint8_t gen_id[16]; /* COWVM_HC_GENID: drawn when first asked */
+	bool gen_drawn;	    /* gen_id holds this generation's id */
+	uint64_t gen_counter;
 	uint64_t snap_gpa;
 	int64_t snap_ret;
 	struct cowvm_exit stop_exit; /* repeated by cowvm_run once stopped */

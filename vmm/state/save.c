@@ -107,6 +107,7 @@ static int st_soft_get(const struct cowvm *vm, struct vmm_soft *soft)
 	soft->serial = vm->serial;
 	soft->snap_pending = vm->snap_pending;
 	soft->snap_io = vm->snap_io;
+	soft->gen_counter = vm->gen_counter;
 	soft->snap_gpa = vm->snap_gpa;
 	soft->snap_ret = vm->snap_ret;
 	soft->stop_exit = vm->stop_exit;
@@ -120,7 +121,8 @@ static int st_soft_get(const struct cowvm *vm, struct vmm_soft *soft)
 	return 0;
 }
 
-/* Put soft into vm (its own copy of the command line); 0 or -ENOMEM. */
+/* Put soft into vm (its own copy of the command line), which starts a new
+ * generation (COWVM_HC_GENID); 0 or -ENOMEM. */
 int st_soft_put(struct cowvm *vm, const struct vmm_soft *soft)
 {
 	char *cl = NULL;
@@ -137,6 +139,8 @@ int st_soft_put(struct cowvm *vm, const struct vmm_soft *soft)
 	vm->serial = soft->serial;
 	vm->snap_pending = soft->snap_pending;
 	vm->snap_io = soft->snap_io;
+	vm->gen_counter = soft->gen_counter + 1;
+	vm->gen_drawn = false;
 	vm->snap_gpa = soft->snap_gpa;
 	vm->snap_ret = soft->snap_ret;
 	vm->stop_exit = soft->stop_exit;

@@ -32,6 +32,7 @@ struct vmm_soft {
 	enum vmm_life state;
 	struct vmm_serial serial;
 	bool snap_pending, snap_io;
+	uint64_t gen_counter; /* a VM put in this state starts generation + 1 */
 	uint64_t snap_gpa;
 	int64_t snap_ret;
 	struct cowvm_exit stop_exit;
