@@ -8,6 +8,7 @@
 #include "cowvm.h"
 #include "cowvm_abi.h"
 #include "cli.h"
+#include "bench.h"
 #include "demo.h"
 #include "exec.h"
 #include "serve_cmd.h"
@@ -37,6 +38,8 @@ static const char usage_text[] =
 	"       cowvm serve --exec [SERVE OPTIONS] PROGRAM [ARGS...]\n"
 	"       cowvm fuzz [FUZZ OPTIONS] TARGET.elf\n"
 	"       cowvm fuzz --reproduce FILE [--mem SIZE] TARGET.elf\n"
+	"       cowvm bench [BENCH OPTIONS] GUEST.elf [-- GUEST_CMDLINE...]\n"
+	"       cowvm bench --exec [BENCH OPTIONS] PROGRAM [ARGS...]\n"
 	"       cowvm --help | --version\n"
 	"\n"
 	"Boot GUEST.elf (an x86-64 ELF kernel following the cowvm boot\n"
@@ -243,6 +246,8 @@ static int sub_help(const char *cmd)
 		fputs(fuzz_help_text, stdout);
 	else if (!strcmp(cmd, "serve"))
 		fputs(serve_help_text, stdout);
+	else if (!strcmp(cmd, "bench"))
+		fputs(bench_help_text, stdout);
 	else if (!strcmp(cmd, "run") || !strcmp(cmd, "demo"))
 		fputs(usage_text, stdout);
 	else
@@ -261,6 +266,7 @@ int main(int argc, char **argv)
 		fputs(fuzz_help_text, stdout);
 		fputs(serve_help_text, stdout);
 		fputs(exec_help_text, stdout);
+		fputs(bench_help_text, stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
@@ -269,6 +275,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
 		return sub_help(argv[1]);
+	if (!strcmp(argv[1], "bench"))
+		return bench_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "demo"))
 		return demo_main(argc, argv);
 	if (!strcmp(argv[1], "exec"))
