@@ -107,16 +107,9 @@ static int bench_tail(struct bench_opts *o, int argc, char **argv, int i)
 		o->argv = argv + i - 1;
 		return 0;
 	}
-	if (i < argc && strcmp(argv[i], "--"))
-		return bench_usage("unexpected argument '%s' (the guest "
-				   "command line goes after --)",
-				   argv[i]);
-	if (i < argc) {
-		o->cmdline = cli_join_words(argv + i + 1, argc - i - 1);
-		if (!o->cmdline)
-			return bench_usage("%s", "out of memory");
-	}
-	return 0;
+	return cli_guest_cmdline("cowvm bench", argc, argv, i, &o->cmdline)
+		       ? BENCH_EXIT_USAGE
+		       : 0;
 }
 
 /* Parse argv (argv[0] is "bench"); 0 or an exit status. */

@@ -106,6 +106,29 @@ char *cli_join_words(char *const *words, int n)
 	return s;
 }
 
+/* The guest command line after GUEST.elf, from argv[i]: none, or "--" and
+ * its words joined into *cmdline; 0, or -1 after one usage line. */
+int cli_guest_cmdline(const char *who, int argc, char **argv, int i,
+		      char **cmdline)
+{
+	*cmdline = NULL;
+	if (i < argc && strcmp(argv[i], "--")) {
+		cli_usage(who,
+			  "unexpected argument '%s' (the guest command line "
+			  "goes after --)",
+			  argv[i]);
+		return -1;
+	}
+	if (i < argc) {
+		*cmdline = cli_join_words(argv + i + 1, argc - i - 1);
+		if (!*cmdline) {
+			cli_usage(who, "%s", "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Sum of the kB values of path's lines starting with key; -1 if
  * unreadable. */
 long cli_proc_kib(const char *path, const char *key)

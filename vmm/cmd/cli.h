@@ -34,6 +34,12 @@ int cli_parse_seconds(const char *s, double max, double *out);
  * NULL when out of memory. */
 char *cli_join_words(char *const *words, int n);
 
+/* The guest command line after GUEST.elf, from argv[i]: none, or "--" and
+ * its words joined into *cmdline (NULL if none; free it); 0, or -1 after
+ * one usage line led by who. */
+int cli_guest_cmdline(const char *who, int argc, char **argv, int i,
+		      char **cmdline);
+
 /* Sum of the kB values of the lines of path that start with key (as in
  * /proc/PID/status and smaps_rollup); -1 if path cannot be read. */
 long cli_proc_kib(const char *path, const char *key);

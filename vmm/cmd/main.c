@@ -128,17 +128,9 @@ static int parse_run(int argc, char **argv, struct options *o)
 		return r;
 	if (!o->elf)
 		return usage_error("%s", "missing GUEST.elf");
-	if (i < argc && strcmp(argv[i], "--"))
-		return usage_error(
-			"unexpected argument '%s' (the guest command "
-			"line goes after --)",
-			argv[i]);
-	if (i < argc) {
-		o->cmdline = cli_join_words(argv + i + 1, argc - i - 1);
-		if (!o->cmdline)
-			return usage_error("%s", "out of memory");
-	}
-	return 0;
+	return cli_guest_cmdline("cowvm", argc, argv, i, &o->cmdline)
+		       ? EXIT_USAGE
+		       : 0;
 }
 
 /* Map a final exit to the command's status, printing one line if not 0. */
