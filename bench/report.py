@@ -105,6 +105,11 @@ RATIOS = [
      "BM_LinuxStart/lua/native", None, None),
     ("lua script: cowvm pool / native", "BM_LinuxStart/lua/cowvm_pool",
      "BM_LinuxStart/lua/native", None, None),
+    # bench-snapfile: time ratios, so dd / save >= 0.8 is the rate goal.
+    ("snapshot file 1 GiB: dd time / save time", "BM_DdSave/1024",
+     "BM_SnapSave/1024", ">=", 0.8),
+    ("open + first clone: 1 GiB / 64 MiB", "BM_SnapOpen/1024",
+     "BM_SnapOpen/64", None, None),
     ("serve per request: cowvm spare / fork server",
      "BM_LinuxServe/cowvm_spare", "BM_LinuxServe/forkserver", "<", 1),
     ("serve per request: cowvm reset / fork server",

@@ -99,11 +99,11 @@ struct cowvm_linux_path {
 };
 
 struct cowvm_linux {
-	const char *kernel;	  /* the personality ELF (build/guest/linux.elf) */
-	const char *program;	  /* host path of the executable */
-	const char *const *argv;  /* NULL-terminated; argv[0] as the program
-				   * sees it (NULL: the program path) */
-	const char *const *envp;  /* NULL-terminated; NULL: empty */
+	const char *kernel;  /* the personality ELF (build/guest/linux.elf) */
+	const char *program; /* host path of the executable */
+	const char *const *argv; /* NULL-terminated; argv[0] as the program
+				  * sees it (NULL: the program path) */
+	const char *const *envp; /* NULL-terminated; NULL: empty */
 	const struct cowvm_linux_path *files; /* read-only tree, copied into
 					       * guest RAM at load */
 	unsigned nr_files;
@@ -191,6 +191,26 @@ COWVM_API int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n);
  * then restores all the FPU state the guest can use; with PKE, ring 3
  * could change PKRU, which FXRSTOR does not restore). 0 or -errno. */
 COWVM_API int cowvm_snapshot_guest_fpu(struct cowvm_snapshot *snap);
+
+/* Save snap to the file path (format: cowvm_snapfile.h): its state, every
+ * page of RAM that is not zero (written through io_uring in large
+ * batches) and a checksum per section, into a temporary file synced and
+ * renamed over path, so that path holds the old file or the whole new
+ * one. 0 or -errno, with the cause in cowvm_error(NULL). */
+COWVM_API int cowvm_snapshot_save(struct cowvm_snapshot *snap,
+				  const char *path);
+
+/* Open a snapshot saved by cowvm_snapshot_save, in this process or any
+ * other on a host whose CPU offers every feature the guest saw; its VMs
+ * get cfg's settings (NULL: the defaults; cfg->mem_size must be 0 or the
+ * file's). The pages are read into this process: the snapshot holds them,
+ * and the file may be removed or replaced afterwards. NULL with errno and
+ * one line in cowvm_error(NULL) naming the file and the cause: truncated,
+ * a checksum mismatch (which section), another format version, saved by
+ * a cowvm whose machine state this build cannot read, or "saved where the
+ * guest saw X; this host lacks X". */
+COWVM_API struct cowvm_snapshot *
+cowvm_snapshot_open(const char *path, const struct cowvm_config *cfg);
 
 /* Take one more reference to snap; returns snap. */
 COWVM_API struct cowvm_snapshot *

@@ -8,6 +8,15 @@
 #include "state.h"
 #include "vmm.h"
 
+/* snapshot.c: the config and the non-RAM state snap froze. */
+const struct cowvm_config *vmm_snapshot_cfg(const struct cowvm_snapshot *snap);
+const struct vmm_state *vmm_snapshot_state(const struct cowvm_snapshot *snap);
+/* snapshot.c: whether snap was taken before this process was forked. */
+bool vmm_snapshot_inherited(const struct cowvm_snapshot *snap);
+/* snapshot.c: the image of snap's RAM. */
+const struct vmm_mem_image *
+vmm_snapshot_image(const struct cowvm_snapshot *snap);
+
 /* fork.c: record in vm->err that vm came from before a fork; -ECHILD. */
 int vmm_fail_inherited(struct cowvm *vm);
 

@@ -9,7 +9,6 @@
 
 #include "api.h"
 
-
 /* A VM frozen at one instant: an image of its RAM and all its other state.
  * Immutable once taken; freed when the last reference is put. */
 struct cowvm_snapshot {
@@ -132,6 +131,31 @@ static int snap_apply(struct cowvm *vm, struct cowvm_snapshot *snap)
 	}
 	err = vmm_state_restore(vm, snap->state);
 	return err ? snap_stop(vm, err) : 0;
+}
+
+/* The config snap was taken with. */
+const struct cowvm_config *vmm_snapshot_cfg(const struct cowvm_snapshot *snap)
+{
+	return &snap->cfg;
+}
+
+/* The non-RAM state snap froze. */
+const struct vmm_state *vmm_snapshot_state(const struct cowvm_snapshot *snap)
+{
+	return snap->state;
+}
+
+/* Whether snap was taken before this process was forked from its taker. */
+bool vmm_snapshot_inherited(const struct cowvm_snapshot *snap)
+{
+	return snap_inherited(snap);
+}
+
+/* The image of snap's RAM. */
+const struct vmm_mem_image *
+vmm_snapshot_image(const struct cowvm_snapshot *snap)
+{
+	return snap->mem;
 }
 
 /* Whether snap keeps spares. */

@@ -12,6 +12,7 @@
 #include "demo.h"
 #include "exec.h"
 #include "serve_cmd.h"
+#include "snapshot_cmd.h"
 #include "fuzz.h"
 #include "template.h"
 
@@ -30,8 +31,11 @@ enum {
 };
 
 static const char usage_text[] =
-	"usage: cowvm run [--mem SIZE] [--timeout SECONDS] GUEST.elf "
-	"[-- GUEST_CMDLINE...]\n"
+	"usage: cowvm run [--mem SIZE] [--timeout SECONDS] "
+	"[--save-snapshot FILE]\n"
+	"                 GUEST.elf [-- GUEST_CMDLINE...]\n"
+	"       cowvm run --from FILE [--timeout SECONDS]\n"
+	"       cowvm snapshot info FILE\n"
 	"       cowvm exec [EXEC OPTIONS] PROGRAM [ARGS...]\n"
 	"       cowvm demo [GUEST.elf]\n"
 	"       cowvm serve [SERVE OPTIONS] GUEST.elf [-- GUEST_WORDS...]\n"
@@ -53,6 +57,11 @@ static const char usage_text[] =
 	"  --timeout SECONDS  wall-clock limit for the whole run, fractions\n"
 	"                     allowed (default 0: none)\n"
 	"  -- WORDS...        the guest command line, words joined by spaces\n"
+	"  --save-snapshot FILE  at the guest's first snapshot request, save\n"
+	"                     a snapshot there to FILE (cowvm_snapshot_save),\n"
+	"                     then run on\n"
+	"  --from FILE        run a clone of the snapshot saved in FILE from\n"
+	"                     where it was taken (a bad file: status 121)\n"
 	"\n"
 	"cowvm demo boots GUEST.elf (default build/guest/guest.elf) at a few\n"
 	"sizes, forks clones and prints fork latency and memory per clone.\n"
@@ -71,7 +80,10 @@ struct options {
 	uint64_t mem;
 	double timeout_s; /* 0: none */
 	const char *elf;
-	char *cmdline; /* NULL when no -- */
+	char *cmdline;	  /* NULL when no -- */
+	const char *save; /* --save-snapshot FILE */
+	const char *from; /* --from FILE, instead of elf */
+	int mem_set;
 };
 
 /* Print one usage error line and return EXIT_USAGE. */
@@ -112,13 +124,18 @@ static int parse_run(int argc, char **argv, struct options *o)
 	for (; i < argc && !r && !o->elf; i++) {
 		const char *a = argv[i];
 
-		if ((!strcmp(a, "--mem") || !strcmp(a, "--timeout")) &&
+		if ((!strcmp(a, "--mem") || !strcmp(a, "--timeout") ||
+		     !strcmp(a, "--save-snapshot") || !strcmp(a, "--from")) &&
 		    i + 1 >= argc)
 			return usage_error("%s needs a value", a);
 		if (!strcmp(a, "--mem"))
-			r = parse_mem(argv[++i], &o->mem);
+			r = parse_mem(argv[++i], &o->mem), o->mem_set = 1;
 		else if (!strcmp(a, "--timeout"))
 			r = parse_timeout(argv[++i], &o->timeout_s);
+		else if (!strcmp(a, "--save-snapshot"))
+			o->save = argv[++i];
+		else if (!strcmp(a, "--from"))
+			o->from = argv[++i];
 		else if (a[0] == '-' && a[1])
 			return usage_error("unknown option '%s'", a);
 		else
@@ -126,6 +143,13 @@ static int parse_run(int argc, char **argv, struct options *o)
 	}
 	if (r)
 		return r;
+	if (o->from && (o->elf || o->mem_set || o->save))
+		return usage_error("%s",
+				   "--from FILE takes the guest, its RAM "
+				   "and its state from FILE: no GUEST.elf, "
+				   "--mem or --save-snapshot");
+	if (o->from)
+		return 0;
 	if (!o->elf)
 		return usage_error("%s", "missing GUEST.elf");
 	return cli_guest_cmdline("cowvm", argc, argv, i, &o->cmdline)
@@ -164,6 +188,8 @@ static int run_vm(struct cowvm *vm, const struct options *o)
 	struct cowvm_exit e;
 	int err;
 
+	int saved = !o->save;
+
 	do {
 		if (o->timeout_s > 0)
 			cowvm_set_timeout(vm, cli_ms_until(&deadline));
@@ -172,6 +198,9 @@ static int run_vm(struct cowvm *vm, const struct options *o)
 			fprintf(stderr, "cowvm: %s\n", cowvm_error(vm));
 			return EXIT_VMM;
 		}
+		if (e.reason == COWVM_EXIT_SNAPSHOT && !saved++ &&
+		    snapshot_cmd_save(vm, o->save))
+			return EXIT_VMM;
 	} while (e.reason == COWVM_EXIT_SNAPSHOT);
 	return report_exit(o, &e);
 }
@@ -198,6 +227,31 @@ static int run_linux(int argc, char **argv, const struct options *o)
 	return r;
 }
 
+/* `cowvm run --from FILE`: a clone of the saved snapshot, run to its end. */
+static int cmd_run_from(const struct options *o)
+{
+	struct cowvm_config cfg;
+	struct cowvm_snapshot *snap;
+	struct cowvm *vm;
+	int r;
+
+	cowvm_config_init(&cfg);
+	snap = cowvm_snapshot_open(o->from, &cfg);
+	if (!snap) {
+		fprintf(stderr, "cowvm: %s\n", cowvm_error(NULL));
+		return EXIT_LOAD;
+	}
+	vm = cowvm_clone(snap);
+	cowvm_snapshot_put(snap);
+	if (!vm) {
+		fprintf(stderr, "cowvm: %s\n", cowvm_error(NULL));
+		return EXIT_VMM;
+	}
+	r = run_vm(vm, o);
+	cowvm_destroy(vm);
+	return r;
+}
+
 /* `cowvm run ...`. */
 static int cmd_run(int argc, char **argv)
 {
@@ -209,6 +263,13 @@ static int cmd_run(int argc, char **argv)
 
 	if (r)
 		return r;
+	if (o.from)
+		return cmd_run_from(&o);
+	if (exec_is_linux_elf(o.elf) && o.save) {
+		free(o.cmdline);
+		return usage_error("%s", "--save-snapshot takes a cowvm guest "
+					 "ELF (Linux programs: not yet)");
+	}
 	if (exec_is_linux_elf(o.elf)) {
 		free(o.cmdline);
 		return run_linux(argc, argv, &o);
@@ -240,6 +301,8 @@ static int sub_help(const char *cmd)
 		fputs(serve_help_text, stdout);
 	else if (!strcmp(cmd, "bench"))
 		fputs(bench_help_text, stdout);
+	else if (!strcmp(cmd, "snapshot"))
+		fputs(snapshot_help_text, stdout);
 	else if (!strcmp(cmd, "run") || !strcmp(cmd, "demo"))
 		fputs(usage_text, stdout);
 	else
@@ -259,6 +322,7 @@ int main(int argc, char **argv)
 		fputs(serve_help_text, stdout);
 		fputs(exec_help_text, stdout);
 		fputs(bench_help_text, stdout);
+		fputs(snapshot_help_text, stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version")) {
@@ -271,6 +335,8 @@ int main(int argc, char **argv)
 		return bench_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "demo"))
 		return demo_main(argc, argv);
+	if (!strcmp(argv[1], "snapshot"))
+		return snapshot_cmd_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "exec"))
 		return exec_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "fuzz"))

@@ -1,6 +1,8 @@
 /* Creation of the single vCPU: kvm_run mapping and CPUID. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,16 +16,42 @@
 /* Minimal fixups of the supported CPUID for vCPU 0; notes NX support. */
 static void vcpu_fix_cpuid(struct vmm_vcpu *vcpu, struct kvm_cpuid2 *cpuid)
 {
+	uint32_t *f = vcpu->features;
+
 	for (unsigned i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 
 		if (e->function == 1) {
 			e->ebx &= 0x00ffffffu; /* initial APIC id 0 */
 			e->ecx |= VCPU_CPUID_HYPERVISOR;
+			f[VMM_CPU_1_ECX] = e->ecx, f[VMM_CPU_1_EDX] = e->edx;
 		}
-		if (e->function == 0x80000001u)
+		if (e->function == 7 && e->index == 0) {
+			f[VMM_CPU_7_EBX] = e->ebx, f[VMM_CPU_7_ECX] = e->ecx;
+			f[VMM_CPU_7_EDX] = e->edx;
+		}
+		if (e->function == 0xd && e->index == 0)
+			f[VMM_CPU_D_EAX] = e->eax;
+		if (e->function == 0x80000001u) {
 			vcpu->nx = (e->edx & VCPU_CPUID_NX) != 0;
+			f[VMM_CPU_81_ECX] = e->ecx, f[VMM_CPU_81_EDX] = e->edx;
+		}
 	}
+}
+
+/* The feature words of the last vCPU made in this process (all get the
+ * same CPUID), once one was. */
+static uint32_t vcpu_features[VMM_CPU_WORDS];
+static atomic_bool vcpu_features_known;
+
+/* Copy the CPUID feature words this process's vCPUs get into out; false
+ * before the first vCPU. */
+bool vmm_cpu_features(uint32_t out[VMM_CPU_WORDS])
+{
+	if (!atomic_load(&vcpu_features_known))
+		return false;
+	memcpy(out, vcpu_features, sizeof(vcpu_features));
+	return true;
 }
 
 /* Set the vCPU's CPUID to what KVM supports (fixed up); 0 or -errno. */
@@ -32,8 +60,9 @@ static int vcpu_set_cpuid(struct cowvm *vm)
 	struct kvm_cpuid2 *cpuid;
 	int err = 0;
 
-	cpuid = vmm_calloc(1, sizeof(*cpuid) + VCPU_CPUID_MAX_ENTRIES *
-						   sizeof(cpuid->entries[0]));
+	cpuid = vmm_calloc(1,
+			   sizeof(*cpuid) + VCPU_CPUID_MAX_ENTRIES *
+						    sizeof(cpuid->entries[0]));
 	if (!cpuid)
 		return -ENOMEM;
 	cpuid->nent = VCPU_CPUID_MAX_ENTRIES;
@@ -41,6 +70,8 @@ static int vcpu_set_cpuid(struct cowvm *vm)
 		err = vmm_fail(vm, errno, "KVM_GET_SUPPORTED_CPUID failed: %m");
 	if (!err) {
 		vcpu_fix_cpuid(&vm->vcpu, cpuid);
+		memcpy(vcpu_features, vm->vcpu.features, sizeof(vcpu_features));
+		atomic_store(&vcpu_features_known, true);
 		if (vmm_ioctl(vm->vcpu.fd, KVM_SET_CPUID2, cpuid) < 0)
 			err = vmm_fail(vm, errno, "KVM_SET_CPUID2 failed: %m");
 	}
@@ -63,7 +94,7 @@ int vcpu_create(struct cowvm *vm)
 		return vmm_fail(vm, size < 0 ? errno : EINVAL,
 				"KVM_GET_VCPU_MMAP_SIZE failed");
 	p = vmm_mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 vcpu->fd, 0);
+		     vcpu->fd, 0);
 	if (p == MAP_FAILED)
 		return vmm_fail(vm, errno, "mmap of kvm_run failed: %m");
 	vcpu->run = p;

@@ -21,12 +21,28 @@
 #include "mem.h"
 
 /* The single vCPU: its fd and its mmap'ed kvm_run page. */
+/* CPUID feature words a snapshot file records: a guest may use what it saw
+ * (vcpu.c fills them from the CPUID the vCPU gets). */
+enum vmm_cpu_word {
+	VMM_CPU_1_ECX, /* leaf 1 */
+	VMM_CPU_1_EDX,
+	VMM_CPU_7_EBX, /* leaf 7, subleaf 0 */
+	VMM_CPU_7_ECX,
+	VMM_CPU_7_EDX,
+	VMM_CPU_D_EAX,	/* leaf 0xd, subleaf 0: XCR0 bits 0-31 */
+	VMM_CPU_81_ECX, /* leaf 0x80000001 */
+	VMM_CPU_81_EDX,
+	VMM_CPU_WORDS
+};
+
 struct vmm_vcpu {
 	int fd;
 	struct kvm_run *run;
 	size_t run_size;
 	bool sync_regs; /* run->s.regs holds the registers after each exit */
 	bool nx;	/* CPUID offers NX: EFER.NXE may be set */
+	/* the CPUID feature words the guest sees (enum vmm_cpu_word) */
+	uint32_t features[VMM_CPU_WORDS];
 	/* KVM still holds the completion of an OUT exit at linear rip
 	 * out_rip, to run at the next KVM_RUN (state/restore.c) */
 	bool out_pending;
@@ -143,6 +159,9 @@ int vmm_kvm_create_vm(struct cowvm *vm);
 
 /* vcpu.c: create vCPU 0, map its kvm_run and set its CPUID. */
 int vcpu_create(struct cowvm *vm);
+/* vcpu.c: the CPUID feature words this process's vCPUs get into out;
+ * false before the first vCPU. */
+bool vmm_cpu_features(uint32_t out[VMM_CPU_WORDS]);
 /* vcpu.c: unmap and close the vCPU; safe on a partially created one. */
 void vcpu_destroy(struct vmm_vcpu *vcpu);
 /* vcpu.c: one KVM_RUN (which completes any pending exit); ioctl's result,

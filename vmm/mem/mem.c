@@ -190,6 +190,26 @@ int vmm_mem_read(struct vmm_mem *mem, uint64_t gpa, void *buf, uint64_t len)
 	return 0;
 }
 
+/* Copy len bytes (whole pages) of img's RAM at gpa into buf, from the
+ * frames its table maps, zero where it maps none. */
+void vmm_mem_image_read(const struct vmm_mem_image *img, uint64_t gpa,
+			void *buf, uint64_t len)
+{
+	uint8_t *out = buf;
+
+	pthread_mutex_lock(&vmm_store_lock);
+	for (uint64_t o = 0; o < len; o += VMM_PAGE) {
+		int64_t f = cow_tree_translate(img->tree, gpa + o);
+
+		if (f < 0)
+			memset(out + o, 0, VMM_PAGE);
+		else
+			memcpy(out + o, cow_frame_ptr(vmm_store(), (uint32_t)f),
+			       VMM_PAGE);
+	}
+	pthread_mutex_unlock(&vmm_store_lock);
+}
+
 /* Translate, then record the pages (in UFFD mode also open them for
  * writing, so that the write does not fault). */
 void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len)

@@ -126,6 +126,11 @@ bool vmm_mem_watch(struct vmm_mem *mem, const struct vmm_watch *w, unsigned n);
  * vmm_mem_watch, as far as the last collection saw. */
 bool vmm_mem_watch_clean(const struct vmm_mem *mem);
 
+/* Copy len bytes (whole pages) of img's RAM at gpa into buf, from the
+ * frames its table maps (zero where none): no VM, no fault. */
+void vmm_mem_image_read(const struct vmm_mem_image *img, uint64_t gpa,
+			void *buf, uint64_t len);
+
 /* Take one more reference on img. */
 void vmm_mem_image_get(struct vmm_mem_image *img);
 

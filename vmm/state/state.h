@@ -5,6 +5,7 @@
 #define VMM_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <linux/kvm.h>
@@ -113,6 +114,15 @@ bool vmm_r3_holds(struct cowvm *vm, const struct vmm_state *st);
 /* state_r3.c: after restoring st into vm (ok) or failing to: arm or
  * disarm the watch. */
 void vmm_r3_arm(struct cowvm *vm, const struct vmm_state *st, bool ok);
+
+/* state_pack.c: st as bytes, in a new *buf of *len bytes (for snapshot
+ * files); 0 or -ENOMEM. */
+int vmm_state_pack(const struct vmm_state *st, void **buf, size_t *len);
+/* state_pack.c: a new *out from len packed bytes, to be restored in full
+ * (no ring-3 proof or pristine pieces carried), its kvmclock continuing
+ * from its instant; 0, -EINVAL (not a packed state of this build) or
+ * -ENOMEM. */
+int vmm_state_unpack(const void *buf, size_t len, struct vmm_state **out);
 
 /* Free a state; NULL is ignored. */
 void vmm_state_free(struct vmm_state *st);

@@ -1,0 +1,184 @@
+// bench-snapfile: snapshot files. Saving a guest of 64 MiB and 1 GiB
+// (forktest filled all but 24 MiB of it) with cowvm_snapshot_save against
+// dd of the same bytes to the same filesystem (bs=4M conv=fsync, from the
+// saved file, which the page cache holds), and cowvm_snapshot_open + the
+// first clone to a runnable VM. Files go to $BENCH_SNAPFILE_DIR (default:
+// the build folder's filesystem, ./bench-snapfile.tmp).
+#include <benchmark/benchmark.h>
+
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "cowvm.h"
+
+extern char **environ;
+
+namespace
+{
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void die(const std::string &what)
+{
+	std::fprintf(stderr, "bench-snapfile: %s\n", what.c_str());
+	std::exit(1);
+}
+
+std::string dir()
+{
+	static std::string d;
+
+	if (d.empty()) {
+		const char *e = std::getenv("BENCH_SNAPFILE_DIR");
+
+		d = e ? e : "bench-snapfile.tmp";
+		mkdir(d.c_str(), 0755);
+	}
+	return d;
+}
+
+std::string file_of(int mib)
+{
+	return dir() + "/s" + std::to_string(mib) + ".cowvm";
+}
+
+// The snapshot of a forktest guest of mib MiB at its first request (made
+// once per size and saved once so that the open and dd families have a
+// file to read).
+struct cowvm_snapshot *template_of(int mib)
+{
+	static struct cowvm_snapshot *snaps[2];
+	static cowvm *vms[2];
+	int k = mib > 64;
+
+	if (snaps[k])
+		return snaps[k];
+	cowvm_config cfg;
+	cowvm_config_init(&cfg);
+	cfg.mem_size = (uint64_t)mib << 20;
+	cfg.console_fd = -1;
+	vms[k] = cowvm_create(&cfg);
+	if (!vms[k])
+		die(std::string("cowvm_create: ") + cowvm_error(nullptr));
+	std::string cl = "forktest seed=1 mib=" + std::to_string(mib - 24) +
+			 " rounds=1 pages=16";
+	cowvm_exit e;
+	if (cowvm_load_elf(vms[k], BENCH_GUEST_ELF, cl.c_str()) ||
+	    cowvm_run(vms[k], &e) || e.reason != COWVM_EXIT_SNAPSHOT)
+		die(std::string("boot: ") + cowvm_error(vms[k]));
+	snaps[k] = cowvm_snapshot(vms[k]);
+	if (!snaps[k] || cowvm_snapshot_save(snaps[k], file_of(mib).c_str()))
+		die(std::string("save: ") + cowvm_error(nullptr));
+	return snaps[k];
+}
+
+double since(Clock::time_point t0)
+{
+	return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+off_t size_of(const std::string &path)
+{
+	struct stat st;
+
+	if (stat(path.c_str(), &st))
+		die("stat " + path);
+	return st.st_size;
+}
+
+void BM_SnapSave(benchmark::State &st)
+{
+	int mib = (int)st.range(0);
+	struct cowvm_snapshot *snap = template_of(mib);
+	std::string path = file_of(mib);
+
+	for (auto _ : st) {
+		auto t0 = Clock::now();
+		if (cowvm_snapshot_save(snap, path.c_str()))
+			die(std::string("save: ") + cowvm_error(nullptr));
+		st.SetIterationTime(since(t0));
+	}
+	st.counters["bytes"] = (double)size_of(path);
+	st.SetLabel("cowvm_snapshot_save, fsync and rename included");
+}
+
+void BM_DdSave(benchmark::State &st)
+{
+	int mib = (int)st.range(0);
+	std::string in = "if=" + file_of(mib),
+		    out = "of=" + dir() + "/dd" + std::to_string(mib) + ".bin";
+
+	template_of(mib);
+	for (auto _ : st) {
+		char *argv[] = {(char *)"dd",
+				(char *)in.c_str(),
+				(char *)out.c_str(),
+				(char *)"bs=4M",
+				(char *)"conv=fsync",
+				(char *)"status=none",
+				nullptr};
+		pid_t pid;
+		int status;
+		auto t0 = Clock::now();
+
+		if (posix_spawnp(&pid, "dd", nullptr, nullptr, argv, environ) ||
+		    waitpid(pid, &status, 0) != pid || status)
+			die("dd failed");
+		st.SetIterationTime(since(t0));
+	}
+	st.counters["bytes"] = (double)size_of(file_of(mib));
+	st.SetLabel("dd of the saved file's bytes, bs=4M conv=fsync");
+}
+
+void BM_SnapOpen(benchmark::State &st)
+{
+	int mib = (int)st.range(0);
+	std::string path = file_of(mib);
+
+	template_of(mib);
+	for (auto _ : st) {
+		auto t0 = Clock::now();
+		struct cowvm_snapshot *s =
+			cowvm_snapshot_open(path.c_str(), nullptr);
+		cowvm *vm = s ? cowvm_clone(s) : nullptr;
+
+		if (!vm)
+			die(std::string("open: ") + cowvm_error(nullptr));
+		st.SetIterationTime(since(t0));
+		cowvm_destroy(vm);
+		cowvm_snapshot_put(s);
+	}
+	st.SetLabel("cowvm_snapshot_open + first cowvm_clone (pages read "
+		    "into this process)");
+}
+
+} // namespace
+
+BENCHMARK(BM_SnapSave)
+	->Arg(64)
+	->Arg(1024)
+	->UseManualTime()
+	->Iterations(1)
+	->Repetitions(5)
+	->ReportAggregatesOnly(false);
+BENCHMARK(BM_DdSave)
+	->Arg(64)
+	->Arg(1024)
+	->UseManualTime()
+	->Iterations(1)
+	->Repetitions(5);
+BENCHMARK(BM_SnapOpen)
+	->Arg(64)
+	->Arg(1024)
+	->UseManualTime()
+	->Iterations(1)
+	->Repetitions(5);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,66 @@
+/* The cowvm snapshot file format (version COWVM_SNAPFILE_VERSION), as
+ * cowvm_snapshot_save writes it and cowvm_snapshot_open reads it (C99):
+ *
+ *   [0, 4096)      struct cowvm_snapfile_header (the rest zero)
+ *   STATE section  the VM's non-RAM state as this cowvm build packs it
+ *   PAGES section  every guest page that is not all zero, 4096 bytes
+ *                  each, in ascending guest-physical order, page aligned
+ *   MAP section    one uint64_t per stored page: its guest-physical
+ *                  address, in the order of PAGES
+ *
+ * Integers are little-endian. Each section carries the CRC-32C
+ * (Castagnoli, reflected, initial and final XOR 0xffffffff) of its bytes,
+ * and the header the CRC-32C of its bytes before header_crc32c. Pages not
+ * stored are zero. */
+#ifndef COWVM_SNAPFILE_H
+#define COWVM_SNAPFILE_H
+
+#include <stdint.h>
+
+#define COWVM_SNAPFILE_MAGIC   "COWVMSNP" /* 8 bytes, no NUL */
+#define COWVM_SNAPFILE_VERSION 1u
+#define COWVM_SNAPFILE_ALIGN   4096u
+
+enum cowvm_snapfile_section_id {
+	COWVM_SNAPFILE_STATE,
+	COWVM_SNAPFILE_PAGES,
+	COWVM_SNAPFILE_MAP,
+	COWVM_SNAPFILE_NSECTIONS
+};
+
+struct cowvm_snapfile_section {
+	uint64_t offset; /* from the start of the file */
+	uint64_t length; /* bytes */
+	uint32_t crc32c;
+	uint32_t reserved;
+};
+
+/* The CPUID feature words the guest saw, in cpu[]: leaf 1 ECX and EDX,
+ * leaf 7 (subleaf 0) EBX, ECX and EDX, leaf 0xd (subleaf 0) EAX (XCR0
+ * bits), leaf 0x80000001 ECX and EDX. A host that lacks one of the bits
+ * set cannot run the snapshot: the guest may rely on it. */
+#define COWVM_SNAPFILE_CPU_WORDS 8
+
+struct cowvm_snapfile_header {
+	uint8_t magic[8];	/* COWVM_SNAPFILE_MAGIC */
+	uint32_t version;	/* COWVM_SNAPFILE_VERSION */
+	uint32_t header_size;	/* sizeof(struct cowvm_snapfile_header) */
+	uint32_t abi_version;	/* COWVM_ABI_VERSION of the saver */
+	uint32_t linux_version; /* COWVM_LINUX_VERSION of the saver */
+	uint32_t state_layout;	/* the saver's size of its packed state */
+	uint32_t mem_mode;	/* enum cowvm_mem_mode it ran in */
+	uint64_t mem_size;	/* bytes of guest RAM */
+	uint64_t nr_pages;	/* pages stored */
+	char cowvm_version[32]; /* NUL-terminated */
+	uint32_t cpu[COWVM_SNAPFILE_CPU_WORDS];
+	struct cowvm_snapfile_section section[COWVM_SNAPFILE_NSECTIONS];
+	uint32_t reserved;
+	uint32_t header_crc32c;
+};
+
+_Static_assert(sizeof(struct cowvm_snapfile_section) == 24,
+	       "snapfile section layout");
+_Static_assert(sizeof(struct cowvm_snapfile_header) == 192,
+	       "snapfile header layout");
+
+#endif

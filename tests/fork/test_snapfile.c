@@ -1,0 +1,257 @@
+/* Snapshot files: forktest saved at its first snapshot and after two
+ * rounds, opened in a new process (this program run again with --open),
+ * two clones of each run to the end with every line and every page of
+ * their region checked against forkref; then every kind of bad file is
+ * refused with errno and one line naming the cause. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cowvm_snapfile.h"
+#include "fork_util.h"
+
+#define ROUNDS 5
+static const uint64_t ids[ROUNDS] = {7, 3, 99, 12, 5};
+
+/* The forktest family of this test. */
+static void sf_family(struct ft *f, const char *elf, enum cowvm_mem_mode m)
+{
+	ft_init(f, elf, 64 * MIB, m, 11, 8, ROUNDS, 24);
+}
+
+/* In this (new) process: open path, where forktest had finished done
+ * rounds with ids; run two clones to the end with different ids after
+ * the first. */
+static int sf_open_side(const char *elf, enum cowvm_mem_mode mode,
+			const char *path, uint64_t done)
+{
+	struct cowvm_config cfg;
+	struct cowvm_snapshot *snap;
+	struct ft f;
+
+	sf_family(&f, elf, mode);
+	cowvm_config_init(&cfg);
+	cfg.mem_mode = mode;
+	cfg.console_fd = f.console;
+	snap = cowvm_snapshot_open(path, &cfg);
+	TEST_ASSERT(snap, "open %s: %s", path, cowvm_error(NULL));
+	for (int c = 0; c < 2; c++) {
+		struct fnode n = {.vm = cowvm_clone(snap), .done = done};
+
+		TEST_ASSERT(n.vm, "clone: %s", cowvm_error(NULL));
+		memcpy(n.ids, ids, done * sizeof(ids[0]));
+		ft_check_mem(&f, &n, "clone of the opened file");
+		for (uint64_t r = done; r < ROUNDS; r++)
+			ft_advance(&f, &n, ids[r] + (r > done ? 1000 * c : 0));
+		TEST_ASSERT(n.exited, "clone %d did not finish", c);
+		cowvm_destroy(n.vm);
+	}
+	cowvm_snapshot_put(snap);
+	ft_fini(&f);
+	return 0;
+}
+
+/* Run this program with --open path done in a new process; it must pass. */
+static void sf_open_elsewhere(const char *elf, const char *mode,
+			      const char *path, uint64_t done)
+{
+	char d[8];
+	int status;
+	pid_t pid;
+
+	snprintf(d, sizeof(d), "%llu", (unsigned long long)done);
+	pid = fork();
+	TEST_ASSERT_GE(pid, 0, "fork");
+	if (!pid) {
+		char *a[] = {"test-fork-snapfile",
+			     (char *)elf,
+			     (char *)mode,
+			     "--open",
+			     (char *)path,
+			     d,
+			     NULL};
+
+		execv("/proc/self/exe", a);
+		_exit(126);
+	}
+	TEST_ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	TEST_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "the opening process failed: status %#x", status);
+}
+
+/* CRC-32C, to forge headers. */
+static uint32_t crc32c(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint32_t c = ~0u;
+
+	while (n--) {
+		c ^= *b++;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & -(c & 1));
+	}
+	return ~c;
+}
+
+/* Copy src to dst, keeping len bytes (all: UINT64_MAX), then apply fix. */
+static void sf_copy(const char *src, const char *dst, uint64_t len,
+		    void (*fix)(struct cowvm_snapfile_header *h, int fd))
+{
+	int in = open(src, O_RDONLY), out;
+	static char buf[1 << 20];
+	uint64_t done = 0;
+	ssize_t k;
+
+	out = open(dst, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	TEST_ASSERT(in >= 0 && out >= 0, "copy %s", src);
+	while (done < len && (k = read(in, buf, sizeof(buf))) > 0) {
+		size_t n = (uint64_t)k < len - done ? (size_t)k : len - done;
+
+		TEST_ASSERT_EQ(write(out, buf, n), (ssize_t)n);
+		done += n;
+	}
+	if (fix) {
+		struct cowvm_snapfile_header h;
+
+		TEST_ASSERT_EQ(pread(out, &h, sizeof(h), 0),
+			       (ssize_t)sizeof(h));
+		fix(&h, out);
+	}
+	close(in);
+	close(out);
+}
+
+/* The fixes: each makes one kind of bad file. */
+static void put_header(struct cowvm_snapfile_header *h, int fd, int resign)
+{
+	if (resign)
+		h->header_crc32c =
+			crc32c(h, offsetof(struct cowvm_snapfile_header,
+					   header_crc32c));
+	TEST_ASSERT_EQ(pwrite(fd, h, sizeof(*h), 0), (ssize_t)sizeof(*h));
+}
+static void fix_version(struct cowvm_snapfile_header *h, int fd)
+{
+	h->version = 99;
+	put_header(h, fd, 1);
+}
+static void fix_magic(struct cowvm_snapfile_header *h, int fd)
+{
+	h->magic[0] = 'X';
+	put_header(h, fd, 1);
+}
+static void fix_header(struct cowvm_snapfile_header *h, int fd)
+{
+	h->mem_size += 4096; /* not re-signed */
+	put_header(h, fd, 0);
+}
+static void flip_at(int fd, uint64_t off)
+{
+	uint8_t b;
+
+	TEST_ASSERT_EQ(pread(fd, &b, 1, (off_t)off), 1);
+	b ^= 0x10;
+	TEST_ASSERT_EQ(pwrite(fd, &b, 1, (off_t)off), 1);
+}
+static void fix_pages(struct cowvm_snapfile_header *h, int fd)
+{
+	flip_at(fd, h->section[COWVM_SNAPFILE_PAGES].offset + 4096 * 3 + 77);
+}
+static void fix_state(struct cowvm_snapfile_header *h, int fd)
+{
+	flip_at(fd, h->section[COWVM_SNAPFILE_STATE].offset + 200);
+}
+static void fix_cpu(struct cowvm_snapfile_header *h, int fd)
+{
+	/* a feature bit this host's guest did not see: leaf 7 EBX */
+	uint32_t lack = ~h->cpu[2];
+
+	TEST_ASSERT(lack, "the host has every leaf 7 EBX feature");
+	h->cpu[2] |= lack & -lack;
+	put_header(h, fd, 1);
+}
+
+/* Opening path must fail with errno err and a message containing want. */
+static void sf_refused(const char *path, int err, const char *want)
+{
+	struct cowvm_snapshot *s = cowvm_snapshot_open(path, NULL);
+	const char *msg = cowvm_error(NULL);
+
+	TEST_ASSERT(!s, "%s opened", path);
+	TEST_ASSERT_EQ(errno, err, "%s: %s", path, msg);
+	TEST_ASSERT(strstr(msg, want) && strstr(msg, path) &&
+			    !strchr(msg, '\n'),
+		    "%s: '%s' lacks '%s'", path, msg, want);
+}
+
+/* Every bad file of a good one at path, in dir. */
+static void sf_bad_files(const char *dir, const char *path)
+{
+	char p[4096];
+	struct stat st;
+
+	TEST_ASSERT_EQ(stat(path, &st), 0);
+	snprintf(p, sizeof(p), "%s/bad", dir);
+	sf_copy(path, p, (uint64_t)st.st_size / 2, NULL);
+	sf_refused(p, ENOEXEC, "truncated");
+	sf_copy(path, p, 100, NULL);
+	sf_refused(p, ENOEXEC, "truncated");
+	sf_copy(path, p, UINT64_MAX, fix_pages);
+	sf_refused(p, EBADMSG, "pages section: checksum mismatch");
+	sf_copy(path, p, UINT64_MAX, fix_state);
+	sf_refused(p, EBADMSG, "state section: checksum mismatch");
+	sf_copy(path, p, UINT64_MAX, fix_header);
+	sf_refused(p, EBADMSG, "header checksum mismatch");
+	sf_copy(path, p, UINT64_MAX, fix_version);
+	sf_refused(p, ENOEXEC, "format version 99");
+	sf_copy(path, p, UINT64_MAX, fix_magic);
+	sf_refused(p, ENOEXEC, "not a cowvm snapshot file");
+	sf_copy(path, p, UINT64_MAX, fix_cpu);
+	sf_refused(p, ENOTSUP, "this host lacks");
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	sf_refused(p, ENOENT, "No such file");
+}
+
+int main(int argc, char **argv)
+{
+	char dir[] = "/tmp/cowvm-snapfile-XXXXXX", a[4096], b[4096];
+	enum cowvm_mem_mode mode;
+	struct cowvm_snapshot *snap;
+	struct fnode n;
+	struct ft f;
+
+	if (argc == 6 && !strcmp(argv[3], "--open"))
+		return sf_open_side(argv[1], ft_args(3, argv), argv[4],
+				    strtoull(argv[5], NULL, 10));
+	mode = ft_args(argc, argv);
+	TEST_ASSERT(mkdtemp(dir), "mkdtemp");
+	snprintf(a, sizeof(a), "%s/booted.cowvm", dir);
+	snprintf(b, sizeof(b), "%s/round2.cowvm", dir);
+	sf_family(&f, argv[1], mode);
+	n = ft_boot(&f);
+	snap = cowvm_snapshot(n.vm);
+	TEST_ASSERT(snap, "snapshot: %s", cowvm_error(n.vm));
+	TEST_OK(cowvm_snapshot_save(snap, a));
+	cowvm_snapshot_put(snap);
+	ft_advance(&f, &n, ids[0]);
+	ft_advance(&f, &n, ids[1]);
+	snap = cowvm_snapshot(n.vm);
+	TEST_OK(cowvm_snapshot_save(snap, b));
+	TEST_OK(cowvm_snapshot_save(snap, b)); /* replaces it whole */
+	TEST_ASSERT_EQ(cowvm_snapshot_save(snap, "/proc/none/x.cowvm"), -ENOENT,
+		       "save into a missing folder");
+	cowvm_snapshot_put(snap);
+	cowvm_destroy(n.vm);
+	ft_fini(&f);
+
+	sf_open_elsewhere(argv[1], argc > 2 ? argv[2] : "default", a, 0);
+	sf_open_elsewhere(argv[1], argc > 2 ? argv[2] : "default", b, 2);
+	sf_bad_files(dir, b);
+	snprintf(a, sizeof(a), "rm -rf %s", dir);
+	TEST_ASSERT_EQ(system(a), 0);
+	printf("snapfile: saved, opened in new processes, bad files refused\n");
+	return 0;
+}

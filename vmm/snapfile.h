@@ -1,0 +1,36 @@
+/* Snapshot files inside vmm/: the format's I/O helpers (snapfile_io.c)
+ * for snapfile.c. */
+#ifndef VMM_SNAPFILE_H
+#define VMM_SNAPFILE_H
+
+#include <liburing.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SF_BUFS 4u	   /* writes in flight */
+#define SF_BUF	(4u << 20) /* bytes per write */
+
+/* A writer of large buffers through io_uring. */
+struct sf_writer {
+	struct io_uring ring;
+	int fd;
+	uint8_t *mem; /* SF_BUFS buffers of SF_BUF bytes */
+	size_t len[SF_BUFS];
+	unsigned busy; /* bit i: buffer i in flight */
+	unsigned inflight;
+};
+
+/* CRC-32C of n bytes at p continuing crc (0 to start). */
+uint32_t vmm_crc32c(uint32_t crc, const void *p, size_t n);
+
+/* Set up w to write fd; 0 or -errno. */
+int sf_writer_init(struct sf_writer *w, int fd);
+/* A free buffer (waiting for a write if all are in flight), its index in
+ * *idx; NULL with *err when a write failed. */
+uint8_t *sf_writer_buf(struct sf_writer *w, unsigned *idx, int *err);
+/* Write len bytes of buffer idx at file offset off; 0 or -errno. */
+int sf_writer_put(struct sf_writer *w, unsigned idx, size_t len, uint64_t off);
+/* Wait for every write and tear w down; 0 or the first -errno. */
+int sf_writer_finish(struct sf_writer *w);
+
+#endif
