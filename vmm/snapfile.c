@@ -52,25 +52,6 @@ static int sf_fail(struct sf_save *s, int err, const char *what)
 	return err;
 }
 
-/* Write all of n bytes at p to s->fd at off; 0 or -errno. */
-static int sf_pwrite(int fd, const void *p, size_t n, uint64_t off)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t k = pwrite(fd, c, n, (off_t)off);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		c += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
-	return 0;
-}
-
 /* Append gpa to the map; 0 or -ENOMEM. */
 static int sf_map_add(struct sf_save *s, uint64_t gpa)
 {
@@ -182,7 +163,7 @@ static int sf_write_all(struct sf_save *s, const struct cowvm_config *cfg,
 		return sf_fail(s, err, "state");
 	sf_header_init(s, cfg, len);
 	s->h.section[COWVM_SNAPFILE_STATE].crc32c = vmm_crc32c(0, packed, len);
-	err = sf_pwrite(s->fd, packed, len, COWVM_SNAPFILE_ALIGN);
+	err = sf_io(true, s->fd, packed, len, COWVM_SNAPFILE_ALIGN);
 	free(packed);
 	if (!err)
 		err = sf_pages(s);
@@ -191,12 +172,12 @@ static int sf_write_all(struct sf_save *s, const struct cowvm_config *cfg,
 	map->offset = s->off;
 	map->length = s->nmap * sizeof(uint64_t);
 	map->crc32c = vmm_crc32c(0, s->map, map->length);
-	err = sf_pwrite(s->fd, s->map, map->length, map->offset);
+	err = sf_io(true, s->fd, s->map, map->length, map->offset);
 	s->h.header_crc32c = vmm_crc32c(
 		0, &s->h,
 		offsetof(struct cowvm_snapfile_header, header_crc32c));
 	if (!err)
-		err = sf_pwrite(s->fd, &s->h, sizeof(s->h), 0);
+		err = sf_io(true, s->fd, &s->h, sizeof(s->h), 0);
 	if (!err && fsync(s->fd))
 		err = -errno;
 	return err ? sf_fail(s, err, "write") : 0;

@@ -4,6 +4,7 @@
 #define VMM_SNAPFILE_H
 
 #include <liburing.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,10 @@ struct sf_writer {
 
 /* CRC-32C of n bytes at p continuing crc (0 to start). */
 uint32_t vmm_crc32c(uint32_t crc, const void *p, size_t n);
+
+/* All n bytes at p written to (write) or read from fd at off; 0, or
+ * -errno (-EIO when the file ends first). */
+int sf_io(bool write, int fd, void *p, size_t n, uint64_t off);
 
 /* Set up w to write fd; 0 or -errno. */
 int sf_writer_init(struct sf_writer *w, int fd);

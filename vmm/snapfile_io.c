@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "snapfile.h"
 
@@ -43,6 +44,27 @@ uint32_t vmm_crc32c(uint32_t crc, const void *p, size_t n)
 	if (hw < 0)
 		hw = __builtin_cpu_supports("sse4.2");
 	return hw ? sf_crc_hw(crc, p, n) : sf_crc_soft(crc, p, n);
+}
+
+/* All n bytes at p written to (write) or read from fd at off; 0, or
+ * -errno (-EIO when the file ends first). */
+int sf_io(bool write, int fd, void *p, size_t n, uint64_t off)
+{
+	char *c = p;
+
+	while (n) {
+		ssize_t k = write ? pwrite(fd, c, n, (off_t)off)
+				  : pread(fd, c, n, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		c += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return 0;
 }
 
 /* Take one completion; 0, or -errno for a failed or short write. */

@@ -42,31 +42,12 @@ static int so_fail(struct sf_open *o, int err, const char *fmt, ...)
 	return -err;
 }
 
-/* Read exactly n bytes at off into p; 0, or -errno (-EIO when short). */
-static int so_pread(int fd, void *p, size_t n, uint64_t off)
-{
-	char *c = p;
-
-	while (n) {
-		ssize_t k = pread(fd, c, n, (off_t)off);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		c += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
-	return 0;
-}
-
 /* The header: magic, version, checksum, layout, sections inside the file. */
 static int so_header(struct sf_open *o)
 {
 	struct cowvm_snapfile_header *h = &o->h;
 
-	if (o->size < sizeof(*h) || so_pread(o->fd, h, sizeof(*h), 0))
+	if (o->size < sizeof(*h) || sf_io(false, o->fd, h, sizeof(*h), 0))
 		return so_fail(o, ENOEXEC, "truncated: %llu bytes, no header",
 			       (unsigned long long)o->size);
 	if (memcmp(h->magic, COWVM_SNAPFILE_MAGIC, sizeof(h->magic)))
@@ -173,7 +154,7 @@ static void *so_section(struct sf_open *o, unsigned i, const char *name)
 {
 	const struct cowvm_snapfile_section *s = &o->h.section[i];
 	void *p = malloc(s->length ? s->length : 1);
-	int err = p ? so_pread(o->fd, p, s->length, s->offset) : -ENOMEM;
+	int err = p ? sf_io(false, o->fd, p, s->length, s->offset) : -ENOMEM;
 
 	if (!err && vmm_crc32c(0, p, s->length) != s->crc32c)
 		err = -EBADMSG;
@@ -225,7 +206,8 @@ static int so_pages(struct sf_open *o, const uint64_t *map)
 					(unsigned long long)k,
 					(unsigned long long)map[k]);
 		p = vmm_mem_gpa_write(o->vm->mem, map[i], (j - i) * SO_PAGE);
-		err = p ? so_pread(o->fd, p, (j - i) * SO_PAGE, off) : -EFAULT;
+		err = p ? sf_io(false, o->fd, p, (j - i) * SO_PAGE, off)
+			: -EFAULT;
 		if (err)
 			return so_fail(o, -err, "pages: %s", strerror(-err));
 		crc = vmm_crc32c(crc, p, (j - i) * SO_PAGE);
