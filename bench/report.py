@@ -108,6 +108,8 @@ RATIOS = [
     # bench-snapfile: time ratios, so dd / save >= 0.8 is the rate goal.
     ("snapshot file 1 GiB: dd time / save time", "BM_DdSave/1024",
      "BM_SnapSave/1024", ">=", 0.8),
+    ("save 1 GiB: 1% of pages changed (child) / whole",
+     "BM_SnapSaveChild/1024", "BM_SnapSave/1024", None, None),
     ("open + first clone: 1 GiB / 64 MiB", "BM_SnapOpen/1024",
      "BM_SnapOpen/64", None, None),
     ("serve per request: cowvm spare / fork server",

@@ -200,7 +200,21 @@ COWVM_API int cowvm_snapshot_guest_fpu(struct cowvm_snapshot *snap);
 COWVM_API int cowvm_snapshot_save(struct cowvm_snapshot *snap,
 				  const char *path);
 
-/* Open a snapshot saved by cowvm_snapshot_save, in this process or any
+/* Save snap to path as a child of parent, a snapshot of this process that
+ * was saved at parent_path (and is still there): only the pages snap may
+ * hold differently from parent are written, the file naming its parent
+ * (by file name when both share a folder, else by absolute path) and the
+ * parent's header checksum. Opening the child opens the chain. Typical
+ * parent: the snapshot snap's VM was cloned from or last reset to. 0 or
+ * -errno with the cause in cowvm_error(NULL). */
+COWVM_API int cowvm_snapshot_save_child(struct cowvm_snapshot *snap,
+					struct cowvm_snapshot *parent,
+					const char *parent_path,
+					const char *path);
+
+/* Open a snapshot saved by cowvm_snapshot_save (or _save_child: then its
+ * parents too, each checked as it is, and refused when missing or changed
+ * since the child was saved), in this process or any
  * other on a host whose CPU offers every feature the guest saw; its VMs
  * get cfg's settings (NULL: the defaults; cfg->mem_size must be 0 or the
  * file's). The pages are read into this process: the snapshot holds them,

@@ -11,7 +11,14 @@
  * Integers are little-endian. Each section carries the CRC-32C
  * (Castagnoli, reflected, initial and final XOR 0xffffffff) of its bytes,
  * and the header the CRC-32C of its bytes before header_crc32c. Pages not
- * stored are zero. */
+ * stored are zero.
+ *
+ * A child file (parent[] not empty) stores only the pages whose contents
+ * may differ from its parent file's, zero pages included, and restores as
+ * its parent chain with its own pages on top and its own state; it names
+ * the parent by path (relative to the child's folder unless absolute) and
+ * by the parent's header_crc32c, so that a parent changed since is
+ * refused. */
 #ifndef COWVM_SNAPFILE_H
 #define COWVM_SNAPFILE_H
 
@@ -54,13 +61,16 @@ struct cowvm_snapfile_header {
 	char cowvm_version[32]; /* NUL-terminated */
 	uint32_t cpu[COWVM_SNAPFILE_CPU_WORDS];
 	struct cowvm_snapfile_section section[COWVM_SNAPFILE_NSECTIONS];
+	char parent[256];	       /* NUL-terminated; "" for none */
+	uint32_t parent_header_crc32c; /* the parent's, when saved */
+	uint32_t flags;		       /* 0 */
 	uint32_t reserved;
 	uint32_t header_crc32c;
 };
 
 _Static_assert(sizeof(struct cowvm_snapfile_section) == 24,
 	       "snapfile section layout");
-_Static_assert(sizeof(struct cowvm_snapfile_header) == 192,
+_Static_assert(sizeof(struct cowvm_snapfile_header) == 456,
 	       "snapfile header layout");
 
 #endif

@@ -24,7 +24,8 @@
 
 /* One save in progress. */
 struct sf_save {
-	const struct vmm_mem_image *img; /* the snapshot's RAM */
+	const struct vmm_mem_image *img;    /* the snapshot's RAM */
+	const struct vmm_mem_image *parent; /* a child's parent's, or NULL */
 	int fd;
 	struct sf_writer w;
 	struct cowvm_snapfile_header h;
@@ -80,9 +81,14 @@ static int sf_chunk(struct sf_save *s, uint64_t gpa, uint64_t len)
 
 	if (!buf)
 		return sf_fail(s, err, "write");
-	vmm_mem_image_read(s->img, gpa, buf, len);
+	if (!s->parent)
+		vmm_mem_image_read(s->img, gpa, buf, len);
 	for (uint64_t p = 0; p < len; p += SF_PAGE) {
-		if (!memcmp(buf + p, zero, SF_PAGE))
+		if (s->parent && vmm_mem_image_same(s->img, s->parent, gpa + p))
+			continue; /* a child keeps what its parent has */
+		if (s->parent)
+			vmm_mem_image_read(s->img, gpa + p, buf + p, SF_PAGE);
+		else if (!memcmp(buf + p, zero, SF_PAGE))
 			continue;
 		if (sf_map_add(s, gpa + p))
 			return sf_fail(s, -ENOMEM, "page map");
@@ -197,15 +203,60 @@ static void sf_sync_dir(const char *path)
 	free(copy);
 }
 
-/* Save snap to path (atomically replacing it); 0 or -errno with the
- * reason in cowvm_error(NULL). */
-int cowvm_snapshot_save(struct cowvm_snapshot *snap, const char *path)
+/* How a child names parent_path: by its file name when both are in one
+ * folder, else by its absolute path; -ENAMETOOLONG if it does not fit. */
+static int sf_parent_name(char name[256], const char *parent_path,
+			  const char *path)
+{
+	char *a = realpath(parent_path, NULL), *pc = strdup(path);
+	char *ac = a ? strdup(a) : NULL;
+	int err = 0;
+
+	if (!a || !pc || !ac)
+		err = a ? -ENOMEM : -errno;
+	else if (!strcmp(dirname(ac), dirname(pc)))
+		err = snprintf(name, 256, "%s", basename(a)) >= 256
+			      ? -ENAMETOOLONG
+			      : 0;
+	else
+		err = snprintf(name, 256, "%s", a) >= 256 ? -ENAMETOOLONG : 0;
+	free(a);
+	free(ac);
+	free(pc);
+	return err;
+}
+
+/* Name parent_path, a saved file of the same RAM size, in s's header;
+ * 0 or -errno with s->err. */
+static int sf_parent(struct sf_save *s, const char *parent_path,
+		     const char *path, uint64_t mem_size)
+{
+	struct cowvm_snapfile_header ph;
+	int fd = open(parent_path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return sf_fail(s, -errno, parent_path);
+	err = sf_io(false, fd, &ph, sizeof(ph), 0);
+	close(fd);
+	if (err || memcmp(ph.magic, COWVM_SNAPFILE_MAGIC, sizeof(ph.magic)) ||
+	    ph.version != COWVM_SNAPFILE_VERSION || ph.mem_size != mem_size)
+		return sf_fail(s, -EINVAL, parent_path);
+	s->h.parent_header_crc32c = ph.header_crc32c;
+	err = sf_parent_name(s->h.parent, parent_path, path);
+	return err ? sf_fail(s, err, parent_path) : 0;
+}
+
+/* Save snap to path (atomically replacing it), as a child of parent saved
+ * at parent_path when parent is not NULL; 0 or -errno with the reason in
+ * cowvm_error(NULL). */
+static int sf_save(struct cowvm_snapshot *snap, struct cowvm_snapshot *parent,
+		   const char *parent_path, const char *path)
 {
 	struct sf_save s = {.fd = -1};
 	char tmp[4096];
 	int err;
 
-	if (!snap || !path || !*path)
+	if (!snap || !path || !*path || (parent && !parent_path))
 		return -EINVAL;
 	if (vmm_snapshot_inherited(snap)) {
 		vmm_vm_set_error("this snapshot was taken before fork(): only "
@@ -216,10 +267,15 @@ int cowvm_snapshot_save(struct cowvm_snapshot *snap, const char *path)
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	s.img = vmm_snapshot_image(snap);
+	s.parent = parent ? vmm_snapshot_image(parent) : NULL;
 	s.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	err = s.fd < 0 ? sf_fail(&s, -errno, tmp)
-		       : sf_write_all(&s, vmm_snapshot_cfg(snap),
-				      vmm_snapshot_state(snap));
+	err = s.fd < 0 ? sf_fail(&s, -errno, tmp) : 0;
+	if (!err && parent)
+		err = sf_parent(&s, parent_path, path,
+				vmm_snapshot_cfg(snap)->mem_size);
+	if (!err)
+		err = sf_write_all(&s, vmm_snapshot_cfg(snap),
+				   vmm_snapshot_state(snap));
 	if (s.fd >= 0 && close(s.fd) && !err)
 		err = sf_fail(&s, -errno, "close");
 	if (!err && rename(tmp, path))
@@ -232,4 +288,18 @@ int cowvm_snapshot_save(struct cowvm_snapshot *snap, const char *path)
 		vmm_vm_set_error(s.err);
 	free(s.map);
 	return err;
+}
+
+/* Save snap to path, whole. */
+int cowvm_snapshot_save(struct cowvm_snapshot *snap, const char *path)
+{
+	return sf_save(snap, NULL, NULL, path);
+}
+
+/* Save snap to path as a child of parent, saved at parent_path. */
+int cowvm_snapshot_save_child(struct cowvm_snapshot *snap,
+			      struct cowvm_snapshot *parent,
+			      const char *parent_path, const char *path)
+{
+	return sf_save(snap, parent, parent_path, path);
 }

@@ -5,6 +5,7 @@
  * The snapshot holds its own copy: the file may go or change afterwards. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ struct sf_open {
 	uint64_t size; /* of the file */
 	struct cowvm_snapfile_header h;
 	struct cowvm *vm;
-	char err[300];
+	char err[600];
 };
 
 /* Record why the file cannot be opened; returns -err. */
@@ -179,6 +180,8 @@ static bool so_in_ram(const struct sf_open *o, uint64_t gpa)
 	return false;
 }
 
+static int so_chain(struct sf_open *o, unsigned depth);
+
 /* Read the stored pages into o->vm's RAM, runs of consecutive pages at a
  * time, checking the map and the pages' checksum. */
 static int so_pages(struct sf_open *o, const uint64_t *map)
@@ -218,6 +221,67 @@ static int so_pages(struct sf_open *o, const uint64_t *map)
 	return 0;
 }
 
+#define SO_CHAIN_MAX 64 /* most parents a chain may have */
+
+/* The path of o's parent: the name in o's header, relative to o's folder
+ * unless absolute. */
+static void so_parent_path(const struct sf_open *o, char *buf, size_t n)
+{
+	char *c = strdup(o->path);
+
+	if (o->h.parent[0] == '/' || !c)
+		snprintf(buf, n, "%.256s", o->h.parent);
+	else
+		snprintf(buf, n, "%s/%.256s", dirname(c), o->h.parent);
+	free(c);
+}
+
+/* Open o's parent p (header checked, the one o was saved against), then
+ * load its chain into o->vm; 0 or -errno with o->err. */
+static int so_parent(struct sf_open *o, unsigned depth)
+{
+	char path[4400];
+	struct sf_open p = {.path = path, .fd = -1, .vm = o->vm};
+	struct stat st;
+	int err = 0;
+
+	if (depth == SO_CHAIN_MAX)
+		return so_fail(o, ELOOP, "more than %u parents", SO_CHAIN_MAX);
+	so_parent_path(o, path, sizeof(path));
+	p.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p.fd < 0 || fstat(p.fd, &st))
+		err = so_fail(&p, errno, "missing: %s", strerror(errno));
+	p.size = err ? 0 : (uint64_t)st.st_size;
+	if (!err)
+		err = so_header(&p);
+	if (!err && p.h.header_crc32c != o->h.parent_header_crc32c)
+		err = so_fail(&p, ESTALE, "changed since its child was saved");
+	if (!err && p.h.mem_size != o->h.mem_size)
+		err = so_fail(&p, ENOEXEC, "RAM size differs from its child's");
+	if (!err)
+		err = so_chain(&p, depth + 1);
+	if (p.fd >= 0)
+		close(p.fd);
+	if (err)
+		snprintf(o->err, sizeof(o->err), "%.200s: parent %.390s",
+			 o->path, p.err);
+	return err;
+}
+
+/* The pages of o's chain into o->vm, oldest parent first. */
+static int so_chain(struct sf_open *o, unsigned depth)
+{
+	uint64_t *map;
+	int err = o->h.parent[0] ? so_parent(o, depth) : 0;
+
+	if (err)
+		return err;
+	map = so_section(o, COWVM_SNAPFILE_MAP, "map");
+	err = map ? so_pages(o, map) : -EBADMSG;
+	free(map);
+	return err;
+}
+
 /* A new VM of the file's size and mode, cfg's other settings. */
 static int so_vm(struct sf_open *o, const struct cowvm_config *cfg)
 {
@@ -245,22 +309,19 @@ static int so_vm(struct sf_open *o, const struct cowvm_config *cfg)
 static int so_fill(struct sf_open *o)
 {
 	void *packed = so_section(o, COWVM_SNAPFILE_STATE, "state");
-	uint64_t *map =
-		packed ? so_section(o, COWVM_SNAPFILE_MAP, "map") : NULL;
 	struct vmm_state *st = NULL;
-	int err = map ? 0 : -EBADMSG;
+	int err = packed ? 0 : -EBADMSG;
 
 	if (!err &&
 	    vmm_state_unpack(packed, o->h.section[COWVM_SNAPFILE_STATE].length,
 			     &st))
 		err = so_fail(o, ENOEXEC, "state section: not this build's");
 	if (!err)
-		err = so_pages(o, map);
+		err = so_chain(o, 0);
 	if (!err && vmm_state_restore(o->vm, st))
 		err = so_fail(o, EINVAL, "restore: %s", o->vm->err);
 	vmm_state_free(st);
 	free(packed);
-	free(map);
 	return err;
 }
 

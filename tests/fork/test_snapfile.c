@@ -187,6 +187,56 @@ static void sf_refused(const char *path, int err, const char *want)
 		    "%s: '%s' lacks '%s'", path, msg, want);
 }
 
+static void sf_refused(const char *path, int err, const char *want);
+
+/* The pages a file stores (its header's count). */
+static uint64_t sf_pages_of(const char *path)
+{
+	struct cowvm_snapfile_header h;
+	int fd = open(path, O_RDONLY);
+
+	TEST_ASSERT_GE(fd, 0, "%s", path);
+	TEST_ASSERT_EQ(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	return h.nr_pages;
+}
+
+/* Three generations: boot (whole, at a), a child after two rounds (b2)
+ * and its child after the third (c), from the same node n; c opened in a
+ * new process runs on; a missing or changed parent is refused. */
+static void sf_chain(struct ft *f, struct fnode *n, const char *dir,
+		     const char *elf, const char *mode)
+{
+	char a[4096], b2[4096], c[4096], moved[4096];
+	struct cowvm_snapshot *sa = cowvm_snapshot(n->vm), *sb, *sc;
+
+	snprintf(a, sizeof(a), "%s/gen1.cowvm", dir);
+	snprintf(b2, sizeof(b2), "%s/gen2.cowvm", dir);
+	snprintf(c, sizeof(c), "%s/gen3.cowvm", dir);
+	snprintf(moved, sizeof(moved), "%s/gen2.moved", dir);
+	TEST_OK(cowvm_snapshot_save(sa, a));
+	ft_advance(f, n, ids[0]);
+	ft_advance(f, n, ids[1]);
+	sb = cowvm_snapshot(n->vm);
+	TEST_OK(cowvm_snapshot_save_child(sb, sa, a, b2));
+	ft_advance(f, n, ids[2]);
+	sc = cowvm_snapshot(n->vm);
+	TEST_OK(cowvm_snapshot_save_child(sc, sb, b2, c));
+	/* a round writes 24 pages (plus the guest's own few) */
+	TEST_ASSERT_LT(sf_pages_of(c) * 20, sf_pages_of(a),
+		       "the child stored its parent's pages");
+	sf_open_elsewhere(elf, mode, c, 3);
+
+	TEST_ASSERT_EQ(rename(b2, moved), 0);
+	sf_refused(c, ENOENT, "parent");
+	TEST_ASSERT_EQ(rename(moved, b2), 0);
+	TEST_OK(cowvm_snapshot_save(sb, b2)); /* whole now: another file */
+	sf_refused(c, ESTALE, "changed since its child was saved");
+	cowvm_snapshot_put(sa);
+	cowvm_snapshot_put(sb);
+	cowvm_snapshot_put(sc);
+}
+
 /* Every bad file of a good one at path, in dir. */
 static void sf_bad_files(const char *dir, const char *path)
 {
@@ -244,6 +294,11 @@ int main(int argc, char **argv)
 	TEST_ASSERT_EQ(cowvm_snapshot_save(snap, "/proc/none/x.cowvm"), -ENOENT,
 		       "save into a missing folder");
 	cowvm_snapshot_put(snap);
+	cowvm_destroy(n.vm);
+	ft_fini(&f);
+	sf_family(&f, argv[1], mode);
+	n = ft_boot(&f);
+	sf_chain(&f, &n, dir, argv[1], argc > 2 ? argv[2] : "default");
 	cowvm_destroy(n.vm);
 	ft_fini(&f);
 

@@ -210,6 +210,19 @@ void vmm_mem_image_read(const struct vmm_mem_image *img, uint64_t gpa,
 	pthread_mutex_unlock(&vmm_store_lock);
 }
 
+/* Whether img and other map the same frame (or none) at page gpa. */
+bool vmm_mem_image_same(const struct vmm_mem_image *img,
+			const struct vmm_mem_image *other, uint64_t gpa)
+{
+	int64_t a, b;
+
+	pthread_mutex_lock(&vmm_store_lock);
+	a = cow_tree_translate(img->tree, gpa);
+	b = cow_tree_translate(other->tree, gpa);
+	pthread_mutex_unlock(&vmm_store_lock);
+	return a == b || (a < 0 && b < 0);
+}
+
 /* Translate, then record the pages (in UFFD mode also open them for
  * writing, so that the write does not fault). */
 void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len)

@@ -131,6 +131,11 @@ bool vmm_mem_watch_clean(const struct vmm_mem *mem);
 void vmm_mem_image_read(const struct vmm_mem_image *img, uint64_t gpa,
 			void *buf, uint64_t len);
 
+/* Whether img and other map the same frame (or none) at page gpa: the
+ * page cannot differ between them. */
+bool vmm_mem_image_same(const struct vmm_mem_image *img,
+			const struct vmm_mem_image *other, uint64_t gpa);
+
 /* Take one more reference on img. */
 void vmm_mem_image_get(struct vmm_mem_image *img);
 
