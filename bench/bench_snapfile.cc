@@ -4,8 +4,16 @@
 // saved file, which the page cache holds), and cowvm_snapshot_open + the
 // first clone to a runnable VM. Files go to $BENCH_SNAPFILE_DIR (default:
 // the build folder's filesystem, ./bench-snapfile.tmp).
+//
+// BM_OpenOther and BM_FcRestoreFile run in a new process each time (this
+// program run again with --open-helper): open + first clone of a file
+// saved by another process, at 64 MiB, 1 GiB and 4 GiB, with the pool of
+// ready VMs warm or empty, against a Firecracker-style restore of the same
+// file (a new KVM VM, its RAM mmap(MAP_PRIVATE) from the file, the state
+// restored) in the same run.
 #include <benchmark/benchmark.h>
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,9 +22,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "cowvm.h"
+#include "cowvm_snapfile.h"
+#include "vmm_bench_util.h"
 
 extern char **environ;
 
@@ -54,9 +65,9 @@ std::string file_of(int mib)
 // file to read).
 struct cowvm_snapshot *template_of(int mib)
 {
-	static struct cowvm_snapshot *snaps[2];
-	static cowvm *vms[2];
-	int k = mib > 64;
+	static struct cowvm_snapshot *snaps[3];
+	static cowvm *vms[3];
+	int k = mib > 1024 ? 2 : mib > 64;
 
 	if (snaps[k])
 		return snaps[k];
@@ -190,11 +201,117 @@ void BM_SnapOpen(benchmark::State &st)
 		cowvm_destroy(vm);
 		cowvm_snapshot_put(s);
 	}
-	st.SetLabel("cowvm_snapshot_open + first cowvm_clone (pages read "
-		    "into this process)");
+	st.SetLabel("cowvm_snapshot_open + first cowvm_clone, the process "
+		    "that saved it");
+}
+
+// In a new process: what --open-helper measured, in seconds.
+double helper(const char *what, int mib)
+{
+	std::string self = "/proc/self/exe", path = file_of(mib);
+	char *argv[] = {(char *)self.c_str(), (char *)"--open-helper",
+			(char *)what, (char *)path.c_str(), nullptr};
+	int out[2], status;
+	pid_t pid;
+	char buf[64] = {0};
+	posix_spawn_file_actions_t fa;
+
+	if (pipe(out))
+		die("pipe");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	if (posix_spawn(&pid, self.c_str(), &fa, nullptr, argv, environ))
+		die("spawn");
+	close(out[1]);
+	ssize_t k = read(out[0], buf, sizeof(buf) - 1);
+	close(out[0]);
+	posix_spawn_file_actions_destroy(&fa);
+	if (waitpid(pid, &status, 0) != pid || status || k <= 0)
+		die(std::string("helper ") + what + " failed");
+	return std::strtod(buf, nullptr);
+}
+
+void BM_OpenOther(benchmark::State &st)
+{
+	int mib = (int)st.range(0);
+	bool warm = st.range(1);
+
+	template_of(mib);
+	for (auto _ : st)
+		st.SetIterationTime(helper(warm ? "warm" : "empty", mib));
+	st.SetLabel(std::string("new process: cowvm_snapshot_open + first "
+				"cowvm_clone, pool ") +
+		    (warm ? "warm" : "empty"));
+}
+
+void BM_FcRestoreFile(benchmark::State &st)
+{
+	int mib = (int)st.range(0);
+
+	template_of(mib);
+	for (auto _ : st)
+		st.SetIterationTime(helper("fc", mib));
+	st.SetLabel("new process: new KVM VM, mmap(MAP_PRIVATE) of the "
+		    "file's RAM image, state restore");
 }
 
 } // namespace
+
+// --open-helper WHAT FILE: one timed open + first clone (WHAT warm: with
+// two pooled VMs ready first; empty: none) or Firecracker-style restore
+// (fc), the seconds printed on stdout.
+static int open_helper(const char *what, const char *path)
+{
+	cowvm_config cfg;
+	cowvm_snapfile_header h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		die(std::string("open ") + path);
+	cowvm_config_init(&cfg);
+	cfg.mem_size = h.mem_size;
+	cfg.console_fd = -1;
+	if (!std::strcmp(what, "fc")) {
+		const cowvm_snapfile_section &s =
+			h.section[COWVM_SNAPFILE_STATE];
+		std::string packed(s.length, '\0');
+
+		if (pread(fd, &packed[0], s.length, (off_t)s.offset) !=
+		    (ssize_t)s.length)
+			die("state");
+		vmm_state *vst = bvm_state_unpack(packed.data(), s.length);
+		auto t0 = Clock::now();
+		cowvm *vm =
+			vst ? bvm_restore_mapped(
+				      &cfg, fd,
+				      h.section[COWVM_SNAPFILE_PAGES].offset,
+				      vst)
+			    : nullptr;
+		double t = since(t0);
+
+		if (!vm)
+			die("restore");
+		std::printf("%.9f\n", t);
+		bvm_vm_free(vm);
+		bvm_state_free(vst);
+		return 0;
+	}
+	if (!std::strcmp(what, "warm") &&
+	    (cowvm_pool_reserve(&cfg, 2) || cowvm_pool_wait(&cfg, 60000)))
+		die("pool");
+	auto t0 = Clock::now();
+	struct cowvm_snapshot *s = cowvm_snapshot_open(path, &cfg);
+	cowvm *vm = s ? cowvm_clone(s) : nullptr;
+	double t = since(t0);
+
+	if (!vm)
+		die(std::string("open: ") + cowvm_error(nullptr));
+	std::printf("%.9f\n", t);
+	cowvm_destroy(vm);
+	cowvm_snapshot_put(s);
+	close(fd);
+	return 0;
+}
 
 BENCHMARK(BM_SnapSave)
 	->Arg(64)
@@ -220,5 +337,25 @@ BENCHMARK(BM_SnapOpen)
 	->UseManualTime()
 	->Iterations(1)
 	->Repetitions(5);
+BENCHMARK(BM_OpenOther)
+	->ArgsProduct({{64, 1024, 4096}, {1, 0}})
+	->UseManualTime()
+	->Iterations(1)
+	->Repetitions(5);
+BENCHMARK(BM_FcRestoreFile)
+	->Arg(64)
+	->Arg(1024)
+	->Arg(4096)
+	->UseManualTime()
+	->Iterations(1)
+	->Repetitions(5);
 
-BENCHMARK_MAIN();
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !std::strcmp(argv[1], "--open-helper"))
+		return open_helper(argv[2], argv[3]);
+	benchmark::Initialize(&argc, argv);
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	return 0;
+}

@@ -31,6 +31,19 @@ struct vmm_state *bvm_state_save(struct cowvm *vm)
 	return st;
 }
 
+/* vmm_state_unpack with errno. */
+struct vmm_state *bvm_state_unpack(const void *buf, size_t len)
+{
+	struct vmm_state *st = NULL;
+	int err = vmm_state_unpack(buf, len, &st);
+
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	return st;
+}
+
 /* vmm_state_free. */
 void bvm_state_free(struct vmm_state *st)
 {

@@ -3,6 +3,7 @@
 #ifndef VMM_BENCH_UTIL_H
 #define VMM_BENCH_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cowvm.h"
@@ -20,6 +21,10 @@ extern const uint64_t bvm_memtest_base;	 /* COWVM_MEMTEST_BASE */
 
 /* Save vm's complete non-RAM state (vmm_state_save); NULL and errno. */
 struct vmm_state *bvm_state_save(struct cowvm *vm);
+
+/* A state from the len bytes of a snapshot file's STATE section
+ * (vmm_state_unpack); NULL and errno. */
+struct vmm_state *bvm_state_unpack(const void *buf, size_t len);
 
 /* Free a state from bvm_state_save; NULL is ignored. */
 void bvm_state_free(struct vmm_state *st);

@@ -174,7 +174,7 @@ static int check_windows(struct check *c, uint32_t *used)
 			want += s->frames.ref[x] > 0;
 			pend += c->fseen[slot] == FREE_MARK;
 			if (s->frames.ref[x] || c->fseen[slot] ||
-			    zeros == ZERO_SAMPLE)
+			    zeros == ZERO_SAMPLE || cow_frame_backed(s, x))
 				continue;
 			zeros++;
 			if (memcmp(cow_frame_ptr(s, x), zero, COW_PAGE_SIZE))

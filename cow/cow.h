@@ -183,6 +183,57 @@ int cow_tree_map_linear(struct cow_tree *tree, uint64_t gpa, uint64_t npages,
  * or -ENOMEM leave everything unchanged. */
 int64_t cow_tree_place(struct cow_tree *tree, uint64_t gpa, uint32_t at);
 
+/*
+ * Backings: the pages of a read-only file (a snapshot file's RAM image)
+ * standing for the absent pages of trees in given guest frame ranges, in
+ * the order of the ranges. A backing's pages take window indices, and the
+ * store's view of those indices maps the file, so cow_frame_ptr reads
+ * them; trees never write them: a write copies the page into a frame of
+ * the store first. A tree made over a backing costs O(1) whatever the
+ * file's size; forks and resets carry the backing along.
+ */
+#define COW_BACKING_RANGES 4
+
+struct cow_backing;
+
+struct cow_backing_range {
+	uint64_t gfn, n; /* guest frames [gfn, gfn + n) */
+};
+
+/* A backing of the file fd (duplicated) from byte off (page aligned) for
+ * nr ascending, disjoint ranges, with one reference; NULL+errno: EINVAL,
+ * ENOSPC (no window room), or the mmap's. */
+struct cow_backing *cow_backing_create(struct cow_store *store, int fd,
+				       uint64_t off,
+				       const struct cow_backing_range *r,
+				       unsigned nr);
+
+/* Take one more reference on b. */
+void cow_backing_get(struct cow_backing *b);
+
+/* Drop a reference; the last gives b's indices back. NULL is ignored. */
+void cow_backing_put(struct cow_backing *b);
+
+/* The frame b places at gfn, or UINT32_MAX outside its ranges (or NULL). */
+uint32_t cow_backing_frame(const struct cow_backing *b, uint64_t gfn);
+
+/* Whether frame f is a backing's page. */
+int cow_frame_backed(const struct cow_store *store, uint32_t f);
+
+/* The file and byte offset holding frame f (the memfd, or a backing's
+ * file); returns how many frames from f on follow at consecutive offsets
+ * of the same file. */
+uint64_t cow_frame_source(const struct cow_store *store, uint32_t f, int *fd,
+			  uint64_t *off);
+
+/* An empty tree whose absent pages read as b's (b NULL: as zero); takes a
+ * reference on b. NULL+errno. */
+struct cow_tree *cow_tree_create_backed(struct cow_store *store,
+					struct cow_backing *b);
+
+/* The backing of tree, NULL for none. */
+struct cow_backing *cow_tree_backing(const struct cow_tree *tree);
+
 #ifdef __cplusplus
 }
 #endif

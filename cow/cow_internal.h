@@ -33,6 +33,7 @@
 struct cow_tree {
 	struct cow_store *store;
 	uint32_t root;
+	struct cow_backing *backing;  /* what absent pages read as; NULL: 0 */
 	struct cow_tree *prev, *next; /* the store's list of live trees */
 };
 
@@ -71,6 +72,21 @@ struct cow_store {
 	uint32_t wtop;	 /* chunks [0, wtop) have ever been reserved */
 	struct cow_window_res *res;
 	uint32_t nres, cres;
+	struct cow_backing *backings; /* live backings (backing.c) */
+};
+
+/* A file standing for absent pages of trees (cow.h): window indices
+ * [first, first + n) hold its pages from byte off on, range by range. */
+struct cow_backing {
+	struct cow_store *store;
+	uint32_t refs;
+	uint32_t first;
+	uint64_t n;
+	int fd;
+	uint64_t off;
+	unsigned nr;
+	struct cow_backing_range r[COW_BACKING_RANGES];
+	struct cow_backing *next;
 };
 
 /* One live reservation of whole chunks [chunk, chunk + n). */

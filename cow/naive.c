@@ -33,7 +33,8 @@ static int map_page(uint64_t gpa, uint32_t f, void *arg)
  * at a time; NULL+errno (nothing left allocated) on failure. */
 struct cow_tree *cow_tree_fork_naive(struct cow_tree *tree)
 {
-	struct cow_tree *child = cow_tree_create(tree->store);
+	struct cow_tree *child =
+		cow_tree_create_backed(tree->store, tree->backing);
 	int r;
 
 	if (!child)

@@ -17,6 +17,7 @@ static struct cow_tree *tree_new(struct cow_store *s, uint32_t root)
 	}
 	t->store = s;
 	t->root = root;
+	t->backing = NULL;
 	cow_store_link(s, t);
 	return t;
 }
@@ -38,12 +39,18 @@ struct cow_tree *cow_tree_fork(struct cow_tree *tree)
 {
 	struct cow_store *s = tree->store;
 	int64_t root = cow_table_dup(s, tree->root, COW_ROOT_LEVEL);
+	struct cow_tree *t;
 
 	if (root < 0) {
 		errno = (int)-root;
 		return NULL;
 	}
-	return tree_new(s, (uint32_t)root);
+	t = tree_new(s, (uint32_t)root);
+	if (t && tree->backing) {
+		cow_backing_get(tree->backing);
+		t->backing = tree->backing;
+	}
+	return t;
 }
 
 /* Unlink the tree and drop its root (recursively freeing what only it held). */
@@ -53,6 +60,7 @@ void cow_tree_destroy(struct cow_tree *tree)
 		return;
 	cow_store_unlink(tree->store, tree);
 	cow_table_put(tree->store, tree->root, COW_ROOT_LEVEL);
+	cow_backing_put(tree->backing);
 	free(tree);
 }
 
@@ -79,15 +87,20 @@ static uint64_t tree_lookup(const struct cow_tree *tree, uint64_t gfn)
 	return t[cow_pte_index(gfn, 0)];
 }
 
-/* Frame mapped at gpa, or -ENOENT (also for gpa beyond the space). */
+/* Frame mapped at gpa (the backing's when absent), or -ENOENT (also for
+ * gpa beyond the space). */
 int64_t cow_tree_translate(const struct cow_tree *tree, uint64_t gpa)
 {
 	uint64_t pte;
+	uint32_t b;
 
 	if (gpa >= COW_GPA_LIMIT)
 		return -ENOENT;
 	pte = tree_lookup(tree, gpa >> COW_PAGE_SHIFT);
-	return cow_pte_present(pte) ? (int64_t)cow_pte_idx(pte) : -ENOENT;
+	if (cow_pte_present(pte))
+		return (int64_t)cow_pte_idx(pte);
+	b = cow_backing_frame(tree->backing, gpa >> COW_PAGE_SHIFT);
+	return b == COW_NONE ? -ENOENT : (int64_t)b;
 }
 
 /* True when [gpa, gpa+len) lies inside the 48-bit space. */

@@ -48,7 +48,14 @@ int cow_tree_reset(struct cow_tree *tree, const struct cow_tree *snap)
 
 	if (snap->store != s)
 		return -EINVAL;
-	if (snap != tree)
-		reset_table(s, tree->root, snap->root, COW_ROOT_LEVEL);
+	if (snap == tree)
+		return 0;
+	reset_table(s, tree->root, snap->root, COW_ROOT_LEVEL);
+	if (tree->backing != snap->backing) { /* absent pages read as snap's */
+		if (snap->backing)
+			cow_backing_get(snap->backing);
+		cow_backing_put(tree->backing);
+		tree->backing = snap->backing;
+	}
 	return 0;
 }

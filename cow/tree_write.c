@@ -86,8 +86,11 @@ static int64_t table_break(struct cow_store *s, uint32_t t, int level)
 }
 
 /* Make leaf entry *pte a private frame; full = its old contents will be
- * overwritten entirely, so need not be copied. Frame index or -ENOMEM. */
-static int64_t frame_break(struct cow_store *s, uint64_t *pte, bool full)
+ * overwritten entirely, so need not be copied; an absent entry's old
+ * contents are those of backing frame back (COW_NONE: zero). Frame index
+ * or -ENOMEM. */
+static int64_t frame_break(struct cow_store *s, uint64_t *pte, bool full,
+			   uint32_t back)
 {
 	uint32_t old = cow_pte_idx(*pte);
 	int64_t f;
@@ -97,6 +100,9 @@ static int64_t frame_break(struct cow_store *s, uint64_t *pte, bool full)
 	f = cow_frame_alloc(s);
 	if (f < 0)
 		return f;
+	if (!cow_pte_present(*pte) && back != COW_NONE && !full)
+		memcpy(cow_frame_ptr(s, (uint32_t)f), cow_frame_ptr(s, back),
+		       COW_PAGE_SIZE);
 	if (cow_pte_present(*pte)) {
 		if (!full)
 			memcpy(cow_frame_ptr(s, (uint32_t)f),
@@ -150,7 +156,8 @@ static int64_t break_page(struct cow_tree *tree, uint64_t gfn, bool full)
 
 	if (!pte)
 		return -ENOMEM;
-	return frame_break(tree->store, pte, full);
+	return frame_break(tree->store, pte, full,
+			   cow_backing_frame(tree->backing, gfn));
 }
 
 /* Check the range, reserve by planning, then copy page by page. */

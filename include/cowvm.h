@@ -214,17 +214,33 @@ COWVM_API int cowvm_snapshot_save_child(struct cowvm_snapshot *snap,
 
 /* Open a snapshot saved by cowvm_snapshot_save (or _save_child: then its
  * parents too, each checked as it is, and refused when missing or changed
- * since the child was saved), in this process or any
- * other on a host whose CPU offers every feature the guest saw; its VMs
- * get cfg's settings (NULL: the defaults; cfg->mem_size must be 0 or the
- * file's). The pages are read into this process: the snapshot holds them,
- * and the file may be removed or replaced afterwards. NULL with errno and
- * one line in cowvm_error(NULL) naming the file and the cause: truncated,
- * a checksum mismatch (which section), another format version, saved by
- * a cowvm whose machine state this build cannot read, or "saved where the
- * guest saw X; this host lacks X". */
+ * since the child was saved), in this process or any other on a host
+ * whose CPU offers every feature the guest saw; its VMs get cfg's settings
+ * (NULL: the defaults; cfg->mem_size must be 0 or the file's).
+ *
+ * The RAM image of the oldest file of the chain is mapped in place
+ * (MAP_PRIVATE: demand paged from the page cache, shared by every clone
+ * and every process that opens the file, copied only where written), so
+ * opening costs the same at any size; a child file's own pages are read
+ * in. The file may be removed or renamed over while the snapshot lives,
+ * but must not be rewritten in place. Its pages are checked against their
+ * sums in the background (which also reads them ahead): cowvm_run of a
+ * VM made from it reports only once they passed, and fails with -EBADMSG
+ * when a block did not (-ESTALE when the file changed in place), as do
+ * later clones; cowvm_snapshot_verify waits for the verdict.
+ *
+ * NULL with errno and one line in cowvm_error(NULL) naming the file and
+ * the cause: truncated, a checksum mismatch (which section), another
+ * format version, saved by a cowvm whose machine state this build cannot
+ * read, or "saved where the guest saw X; this host lacks X". */
 COWVM_API struct cowvm_snapshot *
 cowvm_snapshot_open(const char *path, const struct cowvm_config *cfg);
+
+/* Wait until the pages of the snapshot file snap (or the snapshot it was
+ * made from) is mapped from passed their check: 0, or -EBADMSG (a block's
+ * checksum), -EIO (a read), -ESTALE (the file changed in place), with the
+ * cause in cowvm_error(NULL). 0 at once for a snapshot of no file. */
+COWVM_API int cowvm_snapshot_verify(struct cowvm_snapshot *snap);
 
 /* Take one more reference to snap; returns snap. */
 COWVM_API struct cowvm_snapshot *

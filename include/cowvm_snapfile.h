@@ -3,35 +3,47 @@
  *
  *   [0, 4096)      struct cowvm_snapfile_header (the rest zero)
  *   STATE section  the VM's non-RAM state as this cowvm build packs it
- *   PAGES section  every guest page that is not all zero, 4096 bytes
- *                  each, in ascending guest-physical order, page aligned
- *   MAP section    one uint64_t per stored page: its guest-physical
- *                  address, in the order of PAGES
+ *   PAGES section  guest RAM as an image, page aligned, mem_size bytes:
+ *                  RAM page i (the low range, then the high one) at byte
+ *                  i * 4096; pages that are zero or not stored are holes
+ *                  of the (sparse) file, so they take no disk space and a
+ *                  restore maps the section in place
+ *   MAP section    one bit per RAM page (bit i % 8 of byte i / 8): set
+ *                  when this file stores page i
+ *   SUMS section   one uint32_t per block of COWVM_SNAPFILE_BLOCK pages of
+ *                  PAGES (the last one may be shorter): the CRC-32C of the
+ *                  block's bytes, holes read as zero
  *
- * Integers are little-endian. Each section carries the CRC-32C
- * (Castagnoli, reflected, initial and final XOR 0xffffffff) of its bytes,
- * and the header the CRC-32C of its bytes before header_crc32c. Pages not
- * stored are zero.
+ * Integers are little-endian. Each section but PAGES carries the CRC-32C
+ * (Castagnoli, reflected, initial and final XOR 0xffffffff) of its bytes
+ * (PAGES is covered by SUMS block by block; its crc32c is 0), and the
+ * header the CRC-32C of its bytes before header_crc32c.
  *
- * A child file (parent[] not empty) stores only the pages whose contents
- * may differ from its parent file's, zero pages included, and restores as
- * its parent chain with its own pages on top and its own state; it names
- * the parent by path (relative to the child's folder unless absolute) and
- * by the parent's header_crc32c, so that a parent changed since is
- * refused. */
+ * A file without a parent stores every page (all MAP bits set). A child
+ * file (parent[] not empty) stores only the pages whose contents may
+ * differ from its parent file's, zero pages included, and restores as its
+ * parent chain with its own pages on top and its own state; it names the
+ * parent by path (relative to the child's folder unless absolute) and by
+ * the parent's header_crc32c, so that a parent changed since is refused. */
 #ifndef COWVM_SNAPFILE_H
 #define COWVM_SNAPFILE_H
 
 #include <stdint.h>
 
+#if defined(__cplusplus) && !defined(_Static_assert)
+#define _Static_assert static_assert /* C++ readers (benchmarks, tools) */
+#endif
+
 #define COWVM_SNAPFILE_MAGIC   "COWVMSNP" /* 8 bytes, no NUL */
-#define COWVM_SNAPFILE_VERSION 1u
+#define COWVM_SNAPFILE_VERSION 2u
 #define COWVM_SNAPFILE_ALIGN   4096u
+#define COWVM_SNAPFILE_BLOCK   1024u /* pages per SUMS entry (4 MiB) */
 
 enum cowvm_snapfile_section_id {
 	COWVM_SNAPFILE_STATE,
 	COWVM_SNAPFILE_PAGES,
 	COWVM_SNAPFILE_MAP,
+	COWVM_SNAPFILE_SUMS,
 	COWVM_SNAPFILE_NSECTIONS
 };
 
@@ -70,7 +82,8 @@ struct cowvm_snapfile_header {
 
 _Static_assert(sizeof(struct cowvm_snapfile_section) == 24,
 	       "snapfile section layout");
-_Static_assert(sizeof(struct cowvm_snapfile_header) == 456,
+_Static_assert(sizeof(struct cowvm_snapfile_header) == 480,
 	       "snapfile header layout");
+_Static_assert(COWVM_SNAPFILE_BLOCK * 4096u == 4u << 20, "snapfile block");
 
 #endif

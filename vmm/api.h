@@ -17,6 +17,29 @@ bool vmm_snapshot_inherited(const struct cowvm_snapshot *snap);
 const struct vmm_mem_image *
 vmm_snapshot_image(const struct cowvm_snapshot *snap);
 
+/* snapfile_check.c: the background check of a snapshot file's pages. */
+struct vmm_verify;
+/* Start checking pages pages of fd at byte off against sums[] (taken
+ * over); 0 with one reference in *out, or -errno. */
+int vmm_verify_start(int fd, const char *path, uint64_t off, uint64_t pages,
+		     uint32_t *sums, struct vmm_verify **out);
+/* One more reference (NULL is ignored); returns v. */
+struct vmm_verify *vmm_verify_get(struct vmm_verify *v);
+/* Drop a reference; the last stops the check. NULL is ignored. */
+void vmm_verify_put(struct vmm_verify *v);
+/* Known now: -EBADMSG/-EIO (a block failed), -ESTALE (the file changed in
+ * place), else 0; why says what failed. NULL passes. */
+int vmm_verify_state(struct vmm_verify *v, char *why, size_t n);
+/* The same once the check has ended. */
+int vmm_verify_wait(struct vmm_verify *v, char *why, size_t n);
+
+/* snapshot.c: a snapshot of cfg, state st and RAM img (all taken over),
+ * whose pages verify checks (a reference taken); NULL+errno. */
+struct cowvm_snapshot *vmm_snapshot_make(const struct cowvm_config *cfg,
+					 struct vmm_state *st,
+					 struct vmm_mem_image *img,
+					 struct vmm_verify *verify);
+
 /* fork.c: record in vm->err that vm came from before a fork; -ECHILD. */
 int vmm_fail_inherited(struct cowvm *vm);
 

@@ -178,12 +178,29 @@ int cowvm_set_snapshot_ret(struct cowvm *vm, int64_t ret)
 	return 0;
 }
 
-/* Run vm until a stop; 0 with *exit, or -errno. */
+/* Run vm until a stop; 0 with *exit, or -errno. A VM whose RAM is mapped
+ * from a snapshot file reports only once the file's pages passed their
+ * check: a failed check (or a file changed in place) stops it for good
+ * with the cause instead. */
 int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit)
 {
+	char why[400];
+	int err;
+
 	if (vmm_inherited(vm)) {
 		memset(exit, 0, sizeof(*exit));
 		return vmm_fail_inherited(vm);
 	}
-	return vmm_vm_run(vm, exit);
+	err = vmm_vm_run(vm, exit);
+	if (!vm->verify || vmm_verify_wait(vm->verify, why, sizeof(why)) >= 0)
+		return err;
+	err = vmm_verify_state(vm->verify, why, sizeof(why));
+	vmm_fail(vm, -err, "%s", why);
+	vm->state = VMM_STOPPED;
+	memset(exit, 0, sizeof(*exit));
+	exit->reason = COWVM_EXIT_ERROR;
+	snprintf(exit->detail, sizeof(exit->detail), "%.*s",
+		 (int)sizeof(exit->detail) - 1, vm->err);
+	vm->stop_exit = *exit;
+	return err;
 }

@@ -1,6 +1,7 @@
 /* Saving a snapshot to a file (cowvm_snapfile.h): the state packed, every
- * page that is not zero written in large batches through io_uring, the
- * map and the header last, into a temporary file that is synced and then
+ * page that is not zero written at its place in the RAM image (zero pages
+ * stay holes) in large batches through io_uring, the map, the block sums
+ * and the header last, into a temporary file that is synced and then
  * renamed over the target, so that a reader sees the old file or the
  * whole new one. */
 #include <errno.h>
@@ -29,10 +30,9 @@ struct sf_save {
 	int fd;
 	struct sf_writer w;
 	struct cowvm_snapfile_header h;
-	uint64_t *map; /* guest-physical address of each stored page */
-	uint64_t nmap, cap;
-	uint64_t off; /* the next page's file offset */
-	uint32_t crc; /* of the pages so far */
+	uint8_t *map;	     /* MAP: one bit per RAM page, set when stored */
+	uint32_t *sums;	     /* SUMS: CRC-32C per block */
+	uint64_t pages, low; /* RAM pages; pages in the low range */
 	char err[200];
 };
 
@@ -53,84 +53,122 @@ static int sf_fail(struct sf_save *s, int err, const char *what)
 	return err;
 }
 
-/* Append gpa to the map; 0 or -ENOMEM. */
-static int sf_map_add(struct sf_save *s, uint64_t gpa)
+/* Guest-physical address of RAM page i. */
+static uint64_t sf_gpa(const struct sf_save *s, uint64_t i)
 {
-	if (s->nmap == s->cap) {
-		uint64_t cap = s->cap ? s->cap * 2 : 4096;
-		uint64_t *m = realloc(s->map, cap * sizeof(*m));
-
-		if (!m)
-			return -ENOMEM;
-		s->map = m;
-		s->cap = cap;
-	}
-	s->map[s->nmap++] = gpa;
-	return 0;
+	return i < s->low ? i * SF_PAGE
+			  : COWVM_HIGH_MEM_BASE + (i - s->low) * SF_PAGE;
 }
 
-/* Queue the pages of RAM [gpa, gpa + len) that are not zero (len at most
- * SF_BUF): read into a writer buffer, packed, written at s->off. */
-static int sf_chunk(struct sf_save *s, uint64_t gpa, uint64_t len)
+/* RAM pages [first, first + n) into buf as the file holds them: a whole
+ * file every page, a child only those that may differ from its parent
+ * (zero elsewhere); marks the stored ones in the map. */
+static void sf_block_read(struct sf_save *s, uint64_t first, uint64_t n,
+			  uint8_t *buf)
+{
+	for (uint64_t i = 0, j; i < n; i = j) {
+		uint64_t gpa = sf_gpa(s, first + i);
+
+		for (j = i + 1;
+		     j < n && sf_gpa(s, first + j) == gpa + (j - i) * SF_PAGE;
+		     j++)
+			;
+		if (!s->parent) {
+			vmm_mem_image_read(s->img, gpa, buf + i * SF_PAGE,
+					   (j - i) * SF_PAGE);
+			for (uint64_t k = first + i; k < first + j; k++)
+				s->map[k / 8] |= (uint8_t)(1u << (k % 8));
+			continue;
+		}
+		for (uint64_t k = i; k < j; k++) {
+			uint8_t *p = buf + k * SF_PAGE;
+			uint64_t g = gpa + (k - i) * SF_PAGE;
+
+			if (vmm_mem_image_same(s->img, s->parent, g)) {
+				memset(p, 0, SF_PAGE);
+				continue;
+			}
+			vmm_mem_image_read(s->img, g, p, SF_PAGE);
+			s->map[(first + k) / 8] |=
+				(uint8_t)(1u << ((first + k) % 8));
+		}
+	}
+}
+
+/* Block b of PAGES: read, summed, its pages that are not zero written at
+ * their place (a run per write); zero pages stay holes. */
+static int sf_block(struct sf_save *s, uint64_t b)
 {
 	static const uint8_t zero[SF_PAGE];
+	uint64_t first = b * COWVM_SNAPFILE_BLOCK, n = s->pages - first;
+	uint64_t base = s->h.section[COWVM_SNAPFILE_PAGES].offset;
 	unsigned idx;
 	int err;
 	uint8_t *buf = sf_writer_buf(&s->w, &idx, &err);
-	uint64_t kept = 0;
 
 	if (!buf)
 		return sf_fail(s, err, "write");
-	if (!s->parent)
-		vmm_mem_image_read(s->img, gpa, buf, len);
-	for (uint64_t p = 0; p < len; p += SF_PAGE) {
-		if (s->parent && vmm_mem_image_same(s->img, s->parent, gpa + p))
-			continue; /* a child keeps what its parent has */
-		if (s->parent)
-			vmm_mem_image_read(s->img, gpa + p, buf + p, SF_PAGE);
-		else if (!memcmp(buf + p, zero, SF_PAGE))
+	n = n < COWVM_SNAPFILE_BLOCK ? n : COWVM_SNAPFILE_BLOCK;
+	sf_block_read(s, first, n, buf);
+	s->sums[b] = vmm_crc32c(0, buf, n * SF_PAGE);
+	for (uint64_t i = 0, j; !err && i < n; i = j) {
+		if (!memcmp(buf + i * SF_PAGE, zero, SF_PAGE)) {
+			j = i + 1;
 			continue;
-		if (sf_map_add(s, gpa + p))
-			return sf_fail(s, -ENOMEM, "page map");
-		if (kept != p)
-			memcpy(buf + kept, buf + p, SF_PAGE);
-		kept += SF_PAGE;
+		}
+		for (j = i + 1;
+		     j < n && memcmp(buf + j * SF_PAGE, zero, SF_PAGE); j++)
+			;
+		err = sf_writer_put(&s->w, idx, i * SF_PAGE, (j - i) * SF_PAGE,
+				    base + (first + i) * SF_PAGE);
 	}
-	if (!kept)
-		return 0;
-	s->crc = vmm_crc32c(s->crc, buf, kept);
-	err = sf_writer_put(&s->w, idx, kept, s->off);
-	s->off += kept;
+	if (!err)
+		err = sf_writer_done(&s->w, idx);
 	return err ? sf_fail(s, err, "write") : 0;
 }
 
-/* The PAGES section: every RAM range in chunks. */
+/* The PAGES section, block by block, with the map and the sums. */
 static int sf_pages(struct sf_save *s)
 {
 	struct vmm_range r[VMM_MAX_RANGES];
-	unsigned n = vmm_mem_layout(s->h.mem_size, r);
-	struct cowvm_snapfile_section *sec =
-		&s->h.section[COWVM_SNAPFILE_PAGES];
-	int err = sf_writer_init(&s->w, s->fd);
+	uint64_t nblk;
+	int err;
 
+	vmm_mem_layout(s->h.mem_size, r);
+	s->pages = s->h.mem_size / SF_PAGE;
+	s->low = r[0].size / SF_PAGE;
+	nblk = (s->pages + COWVM_SNAPFILE_BLOCK - 1) / COWVM_SNAPFILE_BLOCK;
+	s->map = calloc(1, (s->pages + 7) / 8);
+	s->sums = calloc(nblk, sizeof(*s->sums));
+	if (!s->map || !s->sums)
+		return sf_fail(s, -ENOMEM, "page map");
+	err = sf_writer_init(&s->w, s->fd);
 	if (err)
 		return sf_fail(s, err, "io_uring");
-	sec->offset = s->off;
-	for (unsigned i = 0; !err && i < n; i++)
-		for (uint64_t o = 0; !err && o < r[i].size; o += SF_BUF)
-			err = sf_chunk(s, r[i].gpa + o,
-				       r[i].size - o < SF_BUF ? r[i].size - o
-							      : SF_BUF);
+	for (uint64_t b = 0; !err && b < nblk; b++)
+		err = sf_block(s, b);
 	if (!err)
 		err = sf_writer_finish(&s->w);
 	else
 		sf_writer_finish(&s->w);
 	if (err)
 		return sf_fail(s, err, "write");
-	sec->length = s->off - sec->offset;
-	sec->crc32c = s->crc;
-	s->h.nr_pages = s->nmap;
+	for (uint64_t i = 0; i < (s->pages + 7) / 8; i++)
+		s->h.nr_pages += (uint64_t)__builtin_popcount(s->map[i]);
+	s->h.section[COWVM_SNAPFILE_PAGES].length = s->h.mem_size;
 	return 0;
+}
+
+/* Section i: n bytes at p, at the end of the file so far. */
+static int sf_section(struct sf_save *s, unsigned i, const void *p, size_t n,
+		      uint64_t off)
+{
+	struct cowvm_snapfile_section *sec = &s->h.section[i];
+
+	sec->offset = off;
+	sec->length = n;
+	sec->crc32c = vmm_crc32c(0, p, n);
+	return sf_io(true, s->fd, (void *)p, n, off);
 }
 
 /* The header (but for the sections) of a snapshot of cfg and st. */
@@ -151,34 +189,39 @@ static void sf_header_init(struct sf_save *s, const struct cowvm_config *cfg,
 		 COWVM_VERSION);
 	_Static_assert(COWVM_SNAPFILE_CPU_WORDS >= VMM_CPU_WORDS, "cpu words");
 	vmm_cpu_features(h->cpu);
-	h->section[COWVM_SNAPFILE_STATE].offset = COWVM_SNAPFILE_ALIGN;
-	h->section[COWVM_SNAPFILE_STATE].length = state_len;
-	s->off = sf_align(COWVM_SNAPFILE_ALIGN + state_len);
+	h->section[COWVM_SNAPFILE_PAGES].offset =
+		sf_align(COWVM_SNAPFILE_ALIGN + state_len);
 }
 
-/* State, pages, map and header into s->fd. */
+/* State, pages, map, sums and header into s->fd. */
 static int sf_write_all(struct sf_save *s, const struct cowvm_config *cfg,
 			const struct vmm_state *st)
 {
-	struct cowvm_snapfile_section *map = &s->h.section[COWVM_SNAPFILE_MAP];
 	void *packed = NULL;
 	size_t len;
+	uint64_t end;
 	int err = vmm_state_pack(st, &packed, &len);
 
 	if (err)
 		return sf_fail(s, err, "state");
 	sf_header_init(s, cfg, len);
-	s->h.section[COWVM_SNAPFILE_STATE].crc32c = vmm_crc32c(0, packed, len);
-	err = sf_io(true, s->fd, packed, len, COWVM_SNAPFILE_ALIGN);
+	err = sf_section(s, COWVM_SNAPFILE_STATE, packed, len,
+			 COWVM_SNAPFILE_ALIGN);
 	free(packed);
 	if (!err)
 		err = sf_pages(s);
 	if (err)
 		return sf_fail(s, err, "write");
-	map->offset = s->off;
-	map->length = s->nmap * sizeof(uint64_t);
-	map->crc32c = vmm_crc32c(0, s->map, map->length);
-	err = sf_io(true, s->fd, s->map, map->length, map->offset);
+	end = s->h.section[COWVM_SNAPFILE_PAGES].offset + s->h.mem_size;
+	err = sf_section(s, COWVM_SNAPFILE_MAP, s->map, (s->pages + 7) / 8,
+			 end);
+	end = sf_align(end + (s->pages + 7) / 8);
+	if (!err)
+		err = sf_section(s, COWVM_SNAPFILE_SUMS, s->sums,
+				 (s->pages + COWVM_SNAPFILE_BLOCK - 1) /
+					 COWVM_SNAPFILE_BLOCK *
+					 sizeof(*s->sums),
+				 end);
 	s->h.header_crc32c = vmm_crc32c(
 		0, &s->h,
 		offsetof(struct cowvm_snapfile_header, header_crc32c));
@@ -287,6 +330,7 @@ static int sf_save(struct cowvm_snapshot *snap, struct cowvm_snapshot *parent,
 	else
 		vmm_vm_set_error(s.err);
 	free(s.map);
+	free(s.sums);
 	return err;
 }
 

@@ -8,16 +8,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SF_BUFS 4u	   /* writes in flight */
-#define SF_BUF	(4u << 20) /* bytes per write */
+#define SF_BUFS	 4u	    /* buffers in flight */
+#define SF_BUF	 (4u << 20) /* bytes per buffer */
+#define SF_RING	 64u	    /* writes in flight */
 
-/* A writer of large buffers through io_uring. */
+/* A writer of large buffers through io_uring, each buffer written as one
+ * or more pieces (the runs of a sparse file). */
 struct sf_writer {
 	struct io_uring ring;
 	int fd;
 	uint8_t *mem; /* SF_BUFS buffers of SF_BUF bytes */
-	size_t len[SF_BUFS];
-	unsigned busy; /* bit i: buffer i in flight */
+	unsigned pend[SF_BUFS]; /* per buffer: writes in flight */
+	unsigned busy;		/* bit i: buffer i in use */
 	unsigned inflight;
 };
 
@@ -33,8 +35,13 @@ int sf_writer_init(struct sf_writer *w, int fd);
 /* A free buffer (waiting for a write if all are in flight), its index in
  * *idx; NULL with *err when a write failed. */
 uint8_t *sf_writer_buf(struct sf_writer *w, unsigned *idx, int *err);
-/* Write len bytes of buffer idx at file offset off; 0 or -errno. */
-int sf_writer_put(struct sf_writer *w, unsigned idx, size_t len, uint64_t off);
+/* Queue a write of len bytes at byte at of buffer idx to file offset off
+ * (the buffer stays busy until all its writes are done); 0 or -errno. */
+int sf_writer_put(struct sf_writer *w, unsigned idx, size_t at, size_t len,
+		  uint64_t off);
+/* Buffer idx gets no more writes: submit them, or free it if it had none;
+ * 0 or -errno. */
+int sf_writer_done(struct sf_writer *w, unsigned idx);
 /* Wait for every write and tear w down; 0 or the first -errno. */
 int sf_writer_finish(struct sf_writer *w);
 

@@ -72,14 +72,19 @@ static int sf_reap(struct sf_writer *w)
 {
 	struct io_uring_cqe *cqe;
 	int r = io_uring_wait_cqe(&w->ring, &cqe);
+	uint64_t data;
 	unsigned i;
 
 	if (r < 0)
 		return r;
-	i = (unsigned)io_uring_cqe_get_data64(cqe);
-	r = cqe->res < 0 ? cqe->res : (size_t)cqe->res != w->len[i] ? -EIO : 0;
+	data = io_uring_cqe_get_data64(cqe);
+	i = (unsigned)(data & 0xff);
+	r = cqe->res < 0		      ? cqe->res
+	    : (uint64_t)cqe->res != data >> 8 ? -EIO
+					      : 0;
 	io_uring_cqe_seen(&w->ring, cqe);
-	w->busy &= ~(1u << i);
+	if (!--w->pend[i])
+		w->busy &= ~(1u << i);
 	w->inflight--;
 	return r;
 }
@@ -94,7 +99,7 @@ int sf_writer_init(struct sf_writer *w, int fd)
 	w->mem = aligned_alloc(4096, (size_t)SF_BUFS * SF_BUF);
 	if (!w->mem)
 		return -ENOMEM;
-	r = io_uring_queue_init(SF_BUFS, &w->ring, 0);
+	r = io_uring_queue_init(SF_RING, &w->ring, 0);
 	if (r < 0) {
 		free(w->mem);
 		w->mem = NULL;
@@ -119,20 +124,44 @@ uint8_t *sf_writer_buf(struct sf_writer *w, unsigned *idx, int *err)
 	return NULL;
 }
 
-/* Write len bytes of buffer idx at file offset off; 0 or -errno. */
-int sf_writer_put(struct sf_writer *w, unsigned idx, size_t len, uint64_t off)
+/* Queue a write of len bytes at byte at of buffer idx to offset off;
+ * with SF_RING writes queued, submit and wait for one first. */
+int sf_writer_put(struct sf_writer *w, unsigned idx, size_t at, size_t len,
+		  uint64_t off)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	struct io_uring_sqe *sqe;
 	int r;
 
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_write(sqe, w->fd, w->mem + (size_t)idx * SF_BUF,
+	while (w->inflight >= SF_RING) {
+		r = io_uring_submit(&w->ring);
+		if (r < 0 || (r = sf_reap(w)))
+			return r;
+	}
+	sqe = io_uring_get_sqe(&w->ring);
+	if (!sqe) {
+		r = io_uring_submit(&w->ring);
+		sqe = r < 0 ? NULL : io_uring_get_sqe(&w->ring);
+		if (!sqe)
+			return r < 0 ? r : -EBUSY;
+	}
+	io_uring_prep_write(sqe, w->fd, w->mem + (size_t)idx * SF_BUF + at,
 			    (unsigned)len, off);
-	io_uring_sqe_set_data64(sqe, idx);
-	w->len[idx] = len;
+	io_uring_sqe_set_data64(sqe, idx | (uint64_t)len << 8);
+	w->pend[idx]++;
 	w->busy |= 1u << idx;
 	w->inflight++;
+	return 0;
+}
+
+/* Submit buffer idx's writes; a buffer with none is free again. */
+int sf_writer_done(struct sf_writer *w, unsigned idx)
+{
+	int r;
+
+	if (!w->pend[idx]) {
+		w->busy &= ~(1u << idx);
+		return 0;
+	}
 	r = io_uring_submit(&w->ring);
 	return r < 0 ? r : 0;
 }
@@ -142,6 +171,8 @@ int sf_writer_finish(struct sf_writer *w)
 {
 	int err = 0;
 
+	if (w->mem && w->inflight && io_uring_submit(&w->ring) < 0)
+		err = -EIO;
 	while (w->mem && w->inflight) {
 		int r = sf_reap(w);
 

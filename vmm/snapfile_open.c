@@ -1,8 +1,10 @@
-/* Opening a snapshot file (cowvm_snapfile.h): every check before anything
- * is trusted (magic, version, header checksum, layout, bounds, this host's
- * CPU features, each section's checksum), then the pages read straight into
- * a new VM's RAM, the state restored into it and a snapshot taken of it.
- * The snapshot holds its own copy: the file may go or change afterwards. */
+/* Opening a snapshot file (cowvm_snapfile.h): every check of the header,
+ * state, map and sums before anything is trusted (magic, version,
+ * checksums, layout, bounds, this host's CPU features), then the RAM image
+ * mapped in place (MAP_PRIVATE through the frame store: no page is read or
+ * copied, so opening costs the same at any size) with its pages checked
+ * against the sums in the background; a child file's own pages are read,
+ * checked and written over a clone of its parent chain. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,7 +27,7 @@ struct sf_open {
 	int fd;
 	uint64_t size; /* of the file */
 	struct cowvm_snapfile_header h;
-	struct cowvm *vm;
+	struct cowvm_config cfg; /* of the VMs made from it */
 	char err[600];
 };
 
@@ -41,6 +43,19 @@ static int so_fail(struct sf_open *o, int err, const char *fmt, ...)
 	vsnprintf(o->err + n, sizeof(o->err) - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -err;
+}
+
+/* Bytes of the MAP section of h's RAM. */
+static uint64_t so_map_bytes(const struct cowvm_snapfile_header *h)
+{
+	return (h->mem_size / SO_PAGE + 7) / 8;
+}
+
+/* Blocks of h's RAM image (entries of SUMS). */
+static uint64_t so_blocks(const struct cowvm_snapfile_header *h)
+{
+	return (h->mem_size / SO_PAGE + COWVM_SNAPFILE_BLOCK - 1) /
+	       COWVM_SNAPFILE_BLOCK;
 }
 
 /* The header: magic, version, checksum, layout, sections inside the file. */
@@ -80,9 +95,12 @@ static int so_header(struct sf_open *o)
 				       (unsigned long long)s->offset,
 				       (unsigned long long)s->length);
 	}
-	if (h->section[COWVM_SNAPFILE_PAGES].length != h->nr_pages * SO_PAGE ||
-	    h->section[COWVM_SNAPFILE_MAP].length != h->nr_pages * 8)
-		return so_fail(o, ENOEXEC, "page count and sections disagree");
+	if (!h->mem_size || h->mem_size % SO_PAGE ||
+	    h->section[COWVM_SNAPFILE_PAGES].length != h->mem_size ||
+	    h->section[COWVM_SNAPFILE_PAGES].offset % SO_PAGE ||
+	    h->section[COWVM_SNAPFILE_MAP].length != so_map_bytes(h) ||
+	    h->section[COWVM_SNAPFILE_SUMS].length != so_blocks(h) * 4)
+		return so_fail(o, ENOEXEC, "RAM size and sections disagree");
 	return 0;
 }
 
@@ -131,7 +149,18 @@ static int so_cpu(struct sf_open *o)
 	static const char *const word[VMM_CPU_WORDS] = {
 		"1.ecx", "1.edx",   "7.ebx",	      "7.ecx",
 		"7.edx", "0xd.eax", "0x80000001.ecx", "0x80000001.edx"};
-	const uint32_t *have = o->vm->vcpu.features;
+	uint32_t have[VMM_CPU_WORDS];
+
+	if (!vmm_cpu_features(have)) { /* no vCPU made yet: make one */
+		struct cowvm *vm = vmm_pool_take(&o->cfg);
+
+		if (!vm)
+			return so_fail(o, errno ? errno : EIO, "%s",
+				       vmm_vm_error());
+		vmm_vm_discard(vm);
+		if (!vmm_cpu_features(have))
+			return so_fail(o, EIO, "no vCPU features known");
+	}
 
 	for (unsigned w = 0; w < VMM_CPU_WORDS; w++) {
 		uint32_t lack = o->h.cpu[w] & ~have[w];
@@ -168,58 +197,7 @@ static void *so_section(struct sf_open *o, unsigned i, const char *name)
 	return p;
 }
 
-/* Whether gpa is a page of o's RAM. */
-static bool so_in_ram(const struct sf_open *o, uint64_t gpa)
-{
-	struct vmm_range r[VMM_MAX_RANGES];
-	unsigned n = vmm_mem_layout(o->h.mem_size, r);
-
-	for (unsigned i = 0; i < n; i++)
-		if (gpa >= r[i].gpa && gpa - r[i].gpa < r[i].size)
-			return gpa % SO_PAGE == 0;
-	return false;
-}
-
-static int so_chain(struct sf_open *o, unsigned depth);
-
-/* Read the stored pages into o->vm's RAM, runs of consecutive pages at a
- * time, checking the map and the pages' checksum. */
-static int so_pages(struct sf_open *o, const uint64_t *map)
-{
-	const struct cowvm_snapfile_section *s =
-		&o->h.section[COWVM_SNAPFILE_PAGES];
-	uint64_t n = o->h.nr_pages, off = s->offset;
-	uint32_t crc = 0;
-
-	for (uint64_t i = 0, j; i < n; i = j) {
-		uint8_t *p;
-		int err;
-
-		for (j = i + 1;
-		     j < n && map[j] == map[j - 1] + SO_PAGE && j - i < 1024;
-		     j++)
-			;
-		for (uint64_t k = i; k < j; k++)
-			if (!so_in_ram(o, map[k]) ||
-			    (k && map[k] <= map[k - 1]))
-				return so_fail(
-					o, ENOEXEC,
-					"page map entry %llu (0x%llx) is "
-					"not an ascending page of RAM",
-					(unsigned long long)k,
-					(unsigned long long)map[k]);
-		p = vmm_mem_gpa_write(o->vm->mem, map[i], (j - i) * SO_PAGE);
-		err = p ? sf_io(false, o->fd, p, (j - i) * SO_PAGE, off)
-			: -EFAULT;
-		if (err)
-			return so_fail(o, -err, "pages: %s", strerror(-err));
-		crc = vmm_crc32c(crc, p, (j - i) * SO_PAGE);
-		off += (j - i) * SO_PAGE;
-	}
-	if (crc != s->crc32c)
-		return so_fail(o, EBADMSG, "pages section: checksum mismatch");
-	return 0;
-}
+static struct cowvm_snapshot *so_snapshot(struct sf_open *o, unsigned depth);
 
 #define SO_CHAIN_MAX 64 /* most parents a chain may have */
 
@@ -236,93 +214,214 @@ static void so_parent_path(const struct sf_open *o, char *buf, size_t n)
 	free(c);
 }
 
-/* Open o's parent p (header checked, the one o was saved against), then
- * load its chain into o->vm; 0 or -errno with o->err. */
-static int so_parent(struct sf_open *o, unsigned depth)
+/* Open path into o (header checked); 0 or -errno with o->err. */
+static int so_file(struct sf_open *o, const char *path)
+{
+	struct stat st;
+
+	o->path = path;
+	o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (o->fd < 0 || fstat(o->fd, &st))
+		return so_fail(o, errno, "%s", strerror(errno));
+	o->size = (uint64_t)st.st_size;
+	return so_header(o);
+}
+
+/* o's parent (the one o was saved against) as a snapshot; NULL with
+ * o->err. */
+static struct cowvm_snapshot *so_parent(struct sf_open *o, unsigned depth)
 {
 	char path[4400];
-	struct sf_open p = {.path = path, .fd = -1, .vm = o->vm};
-	struct stat st;
-	int err = 0;
+	struct sf_open p = {.fd = -1, .cfg = o->cfg};
+	struct cowvm_snapshot *snap = NULL;
+	int err;
 
-	if (depth == SO_CHAIN_MAX)
-		return so_fail(o, ELOOP, "more than %u parents", SO_CHAIN_MAX);
+	if (depth == SO_CHAIN_MAX) {
+		so_fail(o, ELOOP, "more than %u parents", SO_CHAIN_MAX);
+		return NULL;
+	}
 	so_parent_path(o, path, sizeof(path));
-	p.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (p.fd < 0 || fstat(p.fd, &st))
-		err = so_fail(&p, errno, "missing: %s", strerror(errno));
-	p.size = err ? 0 : (uint64_t)st.st_size;
-	if (!err)
-		err = so_header(&p);
+	err = so_file(&p, path);
+	if (err == -ENOENT)
+		so_fail(&p, ENOENT, "missing");
 	if (!err && p.h.header_crc32c != o->h.parent_header_crc32c)
 		err = so_fail(&p, ESTALE, "changed since its child was saved");
 	if (!err && p.h.mem_size != o->h.mem_size)
 		err = so_fail(&p, ENOEXEC, "RAM size differs from its child's");
-	if (!err)
-		err = so_chain(&p, depth + 1);
+	if (!err) {
+		snap = so_snapshot(&p, depth + 1);
+		err = snap ? 0 : -errno;
+	}
+	err = -err;
 	if (p.fd >= 0)
 		close(p.fd);
-	if (err)
+	if (!snap) {
 		snprintf(o->err, sizeof(o->err), "%.200s: parent %.390s",
 			 o->path, p.err);
+		errno = err;
+	}
+	return snap;
+}
+
+/* Whether page i is marked stored in map. */
+static bool so_stored(const uint8_t *map, uint64_t i)
+{
+	return map[i / 8] >> (i % 8) & 1;
+}
+
+/* Guest-physical address of RAM page i of o. */
+static uint64_t so_gpa(const struct sf_open *o, uint64_t i)
+{
+	struct vmm_range r[VMM_MAX_RANGES];
+
+	vmm_mem_layout(o->h.mem_size, r);
+	return i < r[0].size / SO_PAGE
+		       ? i * SO_PAGE
+		       : r[1].gpa + (i - r[0].size / SO_PAGE) * SO_PAGE;
+}
+
+/* A child's stored pages over vm (a clone of its parent): every block
+ * holding one read whole and checked against its sum first. */
+static int so_child_pages(struct sf_open *o, struct cowvm *vm,
+			  const uint8_t *map, const uint32_t *sums)
+{
+	uint64_t pages = o->h.mem_size / SO_PAGE;
+	uint64_t base = o->h.section[COWVM_SNAPFILE_PAGES].offset;
+	uint8_t *buf = malloc((size_t)COWVM_SNAPFILE_BLOCK * SO_PAGE);
+	int err = buf ? 0 : so_fail(o, ENOMEM, "out of memory");
+
+	for (uint64_t b = 0; !err && b < so_blocks(&o->h); b++) {
+		uint64_t first = b * COWVM_SNAPFILE_BLOCK, n = pages - first;
+		bool any = false;
+
+		n = n < COWVM_SNAPFILE_BLOCK ? n : COWVM_SNAPFILE_BLOCK;
+		for (uint64_t i = 0; i < n && !any; i++)
+			any = so_stored(map, first + i);
+		if (!any)
+			continue;
+		err = sf_io(false, o->fd, buf, n * SO_PAGE,
+			    base + first * SO_PAGE);
+		if (err)
+			err = so_fail(o, -err, "pages: %s", strerror(-err));
+		else if (vmm_crc32c(0, buf, n * SO_PAGE) != sums[b])
+			err = so_fail(o, EBADMSG,
+				      "pages section: checksum mismatch in "
+				      "block %llu",
+				      (unsigned long long)b);
+		for (uint64_t i = 0; !err && i < n; i++) {
+			uint8_t *p = so_stored(map, first + i)
+					     ? vmm_gpa_write(
+						       vm, so_gpa(o, first + i),
+						       SO_PAGE)
+					     : NULL;
+
+			if (p)
+				memcpy(p, buf + i * SO_PAGE, SO_PAGE);
+			else if (so_stored(map, first + i))
+				err = so_fail(o, EFAULT, "%s", vm->err);
+		}
+	}
+	free(buf);
 	return err;
 }
 
-/* The pages of o's chain into o->vm, oldest parent first. */
-static int so_chain(struct sf_open *o, unsigned depth)
+/* A child file: its parent chain's snapshot cloned, its own pages and
+ * state over the clone, a snapshot of that. */
+static struct cowvm_snapshot *so_child(struct sf_open *o, unsigned depth,
+				       struct vmm_state *st, const uint8_t *map,
+				       const uint32_t *sums)
 {
-	uint64_t *map;
-	int err = o->h.parent[0] ? so_parent(o, depth) : 0;
+	struct cowvm_snapshot *parent = so_parent(o, depth), *snap = NULL;
+	struct cowvm *vm = parent ? cowvm_clone(parent) : NULL;
+	int err = vm ? 0 : errno ? errno : EIO;
 
-	if (err)
-		return err;
-	map = so_section(o, COWVM_SNAPFILE_MAP, "map");
-	err = map ? so_pages(o, map) : -EBADMSG;
-	free(map);
-	return err;
+	if (parent && !vm)
+		so_fail(o, err, "%s", vmm_vm_error());
+	if (vm)
+		err = -so_child_pages(o, vm, map, sums);
+	if (!err && vmm_state_restore(vm, st))
+		err = -so_fail(o, EINVAL, "restore: %s", vm->err);
+	if (!err) {
+		snap = cowvm_snapshot(vm);
+		if (!snap)
+			err = -so_fail(o, errno, "%s", vm->err);
+	}
+	cowvm_destroy(vm);
+	cowvm_snapshot_put(parent);
+	vmm_state_free(st);
+	errno = err;
+	return snap;
 }
 
-/* A new VM of the file's size and mode, cfg's other settings. */
-static int so_vm(struct sf_open *o, const struct cowvm_config *cfg)
+/* A file without parent: its RAM image mapped in place, its pages checked
+ * in the background (the sums taken over). */
+static struct cowvm_snapshot *so_root(struct sf_open *o, struct vmm_state *st,
+				      const uint8_t *map, uint32_t *sums)
 {
-	struct cowvm_config c;
+	uint64_t pages = o->h.mem_size / SO_PAGE, off;
+	struct vmm_mem_image *img = NULL;
+	struct vmm_verify *v = NULL;
+	struct cowvm_snapshot *snap;
+	int err = 0;
 
-	if (cfg)
-		c = *cfg;
-	else
-		cowvm_config_init(&c);
-	if (cfg && cfg->mem_size && cfg->mem_size != o->h.mem_size)
-		return so_fail(o, EINVAL,
-			       "holds %llu bytes of RAM, the config asks for "
-			       "%llu",
-			       (unsigned long long)o->h.mem_size,
-			       (unsigned long long)cfg->mem_size);
-	c.mem_size = o->h.mem_size;
-	o->vm = cowvm_create(&c);
-	if (!o->vm)
-		return so_fail(o, errno ? errno : EINVAL, "%s",
-			       cowvm_error(NULL));
-	return 0;
+	for (uint64_t i = 0; i < pages && !err; i++)
+		if (!so_stored(map, i))
+			err = so_fail(o, ENOEXEC,
+				      "page %llu not stored in a file without "
+				      "parent",
+				      (unsigned long long)i);
+	off = o->h.section[COWVM_SNAPFILE_PAGES].offset;
+	if (!err &&
+	    (err = vmm_mem_image_file(o->fd, off, o->h.mem_size,
+				      o->cfg.mem_mode == COWVM_MEM_UFFD, &img)))
+		so_fail(o, -err, "cannot map its pages: %s", strerror(-err));
+	if (!err &&
+	    (err = vmm_verify_start(o->fd, o->path, off, pages, sums, &v)))
+		so_fail(o, -err, "cannot check its pages: %s", strerror(-err));
+	if (err) {
+		vmm_mem_image_put(img);
+		vmm_state_free(st);
+		free(sums);
+		errno = -err;
+		return NULL;
+	}
+	snap = vmm_snapshot_make(&o->cfg, st, img, v);
+	vmm_verify_put(v);
+	if (!snap)
+		so_fail(o, ENOMEM, "out of memory");
+	return snap;
 }
 
-/* State and RAM into o->vm. */
-static int so_fill(struct sf_open *o)
+/* The snapshot o's file holds; NULL with errno and o->err. */
+static struct cowvm_snapshot *so_snapshot(struct sf_open *o, unsigned depth)
 {
 	void *packed = so_section(o, COWVM_SNAPFILE_STATE, "state");
+	uint8_t *map = packed ? so_section(o, COWVM_SNAPFILE_MAP, "map") : NULL;
+	uint32_t *sums =
+		map ? so_section(o, COWVM_SNAPFILE_SUMS, "sums") : NULL;
 	struct vmm_state *st = NULL;
-	int err = packed ? 0 : -EBADMSG;
+	struct cowvm_snapshot *snap = NULL;
+	int err = sums ? 0 : EBADMSG;
 
+	if (!err && (err = so_cpu(o)))
+		err = -err;
 	if (!err &&
 	    vmm_state_unpack(packed, o->h.section[COWVM_SNAPFILE_STATE].length,
 			     &st))
-		err = so_fail(o, ENOEXEC, "state section: not this build's");
-	if (!err)
-		err = so_chain(o, 0);
-	if (!err && vmm_state_restore(o->vm, st))
-		err = so_fail(o, EINVAL, "restore: %s", o->vm->err);
-	vmm_state_free(st);
+		err = -so_fail(o, ENOEXEC, "state section: not this build's");
+	if (!err && o->h.parent[0]) {
+		snap = so_child(o, depth, st, map, sums);
+		free(sums);
+	} else if (!err) {
+		snap = so_root(o, st, map, sums);
+	} else {
+		free(sums);
+	}
+	err = snap ? 0 : err ? err : errno;
 	free(packed);
-	return err;
+	free(map);
+	errno = err;
+	return snap;
 }
 
 /* Open the snapshot saved at path, for VMs of cfg (NULL: defaults; its
@@ -333,33 +432,28 @@ struct cowvm_snapshot *cowvm_snapshot_open(const char *path,
 {
 	struct sf_open o = {.path = path ? path : "", .fd = -1};
 	struct cowvm_snapshot *snap = NULL;
-	struct stat st;
-	int err = 0;
+	int err = path ? -so_file(&o, path) : -so_fail(&o, EINVAL, "no path");
 
-	o.fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (o.fd < 0 || fstat(o.fd, &st))
-		err = so_fail(&o, path ? errno : EINVAL, "%s",
-			      strerror(path ? errno : EINVAL));
-	o.size = err ? 0 : (uint64_t)st.st_size;
-	if (!err)
-		err = so_header(&o);
-	if (!err)
-		err = so_vm(&o, cfg);
-	if (!err)
-		err = so_cpu(&o);
-	if (!err)
-		err = so_fill(&o);
+	if (cfg)
+		o.cfg = *cfg;
+	else
+		cowvm_config_init(&o.cfg);
+	if (!err && cfg && cfg->mem_size && cfg->mem_size != o.h.mem_size)
+		err = -so_fail(&o, EINVAL,
+			       "holds %llu bytes of RAM, the config asks for "
+			       "%llu",
+			       (unsigned long long)o.h.mem_size,
+			       (unsigned long long)cfg->mem_size);
+	o.cfg.mem_size = o.h.mem_size;
 	if (!err) {
-		snap = cowvm_snapshot(o.vm);
-		if (!snap)
-			err = so_fail(&o, errno, "%s", o.vm->err);
+		snap = so_snapshot(&o, 0);
+		err = snap ? 0 : errno;
 	}
 	if (o.fd >= 0)
 		close(o.fd);
-	cowvm_destroy(o.vm);
 	if (err) {
 		vmm_vm_set_error(o.err);
-		errno = -err;
+		errno = err > 0 ? err : -err;
 	}
 	return snap;
 }

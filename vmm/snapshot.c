@@ -20,6 +20,8 @@ struct cowvm_snapshot {
 	pthread_mutex_t lock;	/* guards the spares */
 	struct cowvm *spares;	/* destroyed clones reset to it (pool_next) */
 	unsigned nspares, keep; /* held, and most to hold */
+	struct vmm_verify *verify; /* the check of the file RAM is mapped
+				    * from (snapfile_check.c), or NULL */
 };
 
 /* Whether snap was taken before this process was forked from its taker. */
@@ -28,12 +30,21 @@ static bool snap_inherited(const struct cowvm_snapshot *snap)
 	return snap->gen != vmm_fork_gen;
 }
 
+/* vm's RAM now comes from the file v checks (NULL: from none). */
+static void snap_set_verify(struct cowvm *vm, struct vmm_verify *v)
+{
+	vmm_verify_get(v);
+	vmm_verify_put(vm->verify);
+	vm->verify = v;
+}
+
 /* Discard every VM of list (linked through pool_next). */
 static void snap_discard_list(struct cowvm *list)
 {
 	while (list) {
 		struct cowvm *next = list->pool_next;
 
+		snap_set_verify(list, NULL);
 		vmm_vm_discard(list);
 		list = next;
 	}
@@ -73,7 +84,32 @@ static void snap_free(struct cowvm_snapshot *snap)
 	pthread_mutex_destroy(&snap->lock);
 	vmm_mem_image_put(snap->mem);
 	vmm_state_free(snap->state);
+	vmm_verify_put(snap->verify);
 	free(snap);
+}
+
+/* A snapshot of cfg, st and img (taken over) checked by verify. */
+struct cowvm_snapshot *vmm_snapshot_make(const struct cowvm_config *cfg,
+					 struct vmm_state *st,
+					 struct vmm_mem_image *img,
+					 struct vmm_verify *verify)
+{
+	struct cowvm_snapshot *snap = vmm_calloc(1, sizeof(*snap));
+
+	if (!snap) {
+		vmm_mem_image_put(img);
+		vmm_state_free(st);
+		errno = ENOMEM;
+		return NULL;
+	}
+	atomic_init(&snap->refs, 1);
+	snap->gen = vmm_fork_gen;
+	pthread_mutex_init(&snap->lock, NULL);
+	snap->cfg = *cfg;
+	snap->state = st;
+	snap->mem = img;
+	snap->verify = vmm_verify_get(verify);
+	return snap;
 }
 
 /* Freeze vm (loaded, not stopped) into a new snapshot holding one ref. */
@@ -102,6 +138,7 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 	snap->gen = vmm_fork_gen;
 	pthread_mutex_init(&snap->lock, NULL);
 	snap->cfg = vm->cfg;
+	snap->verify = vmm_verify_get(vm->verify);
 	err = vmm_state_save(vm, &snap->state);
 	if (!err) {
 		err = vmm_mem_image_take(vm->mem, &snap->mem);
@@ -129,6 +166,7 @@ static int snap_apply(struct cowvm *vm, struct cowvm_snapshot *snap)
 		snap_mem_fail(vm, err, "realize");
 		return vmm_mem_broken(vm->mem) ? snap_stop(vm, err) : err;
 	}
+	snap_set_verify(vm, snap->verify);
 	err = vmm_state_restore(vm, snap->state);
 	return err ? snap_stop(vm, err) : 0;
 }
@@ -167,6 +205,20 @@ static bool snap_keeps(struct cowvm_snapshot *snap)
 	keeps = snap->keep > 0;
 	pthread_mutex_unlock(&snap->lock);
 	return keeps;
+}
+
+/* Whether snap's file failed its check or changed in place: then no new
+ * VM is made from it (errno and the error say why). */
+static bool snap_refused(struct cowvm_snapshot *snap)
+{
+	char why[400];
+	int err = vmm_verify_state(snap->verify, why, sizeof(why));
+
+	if (!err)
+		return false;
+	vmm_vm_set_error(why);
+	errno = -err;
+	return true;
 }
 
 /* One of snap's spares, made to look new (config, no error, stdio 0, 1,
@@ -265,8 +317,10 @@ void cowvm_destroy(struct cowvm *vm)
 		return; /* its frames are the parent's too: left alone */
 	origin = vm->origin;
 	vm->origin = NULL;
-	if (!origin || !snap_keep_spare(origin, vm))
+	if (!origin || !snap_keep_spare(origin, vm)) {
+		snap_set_verify(vm, NULL);
 		vmm_vm_discard(vm);
+	}
 	cowvm_snapshot_put(origin);
 }
 
@@ -286,6 +340,8 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 		errno = ECHILD;
 		return NULL;
 	}
+	if (snap_refused(snap))
+		return NULL;
 	vm = snap_take_spare(snap);
 	if (vm) {
 		vm->origin = cowvm_snapshot_get(snap);
@@ -314,6 +370,7 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 		errno = -err;
 		return NULL;
 	}
+	snap_set_verify(vm, snap->verify);
 	vm->origin = snap_keeps(snap) ? cowvm_snapshot_get(snap) : NULL;
 	return vm;
 }
@@ -351,6 +408,20 @@ int cowvm_reset(struct cowvm *vm, struct cowvm_snapshot *snap)
 				(unsigned long long)snap->cfg.mem_size,
 				(unsigned long long)vm->cfg.mem_size);
 	return snap_apply(vm, snap);
+}
+
+/* Wait for the verdict on the pages of the file snap's RAM is mapped from. */
+int cowvm_snapshot_verify(struct cowvm_snapshot *snap)
+{
+	char why[400];
+	int err;
+
+	if (!snap)
+		return -EINVAL;
+	err = vmm_verify_wait(snap->verify, why, sizeof(why));
+	if (err)
+		vmm_vm_set_error(why);
+	return err;
 }
 
 /* Take one more reference to snap. */

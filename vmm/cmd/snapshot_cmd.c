@@ -24,7 +24,7 @@ const char snapshot_help_text[] =
 	"  120    usage error\n";
 
 static const char *const sf_names[COWVM_SNAPFILE_NSECTIONS] = {"state", "pages",
-							       "map"};
+							       "map", "sums"};
 
 /* Print the header of the file at fd; 0, or -1 when it has none. */
 static int snapshot_header(int fd)
@@ -37,11 +37,14 @@ static int snapshot_header(int fd)
 	printf("format version %u, saved by cowvm %.32s (ABI %u, Linux ABI "
 	       "%u)\n",
 	       h.version, h.cowvm_version, h.abi_version, h.linux_version);
-	printf("guest RAM %llu MiB, %llu pages stored (%.1f MiB; the rest "
-	       "zero)\n",
+	printf("guest RAM %llu MiB, %llu pages stored (%.1f MiB; %s)\n",
 	       (unsigned long long)(h.mem_size >> 20),
 	       (unsigned long long)h.nr_pages,
-	       (double)h.nr_pages * 4096 / (1 << 20));
+	       (double)h.nr_pages * 4096 / (1 << 20),
+	       h.parent[0] ? "the rest from the parent" : "zero ones as holes");
+	if (h.parent[0])
+		printf("parent %.256s (header crc32c %08x)\n", h.parent,
+		       h.parent_header_crc32c);
 	for (unsigned i = 0; i < COWVM_SNAPFILE_NSECTIONS; i++)
 		printf("section %-5s at %12llu, %12llu bytes, crc32c %08x\n",
 		       sf_names[i], (unsigned long long)h.section[i].offset,
@@ -72,8 +75,9 @@ int snapshot_cmd_main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 	snap = cowvm_snapshot_open(argv[2], NULL);
-	if (!snap) {
+	if (!snap || cowvm_snapshot_verify(snap)) {
 		fprintf(stderr, "cowvm snapshot: %s\n", cowvm_error(NULL));
+		cowvm_snapshot_put(snap);
 		return 1;
 	}
 	cowvm_snapshot_put(snap);

@@ -72,6 +72,8 @@ struct cowvm {
 	struct cowvm *pool_next; /* reaper.c, pool.c, snapshot.c: list link */
 	struct cowvm_snapshot *origin; /* snapshot.c: what vm was cloned from
 					* (a reference), NULL if not a clone */
+	struct vmm_verify *verify;     /* vmm/: the check of the snapshot file
+					* vm's RAM is mapped from, or NULL */
 	char *cmdline; /* host copy served by COWVM_HC_CMDLINE; NULL if none */
 	size_t cmdline_len;
 	struct vmm_serial serial;

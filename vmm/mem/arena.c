@@ -73,9 +73,9 @@ static int arena_insert(uint64_t start, uint64_t len)
 static void *arena_reserve(void *p, uint64_t len)
 {
 	void *q = vmm_mmap(p, len, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			       (p ? MAP_FIXED_NOREPLACE : 0),
-		       -1, 0);
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				   (p ? MAP_FIXED_NOREPLACE : 0),
+			   -1, 0);
 
 	if (q != MAP_FAILED && p && q != p) { /* a kernel without NOREPLACE */
 		vmm_munmap(q, len);

@@ -360,11 +360,17 @@ static int image_take_quiet(struct vmm_mem *mem, struct vmm_mem_image **out)
 	}
 	atomic_init(&img->refs, 1);
 	img->size = mem->size;
-	img->id = atomic_fetch_add(&image_ids, 1) + 1;
+	img->id = vmm_mem_image_id();
 	img->ext = vmm_extents_get(mem->ext);
 	mem->base_id = img->id;
 	*out = img;
 	return 0;
+}
+
+/* A new image id, unique in the process. */
+uint64_t vmm_mem_image_id(void)
+{
+	return atomic_fetch_add(&image_ids, 1) + 1;
 }
 
 /* Empty mem: fork the table and map the image's runs into the hole, one

@@ -6,29 +6,45 @@
 
 #include "mem_internal.h"
 
-/* One mmap of the frame memfd with flags per extent piece of RAM pages
- * [off, off + n); stops at the first failure with *done pages mapped. A
- * MAP_FIXED_NOREPLACE mmap that lands elsewhere (a kernel older than the
- * flag) is undone and fails with EEXIST. */
+/* Where frame f lives (the memfd or a snapshot file backing it) and for
+ * how many frames on; stop caps the count. */
+static uint64_t map_source(uint32_t f, uint64_t n, int *fd, uint64_t *pos)
+{
+	uint64_t run;
+
+	pthread_mutex_lock(&vmm_store_lock);
+	run = cow_frame_source(vmm_store(), f, fd, pos);
+	pthread_mutex_unlock(&vmm_store_lock);
+	return run < n ? run : n;
+}
+
+/* One mmap with flags per extent piece of RAM pages [off, off + n), from
+ * the file holding the piece's frames; stops at the first failure with
+ * *done pages mapped. A MAP_FIXED_NOREPLACE mmap that lands elsewhere (a
+ * kernel older than the flag) is undone and fails with EEXIST. */
 static int map_pieces(struct vmm_mem *mem, const struct vmm_extents *ext,
 		      uint64_t off, uint64_t n, int flags, uint64_t *done)
 {
-	int fd = cow_frame_fd(vmm_store());
 	uint64_t i = vmm_extents_find(ext, off), start = off, end = off + n;
 
-	for (; off < end; i++) {
+	for (; off < end; i += off == ext->e[i].off + ext->e[i].n) {
 		const struct vmm_extent *e = &ext->e[i];
 		uint64_t stop = e->off + e->n < end ? e->off + e->n : end;
 		bool lazy = e->frame == VMM_FRAME_LAZY;
 		uint8_t *want = mem->base + off * VMM_PAGE;
+		int fd = -1;
+		uint64_t pos = 0;
+
+		if (!lazy)
+			stop = off +
+			       map_source((uint32_t)(e->frame + off - e->off),
+					  stop - off, &fd, &pos);
 		void *p = vmm_mmap(
 			want, (stop - off) * VMM_PAGE, PROT_READ | PROT_WRITE,
 			lazy ? (flags & ~(MAP_SHARED | MAP_PRIVATE)) |
 					MAP_PRIVATE | MAP_ANONYMOUS
 			     : flags,
-			lazy ? -1 : fd,
-			lazy ? 0
-			     : (off_t)((e->frame + off - e->off) * VMM_PAGE));
+			fd, (off_t)pos);
 		int err = 0;
 
 		if (p != MAP_FAILED && p != want) {

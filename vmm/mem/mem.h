@@ -100,6 +100,17 @@ void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len);
  * empty mem, -ENOMEM, -ENOSPC (frame windows), or a mapping's -errno. */
 int vmm_mem_image_take(struct vmm_mem *mem, struct vmm_mem_image **out);
 
+/* A new image (refcount 1) of size bytes of RAM whose pages are those of
+ * the file fd from byte off (page aligned) on, in RAM order (the low
+ * range, then the high one). Unless copy, read in place: the file is
+ * mapped, never copied, so this costs O(1) whatever the size; a page is
+ * copied into the frame store only when written, and the file must not
+ * change while the image or anything made from it lives. With copy (VMs
+ * in UFFD mode, which cannot write-protect a file's mapping), its data is
+ * read into frames: O(size). -EINVAL, -ENOMEM, -ENOSPC, -EIO. */
+int vmm_mem_image_file(int fd, uint64_t off, uint64_t size, bool copy,
+		       struct vmm_mem_image **out);
+
 /* Make mem's contents equal img's (same size, else -EINVAL). On an empty
  * mem: a table fork and one mmap per run of the image's layout into the
  * hole, no per-page work (plus, in UFFD mode, write-protecting all of RAM:

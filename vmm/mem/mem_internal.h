@@ -283,6 +283,9 @@ int vmm_uffd_protect(struct vmm_mem *mem, uint64_t off, uint64_t n, bool reg);
  * for writing (waking a thread that waits on them); 0 or -errno. */
 int vmm_uffd_unprotect(struct vmm_mem *mem, uint64_t off, uint64_t n);
 
+/* image.c: a new image id, unique in the process. */
+uint64_t vmm_mem_image_id(void);
+
 /* mem.c: give up on mem after a failure that left its table, extents and
  * mapping out of step: no RAM mapped, no table, every access refused. */
 void vmm_mem_break(struct vmm_mem *mem);

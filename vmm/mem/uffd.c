@@ -29,7 +29,8 @@ static int uffd_wp(struct vmm_mem *mem, uint64_t off, uint64_t n, bool wp)
 		.mode = wp ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
 	};
 
-	return vmm_ioctl(mem->uffd.fd, UFFDIO_WRITEPROTECT, &a) < 0 ? -errno : 0;
+	return vmm_ioctl(mem->uffd.fd, UFFDIO_WRITEPROTECT, &a) < 0 ? -errno
+								    : 0;
 }
 
 /* Register (when reg) and write-protect RAM pages [off, off + n). */
