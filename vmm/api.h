@@ -4,6 +4,7 @@
 #ifndef VMM_API_H
 #define VMM_API_H
 
+#include "cowvm_snapfile.h"
 #include "pool.h"
 #include "state.h"
 #include "vmm.h"
@@ -19,10 +20,12 @@ vmm_snapshot_image(const struct cowvm_snapshot *snap);
 
 /* snapfile_check.c: the background check of a snapshot file's pages. */
 struct vmm_verify;
-/* Start checking pages pages of fd at byte off against sums[] (taken
- * over); 0 with one reference in *out, or -errno. */
+/* Start checking the map (every page stored) and pages pages of fd at
+ * byte off against sums[] (taken over); 0 with one reference in *out, or
+ * -errno. */
 int vmm_verify_start(int fd, const char *path, uint64_t off, uint64_t pages,
-		     uint32_t *sums, struct vmm_verify **out);
+		     uint32_t *sums, const struct cowvm_snapfile_section *map,
+		     struct vmm_verify **out);
 /* One more reference (NULL is ignored); returns v. */
 struct vmm_verify *vmm_verify_get(struct vmm_verify *v);
 /* Drop a reference; the last stops the check. NULL is ignored. */

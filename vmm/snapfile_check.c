@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct vmm_verify {
 	int fd;
 	uint64_t off, pages;
 	uint32_t *sums;
+	struct cowvm_snapfile_section map;
 	struct stat st; /* of the file when opened */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -46,6 +48,32 @@ static void vc_finish(struct vmm_verify *v, int err, const char *why)
 	pthread_mutex_unlock(&v->lock);
 }
 
+/* The map of a file without parent: its checksum, every page stored;
+ * 0 or -EBADMSG / -errno with why. */
+static int vc_map(struct vmm_verify *v, char *why, size_t n)
+{
+	uint8_t *m = malloc(v->map.length ? v->map.length : 1);
+	int err = m ? sf_io(false, v->fd, m, v->map.length, v->map.offset)
+		    : -ENOMEM;
+
+	if (!err && vmm_crc32c(0, m, v->map.length) != v->map.crc32c)
+		err = -EBADMSG;
+	for (uint64_t i = 0; !err && i < v->pages; i += 8) {
+		unsigned want =
+			v->pages - i >= 8 ? 0xff : (1u << (v->pages - i)) - 1;
+
+		if ((m[i / 8] & want) != want)
+			err = -ENOEXEC;
+	}
+	free(m);
+	snprintf(why, n, "map section: %s",
+		 err == -EBADMSG   ? "checksum mismatch"
+		 : err == -ENOEXEC ? "a page is missing in a file without "
+				     "parent"
+				   : strerror(-err));
+	return err == -ENOEXEC ? -EBADMSG : err;
+}
+
 /* The thread: every block read and summed, or the first mismatch. */
 static void *vc_thread(void *arg)
 {
@@ -55,6 +83,12 @@ static void *vc_thread(void *arg)
 		(v->pages + COWVM_SNAPFILE_BLOCK - 1) / COWVM_SNAPFILE_BLOCK;
 	char why[120];
 	int err = buf ? 0 : -ENOMEM;
+	struct sched_param none = {0};
+
+	/* background work: only what the VMs leave of the CPUs (advice) */
+	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+	if (!err)
+		err = vc_map(v, why, sizeof(why));
 
 	for (uint64_t b = 0; !err && b < nblk && !atomic_load(&v->stop); b++) {
 		uint64_t n = v->pages - b * COWVM_SNAPFILE_BLOCK;
@@ -82,7 +116,8 @@ static void *vc_thread(void *arg)
 /* Start checking the pages pages of fd at off against sums[] (taken
  * over); 0 with *out holding one reference, or -errno. */
 int vmm_verify_start(int fd, const char *path, uint64_t off, uint64_t pages,
-		     uint32_t *sums, struct vmm_verify **out)
+		     uint32_t *sums, const struct cowvm_snapfile_section *map,
+		     struct vmm_verify **out)
 {
 	struct vmm_verify *v = vmm_calloc(1, sizeof(*v));
 	int err;
@@ -101,6 +136,7 @@ int vmm_verify_start(int fd, const char *path, uint64_t off, uint64_t pages,
 	v->off = off;
 	v->pages = pages;
 	v->sums = sums;
+	v->map = *map;
 	snprintf(v->path, sizeof(v->path), "%s", path);
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->done_cv, NULL);
@@ -142,8 +178,8 @@ static int vc_changed(struct vmm_verify *v, char *why, size_t n)
 	struct stat st;
 
 	if (!fstat(v->fd, &st) && st.st_size == v->st.st_size &&
-	    st.st_ctim.tv_sec == v->st.st_ctim.tv_sec &&
-	    st.st_ctim.tv_nsec == v->st.st_ctim.tv_nsec)
+	    st.st_mtim.tv_sec == v->st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == v->st.st_mtim.tv_nsec)
 		return 0;
 	snprintf(why, n,
 		 "%s: changed in place since it was opened (its pages are "

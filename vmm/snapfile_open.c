@@ -151,16 +151,11 @@ static int so_cpu(struct sf_open *o)
 		"7.edx", "0xd.eax", "0x80000001.ecx", "0x80000001.edx"};
 	uint32_t have[VMM_CPU_WORDS];
 
-	if (!vmm_cpu_features(have)) { /* no vCPU made yet: make one */
-		struct cowvm *vm = vmm_pool_take(&o->cfg);
+	int err = vmm_cpu_features_probe(have);
 
-		if (!vm)
-			return so_fail(o, errno ? errno : EIO, "%s",
-				       vmm_vm_error());
-		vmm_vm_discard(vm);
-		if (!vmm_cpu_features(have))
-			return so_fail(o, EIO, "no vCPU features known");
-	}
+	if (err)
+		return so_fail(o, -err, "cannot ask KVM for its CPUID: %s",
+			       strerror(-err));
 
 	for (unsigned w = 0; w < VMM_CPU_WORDS; w++) {
 		uint32_t lack = o->h.cpu[w] & ~have[w];
@@ -356,7 +351,7 @@ static struct cowvm_snapshot *so_child(struct sf_open *o, unsigned depth,
 /* A file without parent: its RAM image mapped in place, its pages checked
  * in the background (the sums taken over). */
 static struct cowvm_snapshot *so_root(struct sf_open *o, struct vmm_state *st,
-				      const uint8_t *map, uint32_t *sums)
+				      uint32_t *sums)
 {
 	uint64_t pages = o->h.mem_size / SO_PAGE, off;
 	struct vmm_mem_image *img = NULL;
@@ -364,19 +359,19 @@ static struct cowvm_snapshot *so_root(struct sf_open *o, struct vmm_state *st,
 	struct cowvm_snapshot *snap;
 	int err = 0;
 
-	for (uint64_t i = 0; i < pages && !err; i++)
-		if (!so_stored(map, i))
-			err = so_fail(o, ENOEXEC,
-				      "page %llu not stored in a file without "
-				      "parent",
-				      (unsigned long long)i);
+	if (o->h.nr_pages != pages)
+		err = so_fail(o, ENOEXEC,
+			      "a file without parent stores %llu of %llu pages",
+			      (unsigned long long)o->h.nr_pages,
+			      (unsigned long long)pages);
 	off = o->h.section[COWVM_SNAPFILE_PAGES].offset;
 	if (!err &&
 	    (err = vmm_mem_image_file(o->fd, off, o->h.mem_size,
 				      o->cfg.mem_mode == COWVM_MEM_UFFD, &img)))
 		so_fail(o, -err, "cannot map its pages: %s", strerror(-err));
 	if (!err &&
-	    (err = vmm_verify_start(o->fd, o->path, off, pages, sums, &v)))
+	    (err = vmm_verify_start(o->fd, o->path, off, pages, sums,
+				    &o->h.section[COWVM_SNAPFILE_MAP], &v)))
 		so_fail(o, -err, "cannot check its pages: %s", strerror(-err));
 	if (err) {
 		vmm_mem_image_put(img);
@@ -396,9 +391,14 @@ static struct cowvm_snapshot *so_root(struct sf_open *o, struct vmm_state *st,
 static struct cowvm_snapshot *so_snapshot(struct sf_open *o, unsigned depth)
 {
 	void *packed = so_section(o, COWVM_SNAPFILE_STATE, "state");
-	uint8_t *map = packed ? so_section(o, COWVM_SNAPFILE_MAP, "map") : NULL;
-	uint32_t *sums =
-		map ? so_section(o, COWVM_SNAPFILE_SUMS, "sums") : NULL;
+	/* a root's map (all set) is checked in the background: reading it
+	 * here would cost page faults and an munmap at every open */
+	uint8_t *map = packed && o->h.parent[0]
+			       ? so_section(o, COWVM_SNAPFILE_MAP, "map")
+			       : NULL;
+	uint32_t *sums = packed && (map || !o->h.parent[0])
+				 ? so_section(o, COWVM_SNAPFILE_SUMS, "sums")
+				 : NULL;
 	struct vmm_state *st = NULL;
 	struct cowvm_snapshot *snap = NULL;
 	int err = sums ? 0 : EBADMSG;
@@ -413,7 +413,7 @@ static struct cowvm_snapshot *so_snapshot(struct sf_open *o, unsigned depth)
 		snap = so_child(o, depth, st, map, sums);
 		free(sums);
 	} else if (!err) {
-		snap = so_root(o, st, map, sums);
+		snap = so_root(o, st, sums);
 	} else {
 		free(sums);
 	}

@@ -1,8 +1,9 @@
 /* Snapshot files: forktest saved at its first snapshot and after two
  * rounds, opened in a new process (this program run again with --open),
  * two clones of each run to the end with every line and every page of
- * their region checked against forkref; then every kind of bad file is
- * refused with errno and one line naming the cause. */
+ * their region checked against forkref (one file by three processes at
+ * once); a file renamed over or rewritten under a live clone; then every
+ * kind of bad file is refused with errno and one line naming the cause. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,9 @@ static void sf_family(struct ft *f, const char *elf, enum cowvm_mem_mode m)
 
 /* In this (new) process: open path, where forktest had finished done
  * rounds with ids; run two clones to the end with different ids after
- * the first. */
+ * the first (and, salt, different from other processes' clones). */
 static int sf_open_side(const char *elf, enum cowvm_mem_mode mode,
-			const char *path, uint64_t done)
+			const char *path, uint64_t done, uint64_t salt)
 {
 	struct cowvm_config cfg;
 	struct cowvm_snapshot *snap;
@@ -45,7 +46,9 @@ static int sf_open_side(const char *elf, enum cowvm_mem_mode mode,
 		memcpy(n.ids, ids, done * sizeof(ids[0]));
 		ft_check_mem(&f, &n, "clone of the opened file");
 		for (uint64_t r = done; r < ROUNDS; r++)
-			ft_advance(&f, &n, ids[r] + (r > done ? 1000 * c : 0));
+			ft_advance(&f, &n,
+				   ids[r] + (r > done ? 1000 * c + 100 * salt
+						      : 0));
 		TEST_ASSERT(n.exited, "clone %d did not finish", c);
 		cowvm_destroy(n.vm);
 	}
@@ -54,32 +57,90 @@ static int sf_open_side(const char *elf, enum cowvm_mem_mode mode,
 	return 0;
 }
 
-/* Run this program with --open path done in a new process; it must pass. */
+/* Run this program with --open path done in nproc new processes at once,
+ * each with its own salt; all must pass. */
 static void sf_open_elsewhere(const char *elf, const char *mode,
-			      const char *path, uint64_t done)
+			      const char *path, uint64_t done, int nproc)
 {
-	char d[8];
+	pid_t pid[8];
 	int status;
-	pid_t pid;
 
-	snprintf(d, sizeof(d), "%llu", (unsigned long long)done);
-	pid = fork();
-	TEST_ASSERT_GE(pid, 0, "fork");
-	if (!pid) {
-		char *a[] = {"test-fork-snapfile",
-			     (char *)elf,
-			     (char *)mode,
-			     "--open",
-			     (char *)path,
-			     d,
-			     NULL};
+	TEST_ASSERT(nproc <= 8, "processes");
+	for (int i = 0; i < nproc; i++) {
+		char d[8], s[8];
 
-		execv("/proc/self/exe", a);
-		_exit(126);
+		snprintf(d, sizeof(d), "%llu", (unsigned long long)done);
+		snprintf(s, sizeof(s), "%d", i);
+		pid[i] = fork();
+		TEST_ASSERT_GE(pid[i], 0, "fork");
+		if (!pid[i]) {
+			char *a[] = {"test-fork-snapfile",
+				     (char *)elf,
+				     (char *)mode,
+				     "--open",
+				     (char *)path,
+				     d,
+				     s,
+				     NULL};
+
+			execv("/proc/self/exe", a);
+			_exit(126);
+		}
 	}
-	TEST_ASSERT_EQ(waitpid(pid, &status, 0), pid);
-	TEST_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		    "the opening process failed: status %#x", status);
+	for (int i = 0; i < nproc; i++) {
+		TEST_ASSERT_EQ(waitpid(pid[i], &status, 0), pid[i]);
+		TEST_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			    "opening process %d failed: status %#x", i, status);
+	}
+}
+
+/* A file renamed over while a clone of it runs: the clone runs on from
+ * the old file to the end, a new open gets the new one; then a file
+ * rewritten in place: new clones are refused with ESTALE. */
+static void sf_replaced(const char *elf, enum cowvm_mem_mode mode,
+			const char *dir, const char *a, const char *b)
+{
+	char live[4096], next[4096], cmd[17000];
+	struct cowvm_config cfg;
+	struct cowvm_snapshot *snap;
+	struct fnode n = {.done = 0};
+	struct ft f;
+	int fd;
+
+	snprintf(live, sizeof(live), "%s/live.cowvm", dir);
+	snprintf(next, sizeof(next), "%s/next.cowvm", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s && cp %s %s", a, live, b, next);
+	TEST_ASSERT_EQ(system(cmd), 0);
+	sf_family(&f, elf, mode);
+	cowvm_config_init(&cfg);
+	cfg.mem_mode = mode;
+	cfg.console_fd = f.console;
+	snap = cowvm_snapshot_open(live, &cfg);
+	TEST_ASSERT(snap, "open %s: %s", live, cowvm_error(NULL));
+	n.vm = cowvm_clone(snap);
+	TEST_ASSERT(n.vm, "clone: %s", cowvm_error(NULL));
+	TEST_ASSERT_EQ(rename(next, live), 0, "rename over");
+	for (uint64_t r = 0; r < ROUNDS; r++)
+		ft_advance(&f, &n, ids[r]);
+	TEST_ASSERT(n.exited, "the clone did not finish");
+	cowvm_destroy(n.vm);
+	cowvm_snapshot_put(snap);
+	snap = cowvm_snapshot_open(live, &cfg);
+	TEST_ASSERT(snap, "open the new %s: %s", live, cowvm_error(NULL));
+	n = (struct fnode){.vm = cowvm_clone(snap), .done = 2};
+	TEST_ASSERT(n.vm, "clone: %s", cowvm_error(NULL));
+	memcpy(n.ids, ids, 2 * sizeof(ids[0]));
+	ft_check_mem(&f, &n, "clone of the file renamed over");
+	cowvm_destroy(n.vm);
+	fd = open(live, O_WRONLY);
+	TEST_ASSERT(fd >= 0 && pwrite(fd, "x", 1, 4096 * 2 + 5) == 1,
+		    "rewrite in place");
+	close(fd);
+	TEST_ASSERT(!cowvm_clone(snap), "clone of a file rewritten in place");
+	TEST_ASSERT(errno == ESTALE && strstr(cowvm_error(NULL), "in place"),
+		    "errno %d: %s", errno, cowvm_error(NULL));
+	cowvm_snapshot_put(snap);
+	ft_fini(&f);
 }
 
 /* CRC-32C, to forge headers. */
@@ -225,7 +286,7 @@ static void sf_chain(struct ft *f, struct fnode *n, const char *dir,
 	/* a round writes 24 pages (plus the guest's own few) */
 	TEST_ASSERT_LT(sf_pages_of(c) * 20, sf_pages_of(a),
 		       "the child stored its parent's pages");
-	sf_open_elsewhere(elf, mode, c, 3);
+	sf_open_elsewhere(elf, mode, c, 3, 1);
 
 	TEST_ASSERT_EQ(rename(b2, moved), 0);
 	sf_refused(c, ENOENT, "parent");
@@ -300,9 +361,10 @@ int main(int argc, char **argv)
 	struct fnode n;
 	struct ft f;
 
-	if (argc == 6 && !strcmp(argv[3], "--open"))
+	if (argc == 7 && !strcmp(argv[3], "--open"))
 		return sf_open_side(argv[1], ft_args(3, argv), argv[4],
-				    strtoull(argv[5], NULL, 10));
+				    strtoull(argv[5], NULL, 10),
+				    strtoull(argv[6], NULL, 10));
 	mode = ft_args(argc, argv);
 	TEST_ASSERT(mkdtemp(dir), "mkdtemp");
 	snprintf(a, sizeof(a), "%s/booted.cowvm", dir);
@@ -329,8 +391,11 @@ int main(int argc, char **argv)
 	cowvm_destroy(n.vm);
 	ft_fini(&f);
 
-	sf_open_elsewhere(argv[1], argc > 2 ? argv[2] : "default", a, 0);
-	sf_open_elsewhere(argv[1], argc > 2 ? argv[2] : "default", b, 2);
+	sf_open_elsewhere(argv[1], argc > 2 ? argv[2] : "default", a, 0, 1);
+	/* three processes clone one file at once: each clone's memory is
+	 * checked against its own model as they write different rounds */
+	sf_open_elsewhere(argv[1], argc > 2 ? argv[2] : "default", b, 2, 3);
+	sf_replaced(argv[1], mode, dir, a, b);
 	sf_bad_files(dir, b);
 	snprintf(a, sizeof(a), "rm -rf %s", dir);
 	TEST_ASSERT_EQ(system(a), 0);

@@ -1,5 +1,6 @@
 /* Creation of the single vCPU: kvm_run mapping and CPUID. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,37 @@ bool vmm_cpu_features(uint32_t out[VMM_CPU_WORDS])
 		return false;
 	memcpy(out, vcpu_features, sizeof(vcpu_features));
 	return true;
+}
+
+/* The feature words vCPUs of this process get, asking /dev/kvm when no
+ * vCPU was made yet; 0 or -errno. */
+int vmm_cpu_features_probe(uint32_t out[VMM_CPU_WORDS])
+{
+	struct kvm_cpuid2 *cpuid;
+	struct vmm_vcpu vcpu = {0};
+	int fd, err = 0;
+
+	if (vmm_cpu_features(out))
+		return 0;
+	cpuid = vmm_calloc(1,
+			   sizeof(*cpuid) + VCPU_CPUID_MAX_ENTRIES *
+						    sizeof(cpuid->entries[0]));
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (!cpuid || fd < 0)
+		err = cpuid ? -errno : -ENOMEM;
+	if (!err) {
+		cpuid->nent = VCPU_CPUID_MAX_ENTRIES;
+		if (vmm_ioctl(fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
+			err = -errno;
+	}
+	if (!err) {
+		vcpu_fix_cpuid(&vcpu, cpuid);
+		memcpy(out, vcpu.features, sizeof(vcpu.features));
+	}
+	if (fd >= 0)
+		close(fd);
+	free(cpuid);
+	return err;
 }
 
 /* Set the vCPU's CPUID to what KVM supports (fixed up); 0 or -errno. */

@@ -164,6 +164,9 @@ int vcpu_create(struct cowvm *vm);
 /* vcpu.c: the CPUID feature words this process's vCPUs get into out;
  * false before the first vCPU. */
 bool vmm_cpu_features(uint32_t out[VMM_CPU_WORDS]);
+/* vcpu.c: the same, asking /dev/kvm when no vCPU was made yet (the words
+ * a vCPU would get); 0 or -errno. */
+int vmm_cpu_features_probe(uint32_t out[VMM_CPU_WORDS]);
 /* vcpu.c: unmap and close the vCPU; safe on a partially created one. */
 void vcpu_destroy(struct vmm_vcpu *vcpu);
 /* vcpu.c: one KVM_RUN (which completes any pending exit); ioctl's result,
