@@ -112,6 +112,12 @@ RATIOS = [
      "BM_SnapSaveChild/1024", "BM_SnapSave/1024", None, None),
     ("open + first clone: 1 GiB / 64 MiB", "BM_SnapOpen/1024",
      "BM_SnapOpen/64", None, None),
+    ("open elsewhere + clone, warm pool: 4 GiB / 64 MiB",
+     "BM_OpenOther/4096/1", "BM_OpenOther/64/1", "<=", 1.3),
+    ("open elsewhere + clone, warm: 1 GiB / Fc restore",
+     "BM_OpenOther/1024/1", "BM_FcRestoreFile/1024", None, None),
+    ("open elsewhere + clone, empty: 1 GiB / Fc restore",
+     "BM_OpenOther/1024/0", "BM_FcRestoreFile/1024", None, None),
     ("serve per request: cowvm spare / fork server",
      "BM_LinuxServe/cowvm_spare", "BM_LinuxServe/forkserver", "<", 1),
     ("serve per request: cowvm reset / fork server",
@@ -126,6 +132,8 @@ RATIOS = [
 GOALS = [
     ("clone from snapshot, 1 GiB, warm pool", "BM_CloneWarmPool/1024", "<=",
      150e3),
+    ("open a file elsewhere + first clone, 1 GiB, warm pool",
+     "BM_OpenOther/1024/1", "<=", 0.5e6),
 ]
 
 # (title, benchmark, comparison benchmark, counters summed, comparison,

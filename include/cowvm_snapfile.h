@@ -10,13 +10,12 @@
  *                  restore maps the section in place
  *   MAP section    one bit per RAM page (bit i % 8 of byte i / 8): set
  *                  when this file stores page i
- *   SUMS section   one uint32_t per block of COWVM_SNAPFILE_BLOCK pages of
- *                  PAGES (the last one may be shorter): the CRC-32C of the
- *                  block's bytes, holes read as zero
+ *   SUMS section   one uint32_t per RAM page: the CRC-32C of its 4096
+ *                  bytes in PAGES (a hole reads as zero)
  *
  * Integers are little-endian. Each section but PAGES carries the CRC-32C
  * (Castagnoli, reflected, initial and final XOR 0xffffffff) of its bytes
- * (PAGES is covered by SUMS block by block; its crc32c is 0), and the
+ * (PAGES is covered by SUMS page by page; its crc32c is 0), and the
  * header the CRC-32C of its bytes before header_crc32c.
  *
  * A file without a parent stores every page (all MAP bits set). A child
@@ -37,7 +36,6 @@
 #define COWVM_SNAPFILE_MAGIC   "COWVMSNP" /* 8 bytes, no NUL */
 #define COWVM_SNAPFILE_VERSION 2u
 #define COWVM_SNAPFILE_ALIGN   4096u
-#define COWVM_SNAPFILE_BLOCK   1024u /* pages per SUMS entry (4 MiB) */
 
 enum cowvm_snapfile_section_id {
 	COWVM_SNAPFILE_STATE,
@@ -84,6 +82,5 @@ _Static_assert(sizeof(struct cowvm_snapfile_section) == 24,
 	       "snapfile section layout");
 _Static_assert(sizeof(struct cowvm_snapfile_header) == 480,
 	       "snapfile header layout");
-_Static_assert(COWVM_SNAPFILE_BLOCK * 4096u == 4u << 20, "snapfile block");
 
 #endif

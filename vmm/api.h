@@ -20,11 +20,12 @@ vmm_snapshot_image(const struct cowvm_snapshot *snap);
 
 /* snapfile_check.c: the background check of a snapshot file's pages. */
 struct vmm_verify;
-/* Start checking the map (every page stored) and pages pages of fd at
- * byte off against sums[] (taken over); 0 with one reference in *out, or
+/* Start checking the map (every page stored), the sums and pages pages
+ * of fd at byte off against them; 0 with one reference in *out, or
  * -errno. */
 int vmm_verify_start(int fd, const char *path, uint64_t off, uint64_t pages,
-		     uint32_t *sums, const struct cowvm_snapfile_section *map,
+		     const struct cowvm_snapfile_section *map,
+		     const struct cowvm_snapfile_section *sums,
 		     struct vmm_verify **out);
 /* One more reference (NULL is ignored); returns v. */
 struct vmm_verify *vmm_verify_get(struct vmm_verify *v);

@@ -95,30 +95,62 @@ static void sf_block_read(struct sf_save *s, uint64_t first, uint64_t n,
 	}
 }
 
+/* Whether a child stores none of pages [first, first + n): its parent
+ * holds every one of them. */
+static bool sf_block_inherited(struct sf_save *s, uint64_t first, uint64_t n)
+{
+	if (!s->parent)
+		return false;
+	for (uint64_t i = first; i < first + n; i++)
+		if (!vmm_mem_image_same(s->img, s->parent, sf_gpa(s, i)))
+			return false;
+	return true;
+}
+
+/* CRC-32C of a zero page. */
+static uint32_t sf_zero_sum(void)
+{
+	static const uint8_t zero[SF_PAGE];
+	static uint32_t crc;
+
+	if (!crc)
+		crc = vmm_crc32c(0, zero, SF_PAGE);
+	return crc;
+}
+
 /* Block b of PAGES: read, summed, its pages that are not zero written at
- * their place (a run per write); zero pages stay holes. */
+ * their place (a run per write); zero pages stay holes. A child's block
+ * it stores nothing of is a hole: no read, no write. */
 static int sf_block(struct sf_save *s, uint64_t b)
 {
 	static const uint8_t zero[SF_PAGE];
-	uint64_t first = b * COWVM_SNAPFILE_BLOCK, n = s->pages - first;
+	uint64_t first = b * SF_BLOCK, n = s->pages - first;
 	uint64_t base = s->h.section[COWVM_SNAPFILE_PAGES].offset;
 	unsigned idx;
 	int err;
-	uint8_t *buf = sf_writer_buf(&s->w, &idx, &err);
+	uint8_t *buf;
 
+	n = n < SF_BLOCK ? n : SF_BLOCK;
+	for (uint64_t i = first; i < first + n; i++)
+		s->sums[i] = sf_zero_sum();
+	if (sf_block_inherited(s, first, n))
+		return 0;
+	buf = sf_writer_buf(&s->w, &idx, &err);
 	if (!buf)
 		return sf_fail(s, err, "write");
-	n = n < COWVM_SNAPFILE_BLOCK ? n : COWVM_SNAPFILE_BLOCK;
 	sf_block_read(s, first, n, buf);
-	s->sums[b] = vmm_crc32c(0, buf, n * SF_PAGE);
 	for (uint64_t i = 0, j; !err && i < n; i = j) {
-		if (!memcmp(buf + i * SF_PAGE, zero, SF_PAGE)) {
+		if (!(s->map[(first + i) / 8] >> ((first + i) % 8) & 1) ||
+		    !memcmp(buf + i * SF_PAGE, zero, SF_PAGE)) {
 			j = i + 1;
 			continue;
 		}
 		for (j = i + 1;
 		     j < n && memcmp(buf + j * SF_PAGE, zero, SF_PAGE); j++)
 			;
+		for (uint64_t k = i; k < j; k++)
+			s->sums[first + k] =
+				vmm_crc32c(0, buf + k * SF_PAGE, SF_PAGE);
 		err = sf_writer_put(&s->w, idx, i * SF_PAGE, (j - i) * SF_PAGE,
 				    base + (first + i) * SF_PAGE);
 	}
@@ -137,9 +169,9 @@ static int sf_pages(struct sf_save *s)
 	vmm_mem_layout(s->h.mem_size, r);
 	s->pages = s->h.mem_size / SF_PAGE;
 	s->low = r[0].size / SF_PAGE;
-	nblk = (s->pages + COWVM_SNAPFILE_BLOCK - 1) / COWVM_SNAPFILE_BLOCK;
+	nblk = (s->pages + SF_BLOCK - 1) / SF_BLOCK;
 	s->map = calloc(1, (s->pages + 7) / 8);
-	s->sums = calloc(nblk, sizeof(*s->sums));
+	s->sums = calloc(s->pages, sizeof(*s->sums));
 	if (!s->map || !s->sums)
 		return sf_fail(s, -ENOMEM, "page map");
 	err = sf_writer_init(&s->w, s->fd);
@@ -218,10 +250,7 @@ static int sf_write_all(struct sf_save *s, const struct cowvm_config *cfg,
 	end = sf_align(end + (s->pages + 7) / 8);
 	if (!err)
 		err = sf_section(s, COWVM_SNAPFILE_SUMS, s->sums,
-				 (s->pages + COWVM_SNAPFILE_BLOCK - 1) /
-					 COWVM_SNAPFILE_BLOCK *
-					 sizeof(*s->sums),
-				 end);
+				 s->pages * sizeof(*s->sums), end);
 	s->h.header_crc32c = vmm_crc32c(
 		0, &s->h,
 		offsetof(struct cowvm_snapfile_header, header_crc32c));

@@ -11,6 +11,7 @@
 #define SF_BUFS	 4u	    /* buffers in flight */
 #define SF_BUF	 (4u << 20) /* bytes per buffer */
 #define SF_RING	 64u	    /* writes in flight */
+#define SF_BLOCK (SF_BUF / 4096u) /* pages read or written as one */
 
 /* A writer of large buffers through io_uring, each buffer written as one
  * or more pieces (the runs of a sparse file). */

@@ -17,7 +17,7 @@
 #include "cowvm_snapfile.h"
 #include "snapfile.h"
 
-#define VC_BLOCK ((size_t)COWVM_SNAPFILE_BLOCK * 4096)
+#define VC_BLOCK ((size_t)SF_BLOCK * 4096)
 
 struct vmm_verify {
 	atomic_uint refs;
@@ -25,7 +25,7 @@ struct vmm_verify {
 	int fd;
 	uint64_t off, pages;
 	uint32_t *sums;
-	struct cowvm_snapfile_section map;
+	struct cowvm_snapfile_section map, sum;
 	struct stat st; /* of the file when opened */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -74,14 +74,55 @@ static int vc_map(struct vmm_verify *v, char *why, size_t n)
 	return err == -ENOEXEC ? -EBADMSG : err;
 }
 
-/* The thread: every block read and summed, or the first mismatch. */
+/* The sums section into v->sums, its checksum checked; 0 or -errno. */
+static int vc_sums(struct vmm_verify *v, char *why, size_t n)
+{
+	int err = v->sum.length == v->pages * 4 ? 0 : -EBADMSG;
+
+	v->sums = err ? NULL : malloc(v->sum.length ? v->sum.length : 1);
+	if (!err && !v->sums)
+		err = -ENOMEM;
+	if (!err)
+		err = sf_io(false, v->fd, v->sums, v->sum.length,
+			    v->sum.offset);
+	if (!err && vmm_crc32c(0, v->sums, v->sum.length) != v->sum.crc32c)
+		err = -EBADMSG;
+	snprintf(why, n, "sums section: %s",
+		 err == -EBADMSG ? "checksum mismatch" : strerror(-err));
+	return err;
+}
+
+/* Block b of the image: every page against its sum. */
+static int vc_block(struct vmm_verify *v, uint8_t *buf, uint64_t b, char *why,
+		    size_t n)
+{
+	uint64_t first = b * SF_BLOCK, k = v->pages - first;
+	size_t len = (k < SF_BLOCK ? k : SF_BLOCK) * 4096;
+	int err = sf_io(false, v->fd, buf, len, v->off + b * VC_BLOCK);
+
+	if (err) {
+		snprintf(why, n, "pages: %s", strerror(-err));
+		return err;
+	}
+	for (uint64_t i = 0; i < len / 4096; i++)
+		if (vmm_crc32c(0, buf + i * 4096, 4096) != v->sums[first + i]) {
+			snprintf(why, n,
+				 "pages section: checksum mismatch at RAM "
+				 "page %llu",
+				 (unsigned long long)(first + i));
+			return -EBADMSG;
+		}
+	return 0;
+}
+
+/* The thread: the map, the sums, then every page against its sum; stops
+ * at the first mismatch. */
 static void *vc_thread(void *arg)
 {
 	struct vmm_verify *v = arg;
 	uint8_t *buf = malloc(VC_BLOCK);
-	uint64_t nblk =
-		(v->pages + COWVM_SNAPFILE_BLOCK - 1) / COWVM_SNAPFILE_BLOCK;
-	char why[120];
+	uint64_t nblk = (v->pages + SF_BLOCK - 1) / SF_BLOCK;
+	char why[120] = "out of memory";
 	int err = buf ? 0 : -ENOMEM;
 	struct sched_param none = {0};
 
@@ -89,34 +130,20 @@ static void *vc_thread(void *arg)
 	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
 	if (!err)
 		err = vc_map(v, why, sizeof(why));
-
-	for (uint64_t b = 0; !err && b < nblk && !atomic_load(&v->stop); b++) {
-		uint64_t n = v->pages - b * COWVM_SNAPFILE_BLOCK;
-		size_t len =
-			(n < COWVM_SNAPFILE_BLOCK ? n : COWVM_SNAPFILE_BLOCK) *
-			4096;
-
-		err = sf_io(false, v->fd, buf, len, v->off + b * VC_BLOCK);
-		if (err)
-			snprintf(why, sizeof(why), "pages: %s", strerror(-err));
-		else if (vmm_crc32c(0, buf, len) != v->sums[b]) {
-			err = -EBADMSG;
-			snprintf(why, sizeof(why),
-				 "pages section: checksum mismatch in block "
-				 "%llu (RAM from %llu MiB)",
-				 (unsigned long long)b,
-				 (unsigned long long)(b * VC_BLOCK >> 20));
-		}
-	}
+	if (!err)
+		err = vc_sums(v, why, sizeof(why));
+	for (uint64_t b = 0; !err && b < nblk && !atomic_load(&v->stop); b++)
+		err = vc_block(v, buf, b, why, sizeof(why));
 	free(buf);
-	vc_finish(v, err, err == -ENOMEM ? "pages: out of memory" : why);
+	vc_finish(v, err, why);
 	return NULL;
 }
 
 /* Start checking the pages pages of fd at off against sums[] (taken
  * over); 0 with *out holding one reference, or -errno. */
 int vmm_verify_start(int fd, const char *path, uint64_t off, uint64_t pages,
-		     uint32_t *sums, const struct cowvm_snapfile_section *map,
+		     const struct cowvm_snapfile_section *map,
+		     const struct cowvm_snapfile_section *sums,
 		     struct vmm_verify **out)
 {
 	struct vmm_verify *v = vmm_calloc(1, sizeof(*v));
@@ -135,8 +162,8 @@ int vmm_verify_start(int fd, const char *path, uint64_t off, uint64_t pages,
 	atomic_init(&v->refs, 1);
 	v->off = off;
 	v->pages = pages;
-	v->sums = sums;
 	v->map = *map;
+	v->sum = *sums;
 	snprintf(v->path, sizeof(v->path), "%s", path);
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->done_cv, NULL);

@@ -51,13 +51,6 @@ static uint64_t so_map_bytes(const struct cowvm_snapfile_header *h)
 	return (h->mem_size / SO_PAGE + 7) / 8;
 }
 
-/* Blocks of h's RAM image (entries of SUMS). */
-static uint64_t so_blocks(const struct cowvm_snapfile_header *h)
-{
-	return (h->mem_size / SO_PAGE + COWVM_SNAPFILE_BLOCK - 1) /
-	       COWVM_SNAPFILE_BLOCK;
-}
-
 /* The header: magic, version, checksum, layout, sections inside the file. */
 static int so_header(struct sf_open *o)
 {
@@ -99,7 +92,7 @@ static int so_header(struct sf_open *o)
 	    h->section[COWVM_SNAPFILE_PAGES].length != h->mem_size ||
 	    h->section[COWVM_SNAPFILE_PAGES].offset % SO_PAGE ||
 	    h->section[COWVM_SNAPFILE_MAP].length != so_map_bytes(h) ||
-	    h->section[COWVM_SNAPFILE_SUMS].length != so_blocks(h) * 4)
+	    h->section[COWVM_SNAPFILE_SUMS].length != h->mem_size / SO_PAGE * 4)
 		return so_fail(o, ENOEXEC, "RAM size and sections disagree");
 	return 0;
 }
@@ -275,46 +268,45 @@ static uint64_t so_gpa(const struct sf_open *o, uint64_t i)
 		       : r[1].gpa + (i - r[0].size / SO_PAGE) * SO_PAGE;
 }
 
-/* A child's stored pages over vm (a clone of its parent): every block
- * holding one read whole and checked against its sum first. */
+/* A child's stored pages over vm (a clone of its parent), runs of up to
+ * SF_BLOCK at a time, each page checked against its sum first. */
 static int so_child_pages(struct sf_open *o, struct cowvm *vm,
 			  const uint8_t *map, const uint32_t *sums)
 {
 	uint64_t pages = o->h.mem_size / SO_PAGE;
 	uint64_t base = o->h.section[COWVM_SNAPFILE_PAGES].offset;
-	uint8_t *buf = malloc((size_t)COWVM_SNAPFILE_BLOCK * SO_PAGE);
+	uint8_t *buf = malloc((size_t)SF_BLOCK * SO_PAGE);
 	int err = buf ? 0 : so_fail(o, ENOMEM, "out of memory");
 
-	for (uint64_t b = 0; !err && b < so_blocks(&o->h); b++) {
-		uint64_t first = b * COWVM_SNAPFILE_BLOCK, n = pages - first;
-		bool any = false;
-
-		n = n < COWVM_SNAPFILE_BLOCK ? n : COWVM_SNAPFILE_BLOCK;
-		for (uint64_t i = 0; i < n && !any; i++)
-			any = so_stored(map, first + i);
-		if (!any)
+	for (uint64_t i = 0, j; !err && i < pages; i = j) {
+		if (!so_stored(map, i)) {
+			j = i % 8 || map[i / 8] ? i + 1 : i + 8;
 			continue;
-		err = sf_io(false, o->fd, buf, n * SO_PAGE,
-			    base + first * SO_PAGE);
+		}
+		for (j = i + 1;
+		     j < pages && j - i < SF_BLOCK && so_stored(map, j) &&
+		     so_gpa(o, j) == so_gpa(o, i) + (j - i) * SO_PAGE;
+		     j++)
+			;
+		err = sf_io(false, o->fd, buf, (j - i) * SO_PAGE,
+			    base + i * SO_PAGE);
 		if (err)
 			err = so_fail(o, -err, "pages: %s", strerror(-err));
-		else if (vmm_crc32c(0, buf, n * SO_PAGE) != sums[b])
-			err = so_fail(o, EBADMSG,
-				      "pages section: checksum mismatch in "
-				      "block %llu",
-				      (unsigned long long)b);
-		for (uint64_t i = 0; !err && i < n; i++) {
-			uint8_t *p = so_stored(map, first + i)
-					     ? vmm_gpa_write(
-						       vm, so_gpa(o, first + i),
-						       SO_PAGE)
-					     : NULL;
+		for (uint64_t k = i; !err && k < j; k++)
+			if (vmm_crc32c(0, buf + (k - i) * SO_PAGE, SO_PAGE) !=
+			    sums[k])
+				err = so_fail(o, EBADMSG,
+					      "pages section: checksum "
+					      "mismatch at RAM page %llu",
+					      (unsigned long long)k);
+		uint8_t *p = err ? NULL
+				 : vmm_gpa_write(vm, so_gpa(o, i),
+						 (j - i) * SO_PAGE);
 
-			if (p)
-				memcpy(p, buf + i * SO_PAGE, SO_PAGE);
-			else if (so_stored(map, first + i))
-				err = so_fail(o, EFAULT, "%s", vm->err);
-		}
+		if (p)
+			memcpy(p, buf, (j - i) * SO_PAGE);
+		else if (!err)
+			err = so_fail(o, EFAULT, "%s", vm->err);
 	}
 	free(buf);
 	return err;
@@ -348,10 +340,9 @@ static struct cowvm_snapshot *so_child(struct sf_open *o, unsigned depth,
 	return snap;
 }
 
-/* A file without parent: its RAM image mapped in place, its pages checked
- * in the background (the sums taken over). */
-static struct cowvm_snapshot *so_root(struct sf_open *o, struct vmm_state *st,
-				      uint32_t *sums)
+/* A file without parent: its RAM image mapped in place, its map and pages
+ * checked in the background. */
+static struct cowvm_snapshot *so_root(struct sf_open *o, struct vmm_state *st)
 {
 	uint64_t pages = o->h.mem_size / SO_PAGE, off;
 	struct vmm_mem_image *img = NULL;
@@ -370,13 +361,13 @@ static struct cowvm_snapshot *so_root(struct sf_open *o, struct vmm_state *st,
 				      o->cfg.mem_mode == COWVM_MEM_UFFD, &img)))
 		so_fail(o, -err, "cannot map its pages: %s", strerror(-err));
 	if (!err &&
-	    (err = vmm_verify_start(o->fd, o->path, off, pages, sums,
-				    &o->h.section[COWVM_SNAPFILE_MAP], &v)))
+	    (err = vmm_verify_start(o->fd, o->path, off, pages,
+				    o->h.section + COWVM_SNAPFILE_MAP,
+				    o->h.section + COWVM_SNAPFILE_SUMS, &v)))
 		so_fail(o, -err, "cannot check its pages: %s", strerror(-err));
 	if (err) {
 		vmm_mem_image_put(img);
 		vmm_state_free(st);
-		free(sums);
 		errno = -err;
 		return NULL;
 	}
@@ -391,17 +382,17 @@ static struct cowvm_snapshot *so_root(struct sf_open *o, struct vmm_state *st,
 static struct cowvm_snapshot *so_snapshot(struct sf_open *o, unsigned depth)
 {
 	void *packed = so_section(o, COWVM_SNAPFILE_STATE, "state");
-	/* a root's map (all set) is checked in the background: reading it
-	 * here would cost page faults and an munmap at every open */
-	uint8_t *map = packed && o->h.parent[0]
+	/* a root's map (all set) and sums are checked in the background:
+	 * reading them here would cost page faults and an munmap per open */
+	bool child = o->h.parent[0];
+	uint8_t *map = packed && child
 			       ? so_section(o, COWVM_SNAPFILE_MAP, "map")
 			       : NULL;
-	uint32_t *sums = packed && (map || !o->h.parent[0])
-				 ? so_section(o, COWVM_SNAPFILE_SUMS, "sums")
-				 : NULL;
+	uint32_t *sums =
+		map ? so_section(o, COWVM_SNAPFILE_SUMS, "sums") : NULL;
 	struct vmm_state *st = NULL;
 	struct cowvm_snapshot *snap = NULL;
-	int err = sums ? 0 : EBADMSG;
+	int err = packed && (!child || sums) ? 0 : EBADMSG;
 
 	if (!err && (err = so_cpu(o)))
 		err = -err;
@@ -409,14 +400,11 @@ static struct cowvm_snapshot *so_snapshot(struct sf_open *o, unsigned depth)
 	    vmm_state_unpack(packed, o->h.section[COWVM_SNAPFILE_STATE].length,
 			     &st))
 		err = -so_fail(o, ENOEXEC, "state section: not this build's");
-	if (!err && o->h.parent[0]) {
+	if (!err && child)
 		snap = so_child(o, depth, st, map, sums);
-		free(sums);
-	} else if (!err) {
-		snap = so_root(o, st, sums);
-	} else {
-		free(sums);
-	}
+	else if (!err)
+		snap = so_root(o, st);
+	free(sums);
 	err = snap ? 0 : err ? err : errno;
 	free(packed);
 	free(map);

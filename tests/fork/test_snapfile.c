@@ -23,22 +23,32 @@ static void sf_family(struct ft *f, const char *elf, enum cowvm_mem_mode m)
 	ft_init(f, elf, 64 * MIB, m, 11, 8, ROUNDS, 24);
 }
 
+/* path opened for f's VMs (mode, console); fails the test if it cannot. */
+static struct cowvm_snapshot *sf_open(struct ft *f, enum cowvm_mem_mode mode,
+				      const char *path)
+{
+	struct cowvm_config cfg;
+	struct cowvm_snapshot *snap;
+
+	cowvm_config_init(&cfg);
+	cfg.mem_mode = mode;
+	cfg.console_fd = f->console;
+	snap = cowvm_snapshot_open(path, &cfg);
+	TEST_ASSERT(snap, "open %s: %s", path, cowvm_error(NULL));
+	return snap;
+}
+
 /* In this (new) process: open path, where forktest had finished done
  * rounds with ids; run two clones to the end with different ids after
  * the first (and, salt, different from other processes' clones). */
 static int sf_open_side(const char *elf, enum cowvm_mem_mode mode,
 			const char *path, uint64_t done, uint64_t salt)
 {
-	struct cowvm_config cfg;
 	struct cowvm_snapshot *snap;
 	struct ft f;
 
 	sf_family(&f, elf, mode);
-	cowvm_config_init(&cfg);
-	cfg.mem_mode = mode;
-	cfg.console_fd = f.console;
-	snap = cowvm_snapshot_open(path, &cfg);
-	TEST_ASSERT(snap, "open %s: %s", path, cowvm_error(NULL));
+	snap = sf_open(&f, mode, path);
 	for (int c = 0; c < 2; c++) {
 		struct fnode n = {.vm = cowvm_clone(snap), .done = done};
 
@@ -101,7 +111,6 @@ static void sf_replaced(const char *elf, enum cowvm_mem_mode mode,
 			const char *dir, const char *a, const char *b)
 {
 	char live[4096], next[4096], cmd[17000];
-	struct cowvm_config cfg;
 	struct cowvm_snapshot *snap;
 	struct fnode n = {.done = 0};
 	struct ft f;
@@ -112,11 +121,7 @@ static void sf_replaced(const char *elf, enum cowvm_mem_mode mode,
 	snprintf(cmd, sizeof(cmd), "cp %s %s && cp %s %s", a, live, b, next);
 	TEST_ASSERT_EQ(system(cmd), 0);
 	sf_family(&f, elf, mode);
-	cowvm_config_init(&cfg);
-	cfg.mem_mode = mode;
-	cfg.console_fd = f.console;
-	snap = cowvm_snapshot_open(live, &cfg);
-	TEST_ASSERT(snap, "open %s: %s", live, cowvm_error(NULL));
+	snap = sf_open(&f, mode, live);
 	n.vm = cowvm_clone(snap);
 	TEST_ASSERT(n.vm, "clone: %s", cowvm_error(NULL));
 	TEST_ASSERT_EQ(rename(next, live), 0, "rename over");
@@ -125,8 +130,7 @@ static void sf_replaced(const char *elf, enum cowvm_mem_mode mode,
 	TEST_ASSERT(n.exited, "the clone did not finish");
 	cowvm_destroy(n.vm);
 	cowvm_snapshot_put(snap);
-	snap = cowvm_snapshot_open(live, &cfg);
-	TEST_ASSERT(snap, "open the new %s: %s", live, cowvm_error(NULL));
+	snap = sf_open(&f, mode, live);
 	n = (struct fnode){.vm = cowvm_clone(snap), .done = 2};
 	TEST_ASSERT(n.vm, "clone: %s", cowvm_error(NULL));
 	memcpy(n.ids, ids, 2 * sizeof(ids[0]));
@@ -318,7 +322,7 @@ static void sf_bad_pages(const char *path)
 	TEST_ASSERT_EQ(cowvm_snapshot_verify(s), -EBADMSG, "verdict");
 	TEST_ASSERT(strstr(cowvm_error(NULL), path) &&
 			    strstr(cowvm_error(NULL),
-				   "pages section: checksum mismatch in block"),
+				   "pages section: checksum mismatch at RAM page"),
 		    "%s", cowvm_error(NULL));
 	TEST_ASSERT(!cowvm_clone(s), "clone after the verdict");
 	TEST_ASSERT_EQ(errno, EBADMSG);

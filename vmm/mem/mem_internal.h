@@ -1,7 +1,8 @@
 /* Internal state of guest RAM realization shared by the files of vmm/mem/;
  * the order of their declarations below is the order of calls: a file calls
  * only files declared above it (store, arena, extents, watch, kept, lazy,
- * map, written, uffd), and mem.c, image.c and check.c call them all. */
+ * map, written, uffd), and mem.c, image.c, file.c and check.c call them
+ * all (file.c also image.c). */
 #ifndef VMM_MEM_INTERNAL_H
 #define VMM_MEM_INTERNAL_H
 
