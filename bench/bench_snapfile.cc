@@ -15,15 +15,18 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "cowvm.h"
 #include "cowvm_snapfile.h"
@@ -258,7 +261,121 @@ void BM_FcRestoreFile(benchmark::State &st)
 		    "file's RAM image, state restore");
 }
 
+// A helper of --fault-helper: spawned with pipes to its stdin and stdout.
+struct Worker {
+	pid_t pid;
+	FILE *in, *out;
+};
+
+Worker fault_worker(int mib, int clones)
+{
+	std::string self = "/proc/self/exe", path = file_of(mib),
+		    n = std::to_string(clones);
+	char *argv[] = {(char *)self.c_str(), (char *)"--fault-helper",
+			(char *)path.c_str(), (char *)n.c_str(), nullptr};
+	int to[2], from[2];
+	posix_spawn_file_actions_t fa;
+	Worker w;
+
+	if (pipe(to) || pipe(from))
+		die("pipe");
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, to[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, from[1], 1);
+	posix_spawn_file_actions_addclose(&fa, to[1]);
+	posix_spawn_file_actions_addclose(&fa, from[0]);
+	if (posix_spawn(&w.pid, self.c_str(), &fa, nullptr, argv, environ))
+		die("spawn");
+	posix_spawn_file_actions_destroy(&fa);
+	close(to[0]);
+	close(from[1]);
+	w.in = fdopen(to[1], "w");
+	w.out = fdopen(from[0], "r");
+	return w;
+}
+
+// Host copy-on-write fault cost with clones live clones of the 64 MiB
+// file spread over procs worker processes: every worker makes its clones
+// and waits; then one at a time, each times 1024 copy-on-write faults of
+// its own; the median per fault over the workers.
+void BM_FaultSpread(benchmark::State &st)
+{
+	int clones = (int)st.range(0), procs = (int)st.range(1);
+	std::vector<Worker> w;
+	std::vector<double> ns;
+	char line[64];
+
+	template_of(64);
+	for (int i = 0; i < procs; i++)
+		w.push_back(fault_worker(64, clones / procs));
+	for (auto &x : w)
+		if (!fgets(line, sizeof(line), x.out) || strcmp(line, "ready\n"))
+			die("fault helper did not get ready");
+	for (auto &x : w) {
+		fputs("go\n", x.in);
+		fflush(x.in);
+		if (!fgets(line, sizeof(line), x.out))
+			die("fault helper failed");
+		ns.push_back(std::strtod(line, nullptr));
+	}
+	for (auto &x : w) {
+		int status;
+
+		fclose(x.in);
+		fclose(x.out);
+		if (waitpid(x.pid, &status, 0) != x.pid || status)
+			die("fault helper exit");
+	}
+	std::sort(ns.begin(), ns.end());
+	for (auto _ : st)
+		st.SetIterationTime(ns[ns.size() / 2] * 1e-9);
+	st.counters["clones"] = clones;
+	st.counters["procs"] = procs;
+	st.SetLabel("host copy-on-write fault, median over worker "
+		    "processes, each holding clones/procs live clones");
+}
+
 } // namespace
+
+// --fault-helper FILE K: K clones of FILE made and kept; "ready"; on
+// "go", the nanoseconds of one host copy-on-write fault (1024 pages of a
+// MAP_PRIVATE mapping of the file, read first, then written).
+static int fault_helper(const char *path, int k)
+{
+	const size_t len = 1024 * 4096;
+	std::vector<cowvm *> vms;
+	struct cowvm_snapshot *s = cowvm_snapshot_open(path, nullptr);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char line[16];
+
+	for (int i = 0; s && i < k; i++) {
+		cowvm *vm = cowvm_clone(s);
+
+		if (!vm)
+			die(std::string("clone: ") + cowvm_error(nullptr));
+		vms.push_back(vm);
+	}
+	volatile uint8_t *p = (volatile uint8_t *)mmap(
+		nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (!s || p == MAP_FAILED)
+		die("fault helper setup");
+	uint8_t sum = 0;
+	for (size_t o = 0; o < len; o += 4096)
+		sum += p[o];
+	std::printf("ready\n");
+	std::fflush(stdout);
+	if (!std::fgets(line, sizeof(line), stdin))
+		return 1;
+	auto t0 = Clock::now();
+	for (size_t o = 0; o < len; o += 4096)
+		p[o] = (uint8_t)(sum + 1);
+	std::printf("%.1f\n", since(t0) * 1e9 / (double)(len / 4096));
+	std::fflush(stdout);
+	for (cowvm *vm : vms)
+		cowvm_destroy(vm);
+	cowvm_snapshot_put(s);
+	return 0;
+}
 
 // --open-helper WHAT FILE: one timed open + first clone (WHAT warm: with
 // two pooled VMs ready first; empty: none) or Firecracker-style restore
@@ -349,6 +466,12 @@ BENCHMARK(BM_OpenOther)
 	->UseManualTime()
 	->Iterations(1)
 	->Repetitions(5);
+BENCHMARK(BM_FaultSpread)
+	->Args({10, 1})
+	->Args({100, 1})
+	->Args({1000, 100})
+	->UseManualTime()
+	->Iterations(1);
 BENCHMARK(BM_FcRestoreFile)
 	->Arg(64)
 	->Arg(1024)
@@ -361,6 +484,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !std::strcmp(argv[1], "--open-helper"))
 		return open_helper(argv[2], argv[3]);
+	if (argc == 4 && !std::strcmp(argv[1], "--fault-helper"))
+		return fault_helper(argv[2], std::atoi(argv[3]));
 	benchmark::Initialize(&argc, argv);
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();

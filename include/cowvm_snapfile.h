@@ -3,15 +3,17 @@
  *
  *   [0, 4096)      struct cowvm_snapfile_header (the rest zero)
  *   STATE section  the VM's non-RAM state as this cowvm build packs it
- *   PAGES section  guest RAM as an image, page aligned, mem_size bytes:
- *                  RAM page i (the low range, then the high one) at byte
- *                  i * 4096; pages that are zero or not stored are holes
- *                  of the (sparse) file, so they take no disk space and a
- *                  restore maps the section in place
+ *   PAGES section  page aligned. In a file without parent: guest RAM as
+ *                  an image, mem_size bytes, RAM page i (the low range,
+ *                  then the high one) at byte i * 4096, zero pages being
+ *                  holes of the (sparse) file, so that they take no disk
+ *                  space and a restore maps the section in place. In a
+ *                  child: the pages it stores, 4096 bytes each, packed in
+ *                  RAM order (nr_pages of them)
  *   MAP section    one bit per RAM page (bit i % 8 of byte i / 8): set
  *                  when this file stores page i
- *   SUMS section   one uint32_t per RAM page: the CRC-32C of its 4096
- *                  bytes in PAGES (a hole reads as zero)
+ *   SUMS section   one uint32_t per stored page, in RAM order: the
+ *                  CRC-32C of its 4096 bytes (a hole reads as zero)
  *
  * Integers are little-endian. Each section but PAGES carries the CRC-32C
  * (Castagnoli, reflected, initial and final XOR 0xffffffff) of its bytes

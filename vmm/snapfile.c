@@ -33,6 +33,7 @@ struct sf_save {
 	uint8_t *map;	     /* MAP: one bit per RAM page, set when stored */
 	uint32_t *sums;	     /* SUMS: CRC-32C per block */
 	uint64_t pages, low; /* RAM pages; pages in the low range */
+	uint64_t nsum;	     /* a child: pages stored so far */
 	char err[200];
 };
 
@@ -62,7 +63,7 @@ static uint64_t sf_gpa(const struct sf_save *s, uint64_t i)
 
 /* RAM pages [first, first + n) into buf as the file holds them: a whole
  * file every page, a child only those that may differ from its parent
- * (zero elsewhere); marks the stored ones in the map. */
+ * (the others left as they are); marks the stored ones in the map. */
 static void sf_block_read(struct sf_save *s, uint64_t first, uint64_t n,
 			  uint8_t *buf)
 {
@@ -84,10 +85,8 @@ static void sf_block_read(struct sf_save *s, uint64_t first, uint64_t n,
 			uint8_t *p = buf + k * SF_PAGE;
 			uint64_t g = gpa + (k - i) * SF_PAGE;
 
-			if (vmm_mem_image_same(s->img, s->parent, g)) {
-				memset(p, 0, SF_PAGE);
-				continue;
-			}
+			if (vmm_mem_image_same(s->img, s->parent, g))
+				continue; /* not stored: left as it is */
 			vmm_mem_image_read(s->img, g, p, SF_PAGE);
 			s->map[(first + k) / 8] |=
 				(uint8_t)(1u << ((first + k) % 8));
@@ -118,12 +117,47 @@ static uint32_t sf_zero_sum(void)
 	return crc;
 }
 
+/* Whether RAM page i, read at p, goes into the file as data: stored and
+ * not zero (a zero page stays a hole). */
+static bool sf_data(const struct sf_save *s, uint64_t i, const uint8_t *p)
+{
+	static const uint8_t zero[SF_PAGE];
+
+	return (s->map[i / 8] >> (i % 8) & 1) && memcmp(p, zero, SF_PAGE);
+}
+
+/* A child's block: the pages it stores packed one after the other at
+ * the end of its PAGES so far, each summed. */
+static int sf_block_packed(struct sf_save *s, uint64_t first, uint64_t n,
+			   uint8_t *buf, unsigned idx)
+{
+	uint64_t base = s->h.section[COWVM_SNAPFILE_PAGES].offset;
+	uint64_t kept = 0, at = s->nsum;
+	int err;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (!(s->map[(first + i) / 8] >> ((first + i) % 8) & 1))
+			continue;
+		if (kept != i)
+			memcpy(buf + kept * SF_PAGE, buf + i * SF_PAGE,
+			       SF_PAGE);
+		s->sums[s->nsum++] =
+			vmm_crc32c(0, buf + kept * SF_PAGE, SF_PAGE);
+		kept++;
+	}
+	err = kept ? sf_writer_put(&s->w, idx, 0, kept * SF_PAGE,
+				   base + at * SF_PAGE)
+		   : 0;
+	if (!err)
+		err = sf_writer_done(&s->w, idx);
+	return err ? sf_fail(s, err, "write") : 0;
+}
+
 /* Block b of PAGES: read, summed, its pages that are not zero written at
  * their place (a run per write); zero pages stay holes. A child's block
  * it stores nothing of is a hole: no read, no write. */
 static int sf_block(struct sf_save *s, uint64_t b)
 {
-	static const uint8_t zero[SF_PAGE];
 	uint64_t first = b * SF_BLOCK, n = s->pages - first;
 	uint64_t base = s->h.section[COWVM_SNAPFILE_PAGES].offset;
 	unsigned idx;
@@ -131,22 +165,23 @@ static int sf_block(struct sf_save *s, uint64_t b)
 	uint8_t *buf;
 
 	n = n < SF_BLOCK ? n : SF_BLOCK;
-	for (uint64_t i = first; i < first + n; i++)
-		s->sums[i] = sf_zero_sum();
-	if (sf_block_inherited(s, first, n))
+	if (s->parent && sf_block_inherited(s, first, n))
 		return 0;
 	buf = sf_writer_buf(&s->w, &idx, &err);
 	if (!buf)
 		return sf_fail(s, err, "write");
 	sf_block_read(s, first, n, buf);
+	if (s->parent)
+		return sf_block_packed(s, first, n, buf, idx);
+	for (uint64_t i = first; i < first + n; i++)
+		s->sums[i] = sf_zero_sum();
 	for (uint64_t i = 0, j; !err && i < n; i = j) {
-		if (!(s->map[(first + i) / 8] >> ((first + i) % 8) & 1) ||
-		    !memcmp(buf + i * SF_PAGE, zero, SF_PAGE)) {
+		if (!sf_data(s, first + i, buf + i * SF_PAGE)) {
 			j = i + 1;
 			continue;
 		}
 		for (j = i + 1;
-		     j < n && memcmp(buf + j * SF_PAGE, zero, SF_PAGE); j++)
+		     j < n && sf_data(s, first + j, buf + j * SF_PAGE); j++)
 			;
 		for (uint64_t k = i; k < j; k++)
 			s->sums[first + k] =
@@ -187,7 +222,8 @@ static int sf_pages(struct sf_save *s)
 		return sf_fail(s, err, "write");
 	for (uint64_t i = 0; i < (s->pages + 7) / 8; i++)
 		s->h.nr_pages += (uint64_t)__builtin_popcount(s->map[i]);
-	s->h.section[COWVM_SNAPFILE_PAGES].length = s->h.mem_size;
+	s->h.section[COWVM_SNAPFILE_PAGES].length =
+		s->parent ? s->h.nr_pages * SF_PAGE : s->h.mem_size;
 	return 0;
 }
 
@@ -244,13 +280,14 @@ static int sf_write_all(struct sf_save *s, const struct cowvm_config *cfg,
 		err = sf_pages(s);
 	if (err)
 		return sf_fail(s, err, "write");
-	end = s->h.section[COWVM_SNAPFILE_PAGES].offset + s->h.mem_size;
+	end = s->h.section[COWVM_SNAPFILE_PAGES].offset +
+	      s->h.section[COWVM_SNAPFILE_PAGES].length;
 	err = sf_section(s, COWVM_SNAPFILE_MAP, s->map, (s->pages + 7) / 8,
 			 end);
 	end = sf_align(end + (s->pages + 7) / 8);
 	if (!err)
 		err = sf_section(s, COWVM_SNAPFILE_SUMS, s->sums,
-				 s->pages * sizeof(*s->sums), end);
+				 s->h.nr_pages * sizeof(*s->sums), end);
 	s->h.header_crc32c = vmm_crc32c(
 		0, &s->h,
 		offsetof(struct cowvm_snapfile_header, header_crc32c));

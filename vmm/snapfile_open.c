@@ -89,10 +89,12 @@ static int so_header(struct sf_open *o)
 				       (unsigned long long)s->length);
 	}
 	if (!h->mem_size || h->mem_size % SO_PAGE ||
-	    h->section[COWVM_SNAPFILE_PAGES].length != h->mem_size ||
+	    h->nr_pages > h->mem_size / SO_PAGE ||
+	    h->section[COWVM_SNAPFILE_PAGES].length !=
+		    (h->parent[0] ? h->nr_pages * SO_PAGE : h->mem_size) ||
 	    h->section[COWVM_SNAPFILE_PAGES].offset % SO_PAGE ||
 	    h->section[COWVM_SNAPFILE_MAP].length != so_map_bytes(h) ||
-	    h->section[COWVM_SNAPFILE_SUMS].length != h->mem_size / SO_PAGE * 4)
+	    h->section[COWVM_SNAPFILE_SUMS].length != h->nr_pages * 4)
 		return so_fail(o, ENOEXEC, "RAM size and sections disagree");
 	return 0;
 }
@@ -276,11 +278,20 @@ static int so_child_pages(struct sf_open *o, struct cowvm *vm,
 	uint64_t pages = o->h.mem_size / SO_PAGE;
 	uint64_t base = o->h.section[COWVM_SNAPFILE_PAGES].offset;
 	uint8_t *buf = malloc((size_t)SF_BLOCK * SO_PAGE);
+	uint64_t at = 0; /* stored pages before page i */
 	int err = buf ? 0 : so_fail(o, ENOMEM, "out of memory");
 
-	for (uint64_t i = 0, j; !err && i < pages; i = j) {
+	for (uint64_t i = 0; i < so_map_bytes(&o->h); i++)
+		at += (uint64_t)__builtin_popcount(map[i]);
+	if (!err && at != o->h.nr_pages)
+		err = so_fail(o, ENOEXEC, "its map holds %llu pages, not %llu",
+			      (unsigned long long)at,
+			      (unsigned long long)o->h.nr_pages);
+	at = 0;
+	for (uint64_t i = 0, j; !err && i < pages; at += j - i, i = j) {
 		if (!so_stored(map, i)) {
 			j = i % 8 || map[i / 8] ? i + 1 : i + 8;
+			at -= j - i; /* none stored */
 			continue;
 		}
 		for (j = i + 1;
@@ -289,12 +300,12 @@ static int so_child_pages(struct sf_open *o, struct cowvm *vm,
 		     j++)
 			;
 		err = sf_io(false, o->fd, buf, (j - i) * SO_PAGE,
-			    base + i * SO_PAGE);
+			    base + at * SO_PAGE);
 		if (err)
 			err = so_fail(o, -err, "pages: %s", strerror(-err));
 		for (uint64_t k = i; !err && k < j; k++)
 			if (vmm_crc32c(0, buf + (k - i) * SO_PAGE, SO_PAGE) !=
-			    sums[k])
+			    sums[at + k - i])
 				err = so_fail(o, EBADMSG,
 					      "pages section: checksum "
 					      "mismatch at RAM page %llu",
