@@ -471,7 +471,8 @@ BENCHMARK(BM_FaultSpread)
 	->Args({100, 1})
 	->Args({1000, 100})
 	->UseManualTime()
-	->Iterations(1);
+	->Iterations(1)
+	->Repetitions(3);
 BENCHMARK(BM_FcRestoreFile)
 	->Arg(64)
 	->Arg(1024)
