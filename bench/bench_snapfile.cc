@@ -309,7 +309,8 @@ void BM_FaultSpread(benchmark::State &st)
 	for (int i = 0; i < procs; i++)
 		w.push_back(fault_worker(64, clones / procs));
 	for (auto &x : w)
-		if (!fgets(line, sizeof(line), x.out) || strcmp(line, "ready\n"))
+		if (!fgets(line, sizeof(line), x.out) ||
+		    strcmp(line, "ready\n"))
 			die("fault helper did not get ready");
 	for (auto &x : w) {
 		fputs("go\n", x.in);

@@ -320,10 +320,11 @@ static void sf_bad_pages(const char *path)
 		cowvm_destroy(vm);
 	}
 	TEST_ASSERT_EQ(cowvm_snapshot_verify(s), -EBADMSG, "verdict");
-	TEST_ASSERT(strstr(cowvm_error(NULL), path) &&
-			    strstr(cowvm_error(NULL),
-				   "pages section: checksum mismatch at RAM page"),
-		    "%s", cowvm_error(NULL));
+	TEST_ASSERT(
+		strstr(cowvm_error(NULL), path) &&
+			strstr(cowvm_error(NULL),
+			       "pages section: checksum mismatch at RAM page"),
+		"%s", cowvm_error(NULL));
 	TEST_ASSERT(!cowvm_clone(s), "clone after the verdict");
 	TEST_ASSERT_EQ(errno, EBADMSG);
 	cowvm_snapshot_put(s);
