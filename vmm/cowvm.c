@@ -185,16 +185,19 @@ int cowvm_set_snapshot_ret(struct cowvm *vm, int64_t ret)
 int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit)
 {
 	char why[400];
-	int err;
+	int err, r;
 
 	if (vmm_inherited(vm)) {
 		memset(exit, 0, sizeof(*exit));
 		return vmm_fail_inherited(vm);
 	}
 	err = vmm_vm_run(vm, exit);
-	if (!vm->verify || vmm_verify_wait(vm->verify, why, sizeof(why)) >= 0)
+	if (!vm->verify)
 		return err;
-	err = vmm_verify_state(vm->verify, why, sizeof(why));
+	r = vmm_verify_wait(vm->verify, why, sizeof(why));
+	if (!r)
+		return err;
+	err = r;
 	vmm_fail(vm, -err, "%s", why);
 	vm->state = VMM_STOPPED;
 	memset(exit, 0, sizeof(*exit));

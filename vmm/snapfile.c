@@ -61,9 +61,15 @@ static uint64_t sf_gpa(const struct sf_save *s, uint64_t i)
 			  : COWVM_HIGH_MEM_BASE + (i - s->low) * SF_PAGE;
 }
 
+/* Whether RAM page i is marked stored in s's map. */
+static bool sf_stored(const struct sf_save *s, uint64_t i)
+{
+	return s->map[i / 8] >> (i % 8) & 1;
+}
+
 /* RAM pages [first, first + n) into buf as the file holds them: a whole
- * file every page, a child only those that may differ from its parent
- * (the others left as they are); marks the stored ones in the map. */
+ * file every page (marking them stored in the map), a child those its
+ * map marks (the others left as they are). */
 static void sf_block_read(struct sf_save *s, uint64_t first, uint64_t n,
 			  uint8_t *buf)
 {
@@ -81,29 +87,26 @@ static void sf_block_read(struct sf_save *s, uint64_t first, uint64_t n,
 				s->map[k / 8] |= (uint8_t)(1u << (k % 8));
 			continue;
 		}
-		for (uint64_t k = i; k < j; k++) {
-			uint8_t *p = buf + k * SF_PAGE;
-			uint64_t g = gpa + (k - i) * SF_PAGE;
-
-			if (vmm_mem_image_same(s->img, s->parent, g))
-				continue; /* not stored: left as it is */
-			vmm_mem_image_read(s->img, g, p, SF_PAGE);
-			s->map[(first + k) / 8] |=
-				(uint8_t)(1u << ((first + k) % 8));
-		}
+		for (uint64_t k = i; k < j; k++)
+			if (sf_stored(s, first + k))
+				vmm_mem_image_read(s->img,
+						   gpa + (k - i) * SF_PAGE,
+						   buf + k * SF_PAGE, SF_PAGE);
 	}
 }
 
-/* Whether a child stores none of pages [first, first + n): its parent
- * holds every one of them. */
-static bool sf_block_inherited(struct sf_save *s, uint64_t first, uint64_t n)
+/* A child: mark in the map the pages of [first, first + n) that may
+ * differ from its parent's; returns how many. */
+static uint64_t sf_block_mark(struct sf_save *s, uint64_t first, uint64_t n)
 {
-	if (!s->parent)
-		return false;
+	uint64_t marked = 0;
+
 	for (uint64_t i = first; i < first + n; i++)
-		if (!vmm_mem_image_same(s->img, s->parent, sf_gpa(s, i)))
-			return false;
-	return true;
+		if (!vmm_mem_image_same(s->img, s->parent, sf_gpa(s, i))) {
+			s->map[i / 8] |= (uint8_t)(1u << (i % 8));
+			marked++;
+		}
+	return marked;
 }
 
 /* CRC-32C of a zero page. */
@@ -123,7 +126,7 @@ static bool sf_data(const struct sf_save *s, uint64_t i, const uint8_t *p)
 {
 	static const uint8_t zero[SF_PAGE];
 
-	return (s->map[i / 8] >> (i % 8) & 1) && memcmp(p, zero, SF_PAGE);
+	return sf_stored(s, i) && memcmp(p, zero, SF_PAGE);
 }
 
 /* A child's block: the pages it stores packed one after the other at
@@ -136,7 +139,7 @@ static int sf_block_packed(struct sf_save *s, uint64_t first, uint64_t n,
 	int err;
 
 	for (uint64_t i = 0; i < n; i++) {
-		if (!(s->map[(first + i) / 8] >> ((first + i) % 8) & 1))
+		if (!sf_stored(s, first + i))
 			continue;
 		if (kept != i)
 			memcpy(buf + kept * SF_PAGE, buf + i * SF_PAGE,
@@ -165,8 +168,8 @@ static int sf_block(struct sf_save *s, uint64_t b)
 	uint8_t *buf;
 
 	n = n < SF_BLOCK ? n : SF_BLOCK;
-	if (s->parent && sf_block_inherited(s, first, n))
-		return 0;
+	if (s->parent && !sf_block_mark(s, first, n))
+		return 0; /* the parent holds the whole block */
 	buf = sf_writer_buf(&s->w, &idx, &err);
 	if (!buf)
 		return sf_fail(s, err, "write");
