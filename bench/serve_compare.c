@@ -23,10 +23,21 @@
 
 #define SC_MAX_REPS 64
 
-enum { SC_CLONE, SC_SPARE, SC_RESET, SC_FRESH, SC_FORK, SC_CONFIGS };
+enum {
+	SC_CLONE,
+	SC_SPARE,
+	SC_RESET,
+	SC_CLONE_P, /* the three modes on --workers processes */
+	SC_SPARE_P,
+	SC_RESET_P,
+	SC_FRESH,
+	SC_FORK,
+	SC_CONFIGS
+};
 
 static const char *const sc_names[SC_CONFIGS] = {
-	"cowvm clone", "cowvm spare", "cowvm reset", "fresh VM", "host fork()"};
+	"cowvm clone", "cowvm spare", "cowvm reset", "clone procs",
+	"spare procs", "reset procs", "fresh VM",    "host fork()"};
 
 /* One repetition of one configuration. */
 struct sc_rep {
@@ -39,6 +50,7 @@ struct sc_opts {
 	const char *elf;
 	uint64_t state_mib, requests, fresh_requests;
 	unsigned reps, live, fresh_live;
+	unsigned workers; /* processes of the "procs" rows */
 };
 
 /* Fill throughput and percentiles of r from n latencies over seconds. */
@@ -297,13 +309,16 @@ static int sc_fresh(const struct sc_opts *o, const struct serve_model *m,
 	return 0;
 }
 
-/* One repetition of cowvm serve in mode on t. */
+/* One repetition of cowvm serve in mode on t, on procs worker processes
+ * (memory measured only for this one's, procs <= 1). */
 static int sc_cowvm(const struct sc_opts *o, struct serve_template *t,
 		    const struct serve_model *m, enum serve_mode mode,
-		    struct sc_rep *res, char *err)
+		    unsigned procs, struct sc_rep *res, char *err)
 {
-	struct serve_batch b = {
-		.mode = mode, .concurrency = 1, .n = o->requests};
+	struct serve_batch b = {.mode = mode,
+				.concurrency = 1,
+				.n = o->requests,
+				.processes = procs};
 	struct serve_stats s;
 	struct serve_mem mem;
 	int r;
@@ -318,10 +333,29 @@ static int sc_cowvm(const struct sc_opts *o, struct serve_template *t,
 	res->ok = s.ok;
 	res->bad = s.failed + s.mismatched;
 	free(s.lat_us);
+	res->kib = res->idle_kib = res->cow_kib = -1;
+	if (procs > 1)
+		return 0;
 	r = serve_measure_mem(t, m, mode, o->live, &mem, err);
 	res->kib = mem.host_kib;
 	res->idle_kib = mem.idle_kib;
 	res->cow_kib = mem.private_kib + mem.table_kib;
+	return r;
+}
+
+/* Repetition i of the three modes on procs processes into rows row,
+ * row + 1, row + 2 of reps (left at zero when procs is 0). */
+static int sc_modes(const struct sc_opts *o, struct serve_template *t,
+		    const struct serve_model *m, unsigned procs,
+		    struct sc_rep reps[SC_CONFIGS][SC_MAX_REPS], int row,
+		    unsigned i, char *err)
+{
+	static const enum serve_mode modes[3] = {SERVE_CLONE, SERVE_SPARE,
+						 SERVE_RESET};
+	int r = 0;
+
+	for (int k = 0; procs && !r && k < 3; k++)
+		r = sc_cowvm(o, t, m, modes[k], procs, &reps[row + k][i], err);
 	return r;
 }
 
@@ -370,12 +404,14 @@ static int sc_parse(int argc, char **argv, struct sc_opts *o)
 			o->live = (unsigned)x;
 		else if (!strcmp(a, "--fresh-live") && x <= 256)
 			o->fresh_live = (unsigned)x;
+		else if (!strcmp(a, "--workers") && x <= 256)
+			o->workers = (unsigned)x;
 		else {
 			fprintf(stderr,
 				"serve-compare: bad option %s %s (options: "
 				"--elf PATH --state-mib M --requests N "
 				"--fresh-requests N --reps R --live K "
-				"--fresh-live K)\n",
+				"--fresh-live K --workers P)\n",
 				a, v);
 			return -1;
 		}
@@ -383,14 +419,24 @@ static int sc_parse(int argc, char **argv, struct sc_opts *o)
 	return 0;
 }
 
+/* The ratio of rows a and b's median throughput. */
+static double sc_ratio(struct sc_rep reps[SC_CONFIGS][SC_MAX_REPS], unsigned n,
+		       int a, int b)
+{
+	double y = sc_med(reps[b], n, offsetof(struct sc_rep, rps));
+
+	return y > 0 ? sc_med(reps[a], n, offsetof(struct sc_rep, rps)) / y : 0;
+}
+
 /* Print the table of medians. */
 static void sc_print(const struct sc_opts *o,
 		     struct sc_rep reps[SC_CONFIGS][SC_MAX_REPS], double boot)
 {
-	const uint64_t n[SC_CONFIGS] = {o->requests, o->requests, o->requests,
-					o->fresh_requests, o->requests};
-	const unsigned k[SC_CONFIGS] = {o->live, o->live, o->live,
-					o->fresh_live, o->live};
+	const uint64_t n[SC_CONFIGS] = {
+		o->requests, o->requests, o->requests,	     o->requests,
+		o->requests, o->requests, o->fresh_requests, o->requests};
+	const unsigned k[SC_CONFIGS] = {o->live, o->live,	o->live, 0, 0,
+					0,	 o->fresh_live, o->live};
 
 	printf("serve-compare: state %llu MiB, %u repetitions, medians; "
 	       "template boot %.1f ms\n",
@@ -408,19 +454,30 @@ static void sc_print(const struct sc_opts *o,
 		double cow = sc_med(reps[c], o->reps,
 				    offsetof(struct sc_rep, cow_kib));
 
-		printf("%-12s %8llu %10.1f %10.1f %11.1f %5u %10.0f ",
-		       sc_names[c], (unsigned long long)n[c],
+		double kib =
+			sc_med(reps[c], o->reps, offsetof(struct sc_rep, kib));
+
+		printf("%-12s %8llu %10.1f %10.1f %11.1f %5u ", sc_names[c],
+		       (unsigned long long)n[c],
 		       sc_med(reps[c], o->reps, offsetof(struct sc_rep, rps)),
 		       sc_med(reps[c], o->reps, offsetof(struct sc_rep, p50)),
 		       sc_med(reps[c], o->reps, offsetof(struct sc_rep, p99)),
-		       k[c],
-		       sc_med(reps[c], o->reps, offsetof(struct sc_rep, kib)));
+		       k[c]);
+		if (kib >= 0)
+			printf("%10.0f ", kib);
+		else
+			printf("%10s ", "-");
 		if (cow >= 0)
 			printf("%10.0f", cow);
 		else
 			printf("%10s", "-");
 		printf(" %7llu %4llu\n", ok, bad);
 	}
+	printf("%u worker processes against 1 (req/s medians): clone %.2fx, "
+	       "spare %.2fx, reset %.2fx\n",
+	       o->workers, sc_ratio(reps, o->reps, SC_CLONE_P, SC_CLONE),
+	       sc_ratio(reps, o->reps, SC_SPARE_P, SC_SPARE),
+	       sc_ratio(reps, o->reps, SC_RESET_P, SC_RESET));
 	printf("cowvm reset, idle worker after cowvm_reset: %.0f KiB/clone; "
 	       "cowvm spare, destroyed into a spare: %.0f KiB/clone\n",
 	       sc_med(reps[SC_RESET], o->reps,
@@ -448,7 +505,8 @@ int main(int argc, char **argv)
 			    .fresh_requests = 10,
 			    .reps = 5,
 			    .live = 16,
-			    .fresh_live = 4};
+			    .fresh_live = 4,
+			    .workers = 2};
 	struct serve_cfg cfg = {.seed = 1, .timeout_ms = 10000};
 	struct serve_template t;
 	struct serve_model m;
@@ -487,12 +545,8 @@ int main(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < o.reps; i++) {
 		boot[i] = t.boot_ms;
-		if (sc_cowvm(&o, &t, &m, SERVE_CLONE, &reps[SC_CLONE][i],
-			     err) ||
-		    sc_cowvm(&o, &t, &m, SERVE_SPARE, &reps[SC_SPARE][i],
-			     err) ||
-		    sc_cowvm(&o, &t, &m, SERVE_RESET, &reps[SC_RESET][i],
-			     err) ||
+		if (sc_modes(&o, &t, &m, 1, reps, SC_CLONE, i, err) ||
+		    sc_modes(&o, &t, &m, o.workers, reps, SC_CLONE_P, i, err) ||
 		    sc_fresh(&o, &m, &reps[SC_FRESH][i], err)) {
 			fprintf(stderr, "serve-compare: %s\n", err);
 			return 1;

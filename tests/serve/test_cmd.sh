@@ -70,6 +70,28 @@ expect 1 'request 2: the guest crashed' -- --state-mib 4 --mode reset "$elf"
 	fails=$((fails + 1))
 }
 
+# Worker processes: the same responses, in order, as one process gives.
+input=$'get 1\nput 1 3; get 1\nget 1\nagg x\nget 1; crash\nget 2\nget 3\n'
+expect 1 'request 5: the guest crashed' -- --state-mib 4 "$elf"
+cp "$out" "$out.one"
+expect 1 'request 5: the guest crashed' -- --state-mib 4 --workers 3 \
+	--mode spare "$elf"
+cmp -s "$out" "$out.one" && [ "$(wc -l <"$out")" = 7 ] || {
+	echo "FAIL: --workers 3 responses differ:"; diff "$out.one" "$out"
+	fails=$((fails + 1))
+}
+rm -f "$out.one"
+input=''
+expect 120 "--workers '0' is not 1..256 or cores" -- --workers 0 "$elf"
+expect 120 "--workers is for the built-in serve workload" -- --workers 2 \
+	--exec /bin/true
+expect 0 '' -- --state-mib 4 --workers cores --requests 40 --live 0 "$elf"
+grep -q '^worker processes: ' "$out" && grep -Eq '^clone +40 .* 40 +0 +0$' \
+	"$out" || {
+	echo "FAIL: --workers cores summary:"; cat "$out"
+	fails=$((fails + 1))
+}
+
 # Generated loads: the summary table on stdout, every request ok.
 input=''
 for mode in clone spare reset; do

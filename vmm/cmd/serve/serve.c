@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cowvm_linux_abi.h"
@@ -30,6 +31,13 @@ const char serve_help_text[] =
 	"                     worker, cowvm_reset to the snapshot after each\n"
 	"                     request (default clone)\n"
 	"  --concurrency C    worker threads, 1..256 (default 1)\n"
+	"  --workers N|cores  worker processes, 1..256 or one per online\n"
+	"                     core (default 1: this process). The template\n"
+	"                     is saved to a snapshot file (in\n"
+	"                     $COWVM_SERVE_DIR, else /dev/shm) that each\n"
+	"                     worker opens, sharing its pages; requests are\n"
+	"                     dealt round robin, each worker running\n"
+	"                     --concurrency threads\n"
 	"  --requests N       serve N generated requests instead of stdin\n"
 	"  --live K           then measure memory with K clones alive\n"
 	"                     (default 16 with --requests, else 0)\n"
@@ -118,6 +126,16 @@ static int serve_option(const char *a, char *v, struct serve_opts *o)
 			return serve_usage("--concurrency '%s' is not 1..256",
 					   v);
 		o->concurrency = (unsigned)x;
+	} else if (!strcmp(a, "--workers")) {
+		o->workload_only =
+			o->workload_only ? o->workload_only : "--workers";
+		if (!strcmp(v, "cores"))
+			x = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN);
+		else if (cli_parse_range(v, 1, 256, &x))
+			return serve_usage("--workers '%s' is not 1..256 or "
+					   "cores",
+					   v);
+		o->workers = x < 1 ? 1 : x > 256 ? 256 : (unsigned)x;
 	} else if (!strcmp(a, "--requests")) {
 		if (cli_parse_range(v, 1, 100000000, &o->requests))
 			return serve_usage("--requests '%s' is not 1..1e8", v);
@@ -320,6 +338,12 @@ static void serve_summary(FILE *f, const struct serve_opts *o,
 		(unsigned long long)o->cfg.state_mib,
 		(unsigned long long)o->cfg.seed,
 		(unsigned long long)(t->cfg.mem_size >> 20), t->boot_ms);
+	if (o->workers > 1)
+		fprintf(f,
+			"worker processes: %u, each with %u thread%s, cloning "
+			"the template's snapshot file\n",
+			o->workers, o->concurrency,
+			o->concurrency > 1 ? "s" : "");
 	serve_cmd_table(f, o, s, n, mem);
 	fprintf(f, "latency: clone (a spare's take in spare mode, nothing in "
 		   "reset mode) + request write + run + response read; "
@@ -331,7 +355,9 @@ static void serve_summary(FILE *f, const struct serve_opts *o,
 /* Boot, serve and report; the command's exit status. */
 static int serve_run(struct serve_opts *o)
 {
-	struct serve_batch b = {.mode = o->mode, .concurrency = o->concurrency};
+	struct serve_batch b = {.mode = o->mode,
+				.concurrency = o->concurrency,
+				.processes = o->workers};
 	struct serve_stats s = {0};
 	struct serve_mem mem = {0};
 	struct serve_template t;
@@ -386,6 +412,7 @@ int serve_main(int argc, char **argv)
 	struct serve_opts o = {.cfg = {.state_mib = 64, .seed = 1},
 			       .mode = SERVE_CLONE,
 			       .concurrency = 1,
+			       .workers = 1,
 			       .live = -1,
 			       .timeout_s = 10,
 			       .prog = {.who = "cowvm serve"}};

@@ -160,7 +160,26 @@ struct serve_batch {
 	size_t *response_lens; /* if not NULL: each response's length */
 	int *statuses;	       /* if not NULL: each status, -errno if
 				* there was no answer */
+	unsigned processes;    /* > 1: that many worker processes, each
+				* opening t's snapshot saved to a file
+				* (serve_procs.c) and running concurrency
+				* threads; else threads of this process */
+	/* The load's numbering: batch request k is request first + k *
+	 * stride of the load (stride 0: 1), for generated requests and for
+	 * the numbers in problems. */
+	uint64_t first, stride;
+	/* If not NULL: called once every thread is set up, before the
+	 * first request; the clock starts when it returns. */
+	void (*ready)(void *arg);
+	void *ready_arg;
 };
+
+/* The number in the load of batch request k. */
+static inline uint64_t serve_batch_index(const struct serve_batch *b,
+					 uint64_t k)
+{
+	return b->first + k * (b->stride ? b->stride : 1);
+}
 
 /* What serving a batch measured. */
 struct serve_stats {
@@ -182,8 +201,21 @@ int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 		    const struct serve_batch *b, struct serve_stats *s,
 		    char *err);
 
-/* serve_batch_run for any handler h. */
+/* serve_batch_run for any handler h (b->processes > 1:
+ * serve_batch_procs). */
 int serve_batch_serve(struct serve_template *t, const struct serve_handler *h,
+		      const struct serve_batch *b, struct serve_stats *s,
+		      char *err);
+
+/* Serve b in b->processes worker processes forked from this one (each
+ * inherits h): t's snapshot is saved to a file in COWVM_SERVE_DIR
+ * (default /dev/shm, else $TMPDIR or /tmp), removed once opened; each
+ * worker opens it (its clones share the file's pages through the page
+ * cache) and serves requests w, w + P, w + 2P, ... with b->concurrency
+ * threads; responses, statuses and latencies come back over a socket.
+ * s->seconds runs from the start signal to the last worker's last
+ * request. 0 or -errno with err (a worker that failed or died). */
+int serve_batch_procs(struct serve_template *t, const struct serve_handler *h,
 		      const struct serve_batch *b, struct serve_stats *s,
 		      char *err);
 

@@ -357,7 +357,8 @@ static void serve_record(struct serve_job *j, uint64_t k,
 	s->mismatched += !!o->mismatched;
 	if (!good && s->nproblems < SERVE_PROBLEMS)
 		snprintf(s->problems[s->nproblems], SERVE_ERR_MAX,
-			 "request %llu: %.200s", (unsigned long long)k + 1,
+			 "request %llu: %.200s",
+			 (unsigned long long)serve_batch_index(j->b, k) + 1,
 			 o->msg);
 	if (!good && !s->nproblems++)
 		snprintf(s->first_error, SERVE_ERR_MAX, "%s", s->problems[0]);
@@ -372,7 +373,8 @@ static const char *serve_req_of(struct serve_job *j, uint64_t k, char *buf,
 		*len = j->b->lens[k];
 		return j->b->reqs[k];
 	}
-	*len = j->h->gen(j->h->ctx, k, buf, SERVE_REQ_GEN_MAX);
+	*len = j->h->gen(j->h->ctx, serve_batch_index(j->b, k), buf,
+			 SERVE_REQ_GEN_MAX);
 	return buf;
 }
 
@@ -465,10 +467,11 @@ int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 	return serve_batch_serve(t, &h, b, s, err);
 }
 
-/* Serve batch b of h's requests. */
-int serve_batch_serve(struct serve_template *t, const struct serve_handler *h,
-		      const struct serve_batch *b, struct serve_stats *s,
-		      char *err)
+/* Serve batch b of h's requests on threads of this process. */
+static int serve_batch_threads(struct serve_template *t,
+			       const struct serve_handler *h,
+			       const struct serve_batch *b,
+			       struct serve_stats *s, char *err)
 {
 	struct serve_job j = {.t = t, .h = h, .b = b, .s = s};
 	unsigned c = b->concurrency ? b->concurrency : 1;
@@ -500,6 +503,8 @@ int serve_batch_serve(struct serve_template *t, const struct serve_handler *h,
 	pthread_mutex_lock(&j.lock);
 	while (j.ready < started)
 		pthread_cond_wait(&j.cv, &j.lock);
+	if (b->ready)
+		b->ready(b->ready_arg);
 	j.go = 1;
 	pthread_cond_broadcast(&j.cv);
 	pthread_mutex_unlock(&j.lock);
@@ -516,4 +521,13 @@ int serve_batch_serve(struct serve_template *t, const struct serve_handler *h,
 		return j.setup_err;
 	}
 	return 0;
+}
+
+/* Serve batch b of h's requests. */
+int serve_batch_serve(struct serve_template *t, const struct serve_handler *h,
+		      const struct serve_batch *b, struct serve_stats *s,
+		      char *err)
+{
+	return b->processes > 1 ? serve_batch_procs(t, h, b, s, err)
+				: serve_batch_threads(t, h, b, s, err);
 }

@@ -25,6 +25,7 @@ struct serve_opts {
 	struct serve_cfg cfg;
 	enum serve_mode mode;
 	unsigned concurrency;
+	unsigned workers;  /* worker processes (--workers), 1: this one */
 	uint64_t requests; /* 0: stdin */
 	long live;	   /* -1: default */
 	double timeout_s;
