@@ -66,6 +66,11 @@ void register_all()
 	RegisterBenchmark("BM_FirstRead/uffd", BM_FirstRead, uffd)
 		->Apply(common)
 		->Iterations(2);
+	RegisterBenchmark("BM_FirstRun1G", BM_FirstRun1G)
+		->Apply(common)
+		->DenseRange(0, 2)
+		->Iterations(2)
+		->Repetitions(3);
 	RegisterBenchmark("BM_FirstWrite/kernel", BM_FirstWrite, kernel)
 		->Apply(common)
 		->Iterations(2);

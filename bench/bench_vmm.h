@@ -167,6 +167,7 @@ void BM_HostFork(benchmark::State &st);
 void BM_FcRestore(benchmark::State &st);
 void BM_FullCopy(benchmark::State &st);
 void BM_FirstRead(benchmark::State &st, Mode mode);
+void BM_FirstRun1G(benchmark::State &st);
 void BM_FirstWrite(benchmark::State &st, Mode mode);
 void BM_VmmReset(benchmark::State &st);
 void BM_VmmResetSize(benchmark::State &st);

@@ -1,6 +1,7 @@
-/* serve-compare: the serverless warm start measured five ways in one run,
- * each response checked against the host model: cowvm serve in clone,
- * spare and reset modes, a fresh VM booted per request, and host fork() of a
+/* serve-compare: the serverless warm start measured in one run, each
+ * response checked against the host model: cowvm serve in clone, spare,
+ * reset and ahead modes in this process, the first three on --workers
+ * worker processes too, a fresh VM booted per request, and host fork() of a
  * process holding the same state (the guest's runtime built natively).
  * Prints medians over repetitions of throughput, p50/p99 latency and
  * memory per live clone. */
@@ -27,6 +28,7 @@ enum {
 	SC_CLONE,
 	SC_SPARE,
 	SC_RESET,
+	SC_AHEAD,   /* clone mode with spares made ahead */
 	SC_CLONE_P, /* the three modes on --workers processes */
 	SC_SPARE_P,
 	SC_RESET_P,
@@ -36,8 +38,9 @@ enum {
 };
 
 static const char *const sc_names[SC_CONFIGS] = {
-	"cowvm clone", "cowvm spare", "cowvm reset", "clone procs",
-	"spare procs", "reset procs", "fresh VM",    "host fork()"};
+	"cowvm clone", "cowvm spare", "cowvm reset",
+	"cowvm ahead", "clone procs", "spare procs",
+	"reset procs", "fresh VM",    "host fork()"};
 
 /* One repetition of one configuration. */
 struct sc_rep {
@@ -432,11 +435,15 @@ static double sc_ratio(struct sc_rep reps[SC_CONFIGS][SC_MAX_REPS], unsigned n,
 static void sc_print(const struct sc_opts *o,
 		     struct sc_rep reps[SC_CONFIGS][SC_MAX_REPS], double boot)
 {
-	const uint64_t n[SC_CONFIGS] = {
-		o->requests, o->requests, o->requests,	     o->requests,
-		o->requests, o->requests, o->fresh_requests, o->requests};
-	const unsigned k[SC_CONFIGS] = {o->live, o->live,	o->live, 0, 0,
-					0,	 o->fresh_live, o->live};
+	uint64_t n[SC_CONFIGS];
+	unsigned k[SC_CONFIGS];
+
+	for (int c = 0; c < SC_CONFIGS; c++) {
+		n[c] = c == SC_FRESH ? o->fresh_requests : o->requests;
+		k[c] = c == SC_FRESH			    ? o->fresh_live
+		       : c >= SC_CLONE_P && c <= SC_RESET_P ? 0
+							    : o->live;
+	}
 
 	printf("serve-compare: state %llu MiB, %u repetitions, medians; "
 	       "template boot %.1f ms\n",
@@ -473,6 +480,9 @@ static void sc_print(const struct sc_opts *o,
 			printf("%10s", "-");
 		printf(" %7llu %4llu\n", ok, bad);
 	}
+	printf("clone mode with spares made ahead against spare mode (req/s "
+	       "medians): %.2fx\n",
+	       sc_ratio(reps, o->reps, SC_AHEAD, SC_SPARE));
 	printf("%u worker processes against 1 (req/s medians): clone %.2fx, "
 	       "spare %.2fx, reset %.2fx\n",
 	       o->workers, sc_ratio(reps, o->reps, SC_CLONE_P, SC_CLONE),
@@ -546,6 +556,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < o.reps; i++) {
 		boot[i] = t.boot_ms;
 		if (sc_modes(&o, &t, &m, 1, reps, SC_CLONE, i, err) ||
+		    sc_cowvm(&o, &t, &m, SERVE_AHEAD, 1, &reps[SC_AHEAD][i],
+			     err) ||
 		    sc_modes(&o, &t, &m, o.workers, reps, SC_CLONE_P, i, err) ||
 		    sc_fresh(&o, &m, &reps[SC_FRESH][i], err)) {
 			fprintf(stderr, "serve-compare: %s\n", err);

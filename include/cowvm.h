@@ -184,6 +184,20 @@ COWVM_API int cowvm_reset(struct cowvm *vm, struct cowvm_snapshot *snap);
  * none; a lower n destroys the spares beyond it. 0 or -errno. */
 COWVM_API int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n);
 
+/* Keep at least n clones of snap made ahead as spares: the keep count
+ * raised to n if lower (cowvm_snapshot_keep: destroyed clones still come
+ * back as spares up to it, so keep more than n for clones in flight), the
+ * first n realized now, and then a background thread of the library that
+ * realizes new ones (from the VM pool) whenever a take leaves fewer than
+ * n, so that while spares last cowvm_clone never creates or realizes a VM
+ * on the calling thread. Where KVM offers
+ * KVM_PRE_FAULT_MEMORY they are also pre-faulted (their RAM mapped in
+ * KVM's page tables), so a first run that reads memory costs what a
+ * reset spare's does. While n > 0 the library holds a reference to snap;
+ * n = 0 stops making them and drops it (the spares stay, as
+ * cowvm_snapshot_keep says). 0 or -errno (the first failure making one). */
+COWVM_API int cowvm_snapshot_ahead(struct cowvm_snapshot *snap, unsigned n);
+
 /* Declare that the guest loads its own x87 and SSE state (FXRSTOR) each
  * time it resumes from snap, before any other instruction: a reset to snap
  * after a run that stayed in ring 3 then leaves that state as the run left

@@ -44,6 +44,25 @@ struct cowvm_snapshot *vmm_snapshot_make(const struct cowvm_config *cfg,
 					 struct vmm_mem_image *img,
 					 struct vmm_verify *verify);
 
+/* snapshot.c: a new VM in snap's state, not a spare and with no origin
+ * (the part of cowvm_clone after the spares); NULL with errno. */
+struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap);
+/* snapshot.c: add vm (from vmm_snapshot_realize(snap)) to snap's spares
+ * when there is room (cowvm_snapshot_keep); false if not. */
+bool vmm_snapshot_add_spare(struct cowvm_snapshot *snap, struct cowvm *vm);
+/* snapshot.c: raise snap's cowvm_snapshot_keep count to n if lower. */
+void vmm_snapshot_keep_min(struct cowvm_snapshot *snap, unsigned n);
+/* snapshot.c: the spares snap holds. */
+unsigned vmm_snapshot_nspares(struct cowvm_snapshot *snap);
+
+/* snapshot.c: the takes of spares of snapshots made ahead (ahead.c's
+ * refill thread waits for them): mark snap as made ahead; announce a take
+ * (or wake the waiter); the number so far; wait for more than seen. */
+void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, bool on);
+void vmm_snapshot_kick(void);
+unsigned long vmm_snapshot_takes(void);
+unsigned long vmm_snapshot_wait_take(unsigned long seen);
+
 /* fork.c: record in vm->err that vm came from before a fork; -ECHILD. */
 int vmm_fail_inherited(struct cowvm *vm);
 

@@ -1,8 +1,8 @@
 /* Process forks: a child of a process that used cowvm gets a library of its
- * own (a new frame store, an empty pool and reaper, no threads), and the VMs and
- * snapshots it inherited become inert, since their frames live in the
- * memfd it shares with the parent: using or freeing them there would
- * change the parent's guest memory. */
+ * own (a new frame store, an empty pool and reaper, no threads), and the VMs
+ * and snapshots it inherited become inert, since their frames live in the memfd
+ * it shares with the parent: using or freeing them there would change the
+ * parent's guest memory. */
 #include <errno.h>
 #include <pthread.h>
 

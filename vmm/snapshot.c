@@ -20,9 +20,69 @@ struct cowvm_snapshot {
 	pthread_mutex_t lock;	/* guards the spares */
 	struct cowvm *spares;	/* destroyed clones reset to it (pool_next) */
 	unsigned nspares, keep; /* held, and most to hold */
+	bool ahead;		/* made ahead: takes are announced */
 	struct vmm_verify *verify; /* the check of the file RAM is mapped
 				    * from (snapfile_check.c), or NULL */
 };
+
+/* Takes of spares of snapshots made ahead, announced to ahead.c. */
+static pthread_mutex_t snap_take_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t snap_take_cv = PTHREAD_COND_INITIALIZER;
+static unsigned long snap_takes;
+
+/* In a forked child: the announcements start afresh. */
+static void snap_take_fork_child(void)
+{
+	pthread_mutex_init(&snap_take_lock, NULL);
+	pthread_cond_init(&snap_take_cv, NULL);
+}
+
+/* Install snap_take_fork_child when the library is loaded. */
+__attribute__((constructor)) static void snap_take_install(void)
+{
+	(void)pthread_atfork(NULL, NULL, snap_take_fork_child);
+}
+
+/* Announce a take (or wake the waiter for another reason). */
+void vmm_snapshot_kick(void)
+{
+	pthread_mutex_lock(&snap_take_lock);
+	snap_takes++;
+	pthread_cond_broadcast(&snap_take_cv);
+	pthread_mutex_unlock(&snap_take_lock);
+}
+
+/* The announcements so far. */
+unsigned long vmm_snapshot_takes(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&snap_take_lock);
+	n = snap_takes;
+	pthread_mutex_unlock(&snap_take_lock);
+	return n;
+}
+
+/* Wait until there were more announcements than seen; their number. */
+unsigned long vmm_snapshot_wait_take(unsigned long seen)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&snap_take_lock);
+	while (snap_takes == seen)
+		pthread_cond_wait(&snap_take_cv, &snap_take_lock);
+	n = snap_takes;
+	pthread_mutex_unlock(&snap_take_lock);
+	return n;
+}
+
+/* Mark snap as made ahead (its takes announced) or not. */
+void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, bool on)
+{
+	pthread_mutex_lock(&snap->lock);
+	snap->ahead = on;
+	pthread_mutex_unlock(&snap->lock);
+}
 
 /* Whether snap was taken before this process was forked from its taker. */
 static bool snap_inherited(const struct cowvm_snapshot *snap)
@@ -226,6 +286,7 @@ static bool snap_refused(struct cowvm_snapshot *snap)
 static struct cowvm *snap_take_spare(struct cowvm_snapshot *snap)
 {
 	struct cowvm *vm;
+	bool ahead;
 
 	pthread_mutex_lock(&snap->lock);
 	vm = snap->spares;
@@ -233,7 +294,10 @@ static struct cowvm *snap_take_spare(struct cowvm_snapshot *snap)
 		snap->spares = vm->pool_next;
 		snap->nspares--;
 	}
+	ahead = snap->ahead;
 	pthread_mutex_unlock(&snap->lock);
+	if (ahead)
+		vmm_snapshot_kick();
 	if (!vm)
 		return NULL;
 	vm->pool_next = NULL;
@@ -249,7 +313,7 @@ static struct cowvm *snap_take_spare(struct cowvm_snapshot *snap)
  * A VM that stopped on a VMM error is never kept. */
 static bool snap_keep_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
 {
-	bool room, kept;
+	bool room;
 
 	pthread_mutex_lock(&snap->lock);
 	room = snap->nspares < snap->keep;
@@ -259,6 +323,15 @@ static bool snap_keep_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
 	     vm->stop_exit.reason == COWVM_EXIT_ERROR) ||
 	    snap_apply(vm, snap))
 		return false;
+	return vmm_snapshot_add_spare(snap, vm);
+}
+
+/* Add vm, made by vmm_snapshot_realize(snap), to snap's spares if there is
+ * room; false (vm untouched) if not. */
+bool vmm_snapshot_add_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
+{
+	bool kept;
+
 	pthread_mutex_lock(&snap->lock);
 	kept = snap->nspares < snap->keep;
 	if (kept) {
@@ -268,6 +341,25 @@ static bool snap_keep_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
 	}
 	pthread_mutex_unlock(&snap->lock);
 	return kept;
+}
+
+/* Let snap keep at least n spares (cowvm_snapshot_keep). */
+void vmm_snapshot_keep_min(struct cowvm_snapshot *snap, unsigned n)
+{
+	pthread_mutex_lock(&snap->lock);
+	snap->keep = snap->keep < n ? n : snap->keep;
+	pthread_mutex_unlock(&snap->lock);
+}
+
+/* The spares snap holds now. */
+unsigned vmm_snapshot_nspares(struct cowvm_snapshot *snap)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&snap->lock);
+	n = snap->nspares;
+	pthread_mutex_unlock(&snap->lock);
+	return n;
 }
 
 /* Keep up to n destroyed clones of snap as spares; 0 or -errno. */
@@ -332,7 +424,6 @@ void cowvm_destroy(struct cowvm *vm)
 struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 {
 	struct cowvm *vm;
-	int err;
 
 	if (snap_inherited(snap)) {
 		vmm_vm_set_error("this snapshot was taken before fork(): only "
@@ -347,6 +438,21 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 		vm->origin = cowvm_snapshot_get(snap);
 		return vm;
 	}
+	vm = vmm_snapshot_realize(snap);
+	if (vm)
+		vm->origin = snap_keeps(snap) ? cowvm_snapshot_get(snap) : NULL;
+	return vm;
+}
+
+/* A new VM in snap's state made from a pool VM (or one created now): not
+ * a spare, no origin. NULL with errno and the error. */
+struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap)
+{
+	struct cowvm *vm;
+	int err;
+
+	if (snap_refused(snap))
+		return NULL;
 	vm = vmm_pool_take(&snap->cfg);
 	if (!vm)
 		return NULL;
@@ -371,7 +477,6 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 		return NULL;
 	}
 	snap_set_verify(vm, snap->verify);
-	vm->origin = snap_keeps(snap) ? cowvm_snapshot_get(snap) : NULL;
 	return vm;
 }
 

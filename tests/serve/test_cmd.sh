@@ -94,7 +94,7 @@ grep -q '^worker processes: ' "$out" && grep -Eq '^clone +40 .* 40 +0 +0$' \
 
 # Generated loads: the summary table on stdout, every request ok.
 input=''
-for mode in clone spare reset; do
+for mode in clone spare ahead reset; do
 	expect 0 '' -- --state-mib 4 --mode $mode --concurrency 2 \
 		--requests 100 --live 4 "$elf"
 	if ! grep -Eq "^$mode +100 +2 .* 100 +0 +0$" "$out" ||

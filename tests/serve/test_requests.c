@@ -1,5 +1,6 @@
-/* Generated loads in clone, reset and spare mode, on one and on two workers:
- * every response is checked against the host model and none may fail. */
+/* Generated loads in clone, reset, spare and ahead mode, on one and on two
+ * workers: every response is checked against the host model and none may
+ * fail. */
 #include "serve_util.h"
 #include "cowvm_serve_abi.h"
 
@@ -86,9 +87,12 @@ int main(int argc, char **argv)
 	load(&t, &m, SERVE_CLONE, 2, 150);
 	load(&t, &m, SERVE_RESET, 2, 400);
 	load(&t, &m, SERVE_SPARE, 2, 400);
+	load(&t, &m, SERVE_AHEAD, 1, 200);
+	load(&t, &m, SERVE_AHEAD, 2, 400);
 	given(&t, &m, SERVE_CLONE);
 	given(&t, &m, SERVE_RESET);
 	given(&t, &m, SERVE_SPARE);
+	given(&t, &m, SERVE_AHEAD);
 	serve_template_free(&t);
 	return 0;
 }

@@ -80,7 +80,7 @@ int vmm_kvm_create_vm(struct cowvm *vm)
 	if (vm->vm_fd < 0)
 		return vmm_fail(vm, errno, "KVM_CREATE_VM failed: %m");
 	if (vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
-		  KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		      KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
 		err = kvm_vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR,
 				   (unsigned long)&map_addr,
 				   "KVM_SET_IDENTITY_MAP_ADDR");
@@ -96,4 +96,38 @@ int vmm_kvm_create_vm(struct cowvm *vm)
 		err = kvm_vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit,
 				   "KVM_CREATE_PIT2");
 	return err;
+}
+
+#ifndef KVM_CAP_PRE_FAULT_MEMORY
+#define KVM_CAP_PRE_FAULT_MEMORY 236
+struct kvm_pre_fault_memory {
+	__u64 gpa;
+	__u64 size;
+	__u64 flags;
+	__u64 padding[5];
+};
+#define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
+#endif
+
+/* Map vm's RAM into KVM's page tables before the guest touches it. */
+int vmm_kvm_prefault(struct cowvm *vm)
+{
+	struct vmm_range r[VMM_MAX_RANGES];
+	unsigned n = vmm_mem_layout(vmm_mem_size(vm->mem), r);
+
+	if (vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+		      KVM_CAP_PRE_FAULT_MEMORY) <= 0)
+		return -EOPNOTSUPP;
+	for (unsigned i = 0; i < n; i++) {
+		struct kvm_pre_fault_memory pf = {.gpa = r[i].gpa,
+						  .size = r[i].size};
+
+		/* KVM maps a part per call and says what is left. */
+		while (pf.size)
+			if (vmm_ioctl(vm->vcpu.fd, KVM_PRE_FAULT_MEMORY, &pf) <
+				    0 &&
+			    errno != EINTR && errno != EAGAIN)
+				return -errno;
+	}
+	return 0;
 }

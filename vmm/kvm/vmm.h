@@ -158,6 +158,11 @@ void vmm_vm_set_error(const char *msg);
 int vmm_kvm_open(struct cowvm *vm);
 /* kvm.c: create the VM with its irqchip, PIT and system regions. */
 int vmm_kvm_create_vm(struct cowvm *vm);
+/* kvm.c: map all of vm's RAM into KVM's page tables ahead of the guest
+ * (KVM_PRE_FAULT_MEMORY, in vm's vCPU's current mode), as if it had read
+ * every page; 0, -EOPNOTSUPP where KVM lacks it (shadow paging, kernels
+ * before 6.10), or another -errno. */
+int vmm_kvm_prefault(struct cowvm *vm);
 
 /* vcpu.c: create vCPU 0, map its kvm_run and set its CPUID. */
 int vcpu_create(struct cowvm *vm);

@@ -23,13 +23,16 @@ const char serve_help_text[] =
 	"  --state-mib M      runtime state size, 1..65536 (default 64)\n"
 	"  --seed S           state seed (default 1)\n"
 	"  --mem SIZE         guest RAM (default: 12 MiB + the state)\n"
-	"  --mode clone|spare|reset\n"
+	"  --mode clone|spare|ahead|reset\n"
 	"                     clone: a new clone per request, destroyed after\n"
 	"                     it; spare: the same, the snapshot keeping a\n"
 	"                     destroyed clone per worker, reset, for the next\n"
-	"                     (cowvm_snapshot_keep); reset: one clone per\n"
-	"                     worker, cowvm_reset to the snapshot after each\n"
-	"                     request (default clone)\n"
+	"                     (cowvm_snapshot_keep); ahead: as spare, with a\n"
+	"                     clone per worker made ahead before the first\n"
+	"                     request and refilled in the background\n"
+	"                     (cowvm_snapshot_ahead); reset: one\n"
+	"                     clone per worker, cowvm_reset to the snapshot\n"
+	"                     after each request (default clone)\n"
 	"  --concurrency C    worker threads, 1..256 (default 1)\n"
 	"  --workers N|cores  worker processes, 1..256 or one per online\n"
 	"                     core (default 1: this process). The template\n"
@@ -118,9 +121,12 @@ static int serve_option(const char *a, char *v, struct serve_opts *o)
 			o->mode = SERVE_SPARE;
 		else if (!strcmp(v, "reset"))
 			o->mode = SERVE_RESET;
+		else if (!strcmp(v, "ahead"))
+			o->mode = SERVE_AHEAD;
 		else
-			return serve_usage(
-				"--mode '%s' is not clone, spare or reset", v);
+			return serve_usage("--mode '%s' is not clone, spare or "
+					   "reset (or ahead)",
+					   v);
 	} else if (!strcmp(a, "--concurrency")) {
 		if (cli_parse_range(v, 1, 256, &x))
 			return serve_usage("--concurrency '%s' is not 1..256",

@@ -142,9 +142,18 @@ enum serve_mode {
 		      * each request */
 	SERVE_SPARE, /* as SERVE_CLONE, with the template keeping a destroyed
 		      * clone per worker as a spare (cowvm_snapshot_keep) */
+	SERVE_AHEAD, /* as SERVE_SPARE, with a clone per worker made ahead
+		      * and refilled in the background (cowvm_snapshot_ahead),
+		      * room for as many in flight */
 };
 
-/* The name of mode: "clone", "reset" or "spare". */
+/* Whether mode keeps destroyed clones as spares. */
+static inline int serve_mode_spares(enum serve_mode mode)
+{
+	return mode == SERVE_SPARE || mode == SERVE_AHEAD;
+}
+
+/* The name of mode: "clone", "reset", "spare" or "ahead". */
 const char *serve_mode_name(enum serve_mode mode);
 
 /* A batch of requests to serve: given ones, or generated ones. */

@@ -452,6 +452,7 @@ static void *serve_worker(void *arg)
 const char *serve_mode_name(enum serve_mode mode)
 {
 	return mode == SERVE_RESET   ? "reset"
+	       : mode == SERVE_AHEAD ? "ahead"
 	       : mode == SERVE_SPARE ? "spare"
 				     : "clone";
 }
@@ -465,6 +466,22 @@ int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 
 	serve_model_handler(m, &h);
 	return serve_batch_serve(t, &h, b, s, err);
+}
+
+/* Set t's spares up for mode on c threads (c = 0: drop them); 0 or
+ * -errno. */
+static int serve_spares(struct serve_template *t, enum serve_mode mode,
+			unsigned c)
+{
+	/* c made ahead, room for c more in flight: takes rarely go below c. */
+	if (mode == SERVE_AHEAD && c) {
+		int r = cowvm_snapshot_keep(t->snap, 2 * c);
+
+		return r ? r : cowvm_snapshot_ahead(t->snap, c);
+	}
+	if (!c)
+		cowvm_snapshot_ahead(t->snap, 0);
+	return cowvm_snapshot_keep(t->snap, mode == SERVE_SPARE ? c : 0);
 }
 
 /* Serve batch b of h's requests on threads of this process. */
@@ -491,10 +508,12 @@ static int serve_batch_threads(struct serve_template *t,
 	r = cowvm_pool_reserve(&t->cfg, c + 1);
 	if (!r)
 		cowvm_pool_wait(&t->cfg, SERVE_POOL_WAIT_MS);
-	cowvm_snapshot_keep(t->snap, b->mode == SERVE_SPARE ? c : 0);
 	atomic_init(&j.next, 0);
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_cond_init(&j.cv, NULL);
+	r = serve_spares(t, b->mode, c);
+	if (r)
+		serve_setup_fail(&j, r, "cannot make clones ahead");
 	for (; started < c; started++)
 		if (pthread_create(&th[started], NULL, serve_worker, &j)) {
 			serve_setup_fail(&j, -EAGAIN, "cannot start a worker");
@@ -512,7 +531,7 @@ static int serve_batch_threads(struct serve_template *t,
 	for (unsigned k = 0; k < started; k++)
 		pthread_join(th[k], NULL);
 	s->seconds = (serve_now_us() - t0) / 1e6;
-	cowvm_snapshot_keep(t->snap, 0);
+	serve_spares(t, b->mode, 0);
 	pthread_cond_destroy(&j.cv);
 	pthread_mutex_destroy(&j.lock);
 	free(th);

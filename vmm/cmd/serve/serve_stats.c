@@ -173,7 +173,7 @@ static int serve_live_run(struct serve_template *t, struct serve_live *l,
 	int ret = 0;
 
 	cowvm_pool_reserve(&t->cfg, 0);
-	cowvm_snapshot_keep(t->snap, mode == SERVE_SPARE ? k : 0);
+	cowvm_snapshot_keep(t->snap, serve_mode_spares(mode) ? k : 0);
 	kib[0] = serve_settled_kib();
 	while (!ret && l->n < k)
 		ret = serve_live_add(t, l, err);
@@ -184,7 +184,7 @@ static int serve_live_run(struct serve_template *t, struct serve_live *l,
 			snprintf(err, SERVE_ERR_MAX, "reset: %s",
 				 cowvm_error(l->vms[i]));
 		}
-	while (mode == SERVE_SPARE && l->n)
+	while (serve_mode_spares(mode) && l->n)
 		cowvm_destroy(l->vms[--l->n]);
 	kib[2] = serve_proc_kib(0, 0);
 	while (l->n)
