@@ -92,6 +92,37 @@ grep -q '^worker processes: ' "$out" && grep -Eq '^clone +40 .* 40 +0 +0$' \
 	fails=$((fails + 1))
 }
 
+# Snapshot files: --save-snapshot, then --from (alone and on workers)
+# answers as the booted template did; bad files and options are refused.
+snapdir=$(mktemp -d)
+trap 'rm -f "$out" "$errf"; rm -rf "$snapdir"' EXIT
+input=$'get 1\nput 1 3; get 1\nget 1\nagg x\nget 9\n'
+expect 0 '' -- --state-mib 4 --seed 9 --save-snapshot "$snapdir/t.cowvm" \
+	--requests 20 --live 0 "$elf"
+expect 0 'ok' -- --state-mib 4 --seed 9 "$elf"
+cp "$out" "$out.boot"
+for w in 1 2; do
+	expect 0 'opened from its file' -- --from "$snapdir/t.cowvm" --workers $w
+	cmp -s "$out" "$out.boot" || {
+		echo "FAIL: --from --workers $w responses differ:"
+		diff "$out.boot" "$out"
+		fails=$((fails + 1))
+	}
+done
+rm -f "$out.boot"
+input=''
+expect 121 'nonexistent' -- --from "$snapdir/nonexistent.cowvm"
+expect 120 '--from FILE takes the template from FILE' -- --from \
+	"$snapdir/t.cowvm" "$elf"
+expect 120 'no --seed' -- --seed 2 --from "$snapdir/t.cowvm"
+expect 120 '--save-snapshot' -- --from "$snapdir/t.cowvm" --save-snapshot \
+	"$snapdir/u.cowvm"
+head -c 5000 "$snapdir/t.cowvm" >"$snapdir/short.cowvm"
+expect 121 'short.cowvm' -- --from "$snapdir/short.cowvm"
+"$cowvm" run --save-snapshot "$snapdir/ft.cowvm" "$elf" -- forktest \
+	seed=1 mib=1 rounds=1 pages=1 >/dev/null 2>&1
+expect 121 'not a serve template' -- --from "$snapdir/ft.cowvm"
+
 # Generated loads: the summary table on stdout, every request ok.
 input=''
 for mode in clone spare ahead reset; do

@@ -45,6 +45,13 @@ const char serve_help_text[] =
 	"  --live K           then measure memory with K clones alive\n"
 	"                     (default 16 with --requests, else 0)\n"
 	"  --timeout SECONDS  limit per request (default 10, 0: none)\n"
+	"  --save-snapshot FILE  save the booted template to FILE (a cowvm\n"
+	"                     snapshot file), then serve\n"
+	"  --from FILE        serve from the template saved in FILE instead\n"
+	"                     of booting GUEST.elf (no GUEST.elf, "
+	"--state-mib,\n"
+	"                     --seed, --mem or guest words: the state's size\n"
+	"                     and seed come from the file)\n"
 	"  -- WORDS...        extra words for the guest's serve command line\n"
 	"\n"
 	"cowvm serve --exec [SERVE OPTIONS] PROGRAM [ARGS...] serves with an\n"
@@ -101,15 +108,21 @@ static int serve_option(const char *a, char *v, struct serve_opts *o)
 		o->exec_only = o->exec_only ? o->exec_only : a;
 		if (exec_prog_option(&o->prog, a, v))
 			return SERVE_EXIT_USAGE;
+	} else if (!strcmp(a, "--from") || !strcmp(a, "--save-snapshot")) {
+		o->workload_only = o->workload_only ? o->workload_only : a;
+		*(a[2] == 'f' ? &o->from : &o->save) = v;
 	} else if (!strcmp(a, "--state-mib")) {
 		o->workload_only = "--state-mib";
+		o->boot_only = "--state-mib";
 		if (cli_parse_range(v, 1, 65536, &o->cfg.state_mib))
 			return serve_usage("--state-mib '%s' is not 1..65536",
 					   v);
 	} else if (!strcmp(a, "--seed")) {
+		o->boot_only = o->boot_only ? o->boot_only : "--seed";
 		if (cli_parse_range(v, 0, UINT64_MAX, &o->cfg.seed))
 			return serve_usage("--seed '%s' is not a number", v);
 	} else if (!strcmp(a, "--mem")) {
+		o->boot_only = o->boot_only ? o->boot_only : "--mem";
 		if (cli_parse_mem(v, &o->cfg.mem))
 			return serve_usage("--mem '%s' is not a multiple of 4K "
 					   "in 4M..64G",
@@ -190,6 +203,24 @@ static int serve_parse_exec(int argc, char **argv, int i, struct serve_opts *o)
 	return 0;
 }
 
+/* The end of a command line with --from (argv[i] on): nothing else; 0 or
+ * SERVE_EXIT_USAGE. */
+static int serve_parse_from(int argc, char **argv, int i, struct serve_opts *o)
+{
+	if (o->cfg.elf || i < argc)
+		return serve_usage("--from FILE takes the template from FILE: "
+				   "no GUEST.elf or guest words ('%s')",
+				   o->cfg.elf ? o->cfg.elf : argv[i]);
+	if (o->boot_only)
+		return serve_usage("--from FILE takes the state and RAM size "
+				   "from FILE: no %s",
+				   o->boot_only);
+	if (o->save)
+		return serve_usage("%s", "--from FILE and --save-snapshot: the "
+					 "file is already saved");
+	return 0;
+}
+
 /* Parse `serve` arguments (argv[0] is "serve"); 0 or an exit status. */
 static int serve_parse(int argc, char **argv, struct serve_opts *o)
 {
@@ -224,6 +255,8 @@ static int serve_parse(int argc, char **argv, struct serve_opts *o)
 		return serve_parse_exec(argc, argv, i, o);
 	if (o->exec_only)
 		return serve_usage("%s needs --exec", o->exec_only);
+	if (o->from)
+		return serve_parse_from(argc, argv, i, o);
 	if (!o->cfg.elf)
 		return serve_usage("%s", "missing GUEST.elf");
 	if (i < argc && strcmp(argv[i], "--"))
@@ -340,10 +373,11 @@ static void serve_summary(FILE *f, const struct serve_opts *o,
 {
 	fprintf(f,
 		"cowvm serve: state %llu MiB (seed %llu), guest RAM %llu MiB, "
-		"template boot %.1f ms\n",
+		"template %s %.1f ms\n",
 		(unsigned long long)o->cfg.state_mib,
 		(unsigned long long)o->cfg.seed,
-		(unsigned long long)(t->cfg.mem_size >> 20), t->boot_ms);
+		(unsigned long long)(t->cfg.mem_size >> 20),
+		t->file ? "opened from its file in" : "boot", t->boot_ms);
 	if (o->workers > 1)
 		fprintf(f,
 			"worker processes: %u, each with %u thread%s, cloning "
@@ -371,7 +405,6 @@ static int serve_run(struct serve_opts *o)
 	char err[SERVE_ERR_MAX];
 	int r, status;
 
-	serve_model_init(&m, o->cfg.state_mib, o->cfg.seed);
 	o->cfg.timeout_ms = (uint64_t)(o->timeout_s * 1e3);
 	if (!o->requests && serve_cmd_read_stdin(&b, 0)) {
 		fprintf(stderr, "cowvm serve: cannot read stdin: %s\n",
@@ -384,13 +417,17 @@ static int serve_run(struct serve_opts *o)
 		b.responses = calloc(b.n + 1, sizeof(*b.responses));
 		b.statuses = calloc(b.n + 1, sizeof(*b.statuses));
 	}
-	r = serve_template_boot(&o->cfg, &t, err);
+	r = o->from ? serve_template_open(o->from, &o->cfg, &t, err)
+		    : serve_template_boot(&o->cfg, &t, err);
 	if (r) {
 		fprintf(stderr, "cowvm serve: %s\n", err);
 		serve_cmd_free_batch(&b);
 		return r == -EIO ? SERVE_EXIT_INIT : SERVE_EXIT_LOAD;
 	}
-	r = serve_batch_run(&t, &m, &b, &s, err);
+	serve_model_init(&m, o->cfg.state_mib, o->cfg.seed);
+	r = o->save ? serve_template_save(&t, o->save, err) : 0;
+	if (!r)
+		r = serve_batch_run(&t, &m, &b, &s, err);
 	if (!r && o->live)
 		r = serve_measure_mem(&t, &m, o->mode, (unsigned)o->live, &mem,
 				      err);

@@ -59,8 +59,10 @@ struct serve_template {
 	struct cowvm_config cfg;
 	struct cowvm *vm;
 	struct cowvm_snapshot *snap;
-	int console;	/* memfd of the guest console, shared by clones */
-	double boot_ms; /* create + load + init up to the snapshot */
+	int console;	  /* memfd of the guest console, shared by clones */
+	double boot_ms;	  /* create + load + init up to the snapshot (or the
+			   * open of its file) */
+	const char *file; /* the snapshot file it was opened from, or NULL */
 };
 
 /* Boot the template of c; 0, or -errno with one line in err (guest exit,
@@ -73,6 +75,17 @@ int serve_template_boot(const struct serve_cfg *c, struct serve_template *t,
  * limit timeout_ms that its clones inherit; 0 or -errno with err. */
 int serve_template_snapshot(struct serve_template *t, uint64_t timeout_ms,
 			    char *err);
+
+/* Open the serve template saved at path (by serve_template_save) with
+ * clones limited to c->timeout_ms per run; c->state_mib, c->seed and
+ * c->mem are read from it (the guest command line in its RAM, the file's
+ * header). 0, or -errno with one line in err (-ENOENT: no such file,
+ * -EINVAL: a bad file, or not a serve template's). */
+int serve_template_open(const char *path, struct serve_cfg *c,
+			struct serve_template *t, char *err);
+
+/* Save t's snapshot to path (cowvm_snapshot_save); 0 or -errno with err. */
+int serve_template_save(struct serve_template *t, const char *path, char *err);
 
 /* Release the template's snapshot and VM. */
 void serve_template_free(struct serve_template *t);

@@ -25,9 +25,12 @@ struct serve_opts {
 	struct serve_cfg cfg;
 	enum serve_mode mode;
 	unsigned concurrency;
-	unsigned workers;  /* worker processes (--workers), 1: this one */
-	uint64_t requests; /* 0: stdin */
-	long live;	   /* -1: default */
+	unsigned workers;      /* worker processes (--workers), 1: this one */
+	const char *from;      /* --from FILE: the template saved there */
+	const char *save;      /* --save-snapshot FILE */
+	const char *boot_only; /* the first option --from excludes */
+	uint64_t requests;     /* 0: stdin */
+	long live;	       /* -1: default */
 	double timeout_s;
 	/* --exec: a Linux program serves the requests. */
 	int exec, check;

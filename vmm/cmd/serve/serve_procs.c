@@ -73,13 +73,23 @@ static const char *serve_procs_dir(void)
 	return d && *d ? d : "/tmp";
 }
 
-/* Save t's snapshot to a new file, keep it open in p->fd and remove its
- * name; 0 or -errno with err. */
+/* Save t's snapshot to a new file (unless t came from one), keep it open
+ * in p->fd and remove its name; 0 or -errno with err. */
 static int serve_procs_save(struct serve_template *t, struct serve_procs *p,
 			    char *err)
 {
 	char dir[PATH_MAX], file[PATH_MAX + 16];
 	int r = 0;
+
+	if (t->file) { /* opened from a file: the workers open it too */
+		p->fd = open(t->file, O_RDONLY | O_CLOEXEC);
+		snprintf(p->path, sizeof(p->path), "/proc/self/fd/%d", p->fd);
+		if (p->fd >= 0)
+			return 0;
+		snprintf(err, SERVE_ERR_MAX, "cannot open %.180s: %s", t->file,
+			 strerror(errno));
+		return -errno;
+	}
 
 	snprintf(dir, sizeof(dir), "%s/cowvm-serve-XXXXXX", serve_procs_dir());
 	if (!mkdtemp(dir)) {
