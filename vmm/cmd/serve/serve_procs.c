@@ -33,7 +33,7 @@ struct serve_procs {
 	unsigned n, started;
 	pid_t pid[SERVE_PROCS_MAX];
 	int sock[SERVE_PROCS_MAX];
-	char path[64]; /* the snapshot file, as workers open it */
+	char path[PATH_MAX]; /* the snapshot file, as workers open it */
 	int fd;
 	double t0, end_us;
 	/* Problems of every worker, merged by request number. */
@@ -81,14 +81,10 @@ static int serve_procs_save(struct serve_template *t, struct serve_procs *p,
 	char dir[PATH_MAX], file[PATH_MAX + 16];
 	int r = 0;
 
-	if (t->file) { /* opened from a file: the workers open it too */
-		p->fd = open(t->file, O_RDONLY | O_CLOEXEC);
-		snprintf(p->path, sizeof(p->path), "/proc/self/fd/%d", p->fd);
-		if (p->fd >= 0)
-			return 0;
-		snprintf(err, SERVE_ERR_MAX, "cannot open %.180s: %s", t->file,
-			 strerror(errno));
-		return -errno;
+	if (t->file) { /* opened from a file (its parents found by its
+			* name): the workers open it too */
+		snprintf(p->path, sizeof(p->path), "%s", t->file);
+		return 0;
 	}
 
 	snprintf(dir, sizeof(dir), "%s/cowvm-serve-XXXXXX", serve_procs_dir());
