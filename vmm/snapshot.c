@@ -21,6 +21,8 @@ struct cowvm_snapshot {
 	struct cowvm *spares;	/* destroyed clones reset to it (pool_next) */
 	unsigned nspares, keep; /* held, and most to hold */
 	bool ahead;		/* made ahead: takes are announced */
+	bool r3_pending;	/* state read from a file: its ring-3 proof is
+				 * decided on the first clone's RAM */
 	struct vmm_verify *verify; /* the check of the file RAM is mapped
 				    * from (snapfile_check.c), or NULL */
 };
@@ -169,6 +171,7 @@ struct cowvm_snapshot *vmm_snapshot_make(const struct cowvm_config *cfg,
 	snap->state = st;
 	snap->mem = img;
 	snap->verify = vmm_verify_get(verify);
+	snap->r3_pending = !st->id; /* not prepared at its capture */
 	return snap;
 }
 
@@ -444,6 +447,19 @@ struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
 	return vm;
 }
 
+/* Before vm, whose RAM was just realized from snap's image, gets snap's
+ * state: decide the state's ring-3 proof on that RAM if no capture did
+ * (a state read from a file), once; every clone passes the lock, so none
+ * reads the state while it changes. */
+static void snap_r3_decide(struct cowvm_snapshot *snap, struct cowvm *vm)
+{
+	pthread_mutex_lock(&snap->lock);
+	if (snap->r3_pending)
+		vmm_r3_prepare(vm, snap->state);
+	snap->r3_pending = false;
+	pthread_mutex_unlock(&snap->lock);
+}
+
 /* A new VM in snap's state made from a pool VM (or one created now): not
  * a spare, no origin. NULL with errno and the error. */
 struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap)
@@ -466,10 +482,12 @@ struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap)
 		}
 		err = vmm_mem_realize(vm->mem, snap->mem);
 	}
-	if (err)
+	if (err) {
 		snap_mem_fail(vm, err, "realize");
-	else
+	} else {
+		snap_r3_decide(snap, vm);
 		err = vmm_state_restore(vm, snap->state);
+	}
 	if (err) {
 		vmm_vm_set_error(vm->err);
 		vmm_vm_discard(vm);

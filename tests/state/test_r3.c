@@ -6,6 +6,9 @@
  * clone. A snapshot that maps the LAPIC and IOAPIC for ring 3 never takes
  * the ring-3 path, and a LAPIC or IOAPIC that could raise an interrupt is
  * not quiet. */
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "state_util.h"
 
 #define MSR_KERNEL_GS_BASE 0xc0000102u
@@ -92,8 +95,41 @@ static void lapic_quiet(struct cowvm *vm)
 	vmm_state_free(st);
 }
 
+/* snap saved to a file and opened again (its state read back, the
+ * ring-3 proof decided on its first clone's RAM); the file is removed. */
+static struct cowvm_snapshot *reopened(struct cowvm_snapshot *snap)
+{
+	char path[] = "/tmp/cowvm-r3-XXXXXX";
+	int fd = mkstemp(path);
+	struct cowvm_snapshot *s;
+
+	TEST_ASSERT(fd >= 0, "mkstemp");
+	close(fd);
+	TEST_OK(cowvm_snapshot_save(snap, path));
+	s = cowvm_snapshot_open(path, NULL);
+	unlink(path);
+	TEST_ASSERT(s, "cowvm_snapshot_open: %s", cowvm_error(NULL));
+	return s;
+}
+
+/* run_sequence on a clone of snap reopened from a file; its count. */
+static int file_sequence(struct cowvm_snapshot *snap, size_t n,
+			 const char *what)
+{
+	struct cowvm_snapshot *s = reopened(snap);
+	struct cowvm *clone = cowvm_clone(s);
+	int fast;
+
+	TEST_ASSERT(clone, "cowvm_clone: %s", cowvm_error(NULL));
+	fast = run_sequence(clone, s, n, what);
+	cowvm_destroy(clone);
+	cowvm_snapshot_put(s);
+	return fast;
+}
+
 /* Boot r0swap from the guest ELF given as argv[1], then run the sequence on
- * the booted VM and on a clone of its snapshot. */
+ * the booted VM, on a clone of its snapshot and on a clone of that
+ * snapshot saved to a file and opened again. */
 int main(int argc, char **argv)
 {
 	struct cowvm_snapshot *snap;
@@ -122,6 +158,9 @@ int main(int argc, char **argv)
 		    "(booted %d, clone %d)",
 		    fast_vm, fast_clone);
 	cowvm_destroy(clone);
+	TEST_ASSERT(file_sequence(snap, n, "file"),
+		    "no reset of a clone of the reopened file took the ring-3 "
+		    "path");
 	TEST_ASSERT_EQ(cowvm_snapshot_guest_fpu(NULL), -EINVAL, "NULL");
 	TEST_OK(cowvm_snapshot_guest_fpu(snap)); /* CR4.OSXSAVE is clear */
 	cowvm_snapshot_put(snap);
@@ -136,6 +175,9 @@ int main(int argc, char **argv)
 	fast_vm = run_sequence(t.vm, snap, 2, "mmio");
 	TEST_ASSERT(!fast_vm, "a reset took the ring-3 path with the LAPIC "
 			      "page mapped for ring 3");
+	TEST_ASSERT(!file_sequence(snap, 2, "mmio file"),
+		    "a reset of a reopened clone took the ring-3 path with the "
+		    "LAPIC page mapped for ring 3");
 	cowvm_snapshot_put(snap);
 	tvm_free(&t);
 	printf("test-state-r3: PASS\n");
