@@ -52,6 +52,9 @@ struct sc_rep {
 struct sc_opts {
 	const char *elf;
 	uint64_t state_mib, requests, fresh_requests;
+	uint64_t warm_requests; /* of the modes that reuse VMs (spare,
+				 * ahead, reset): long enough that each
+				 * worker process's warm-up does not count */
 	unsigned reps, live, fresh_live;
 	unsigned workers; /* processes of the "procs" rows */
 };
@@ -312,6 +315,12 @@ static int sc_fresh(const struct sc_opts *o, const struct serve_model *m,
 	return 0;
 }
 
+/* Requests of a repetition in mode. */
+static uint64_t sc_requests(const struct sc_opts *o, enum serve_mode mode)
+{
+	return mode == SERVE_CLONE ? o->requests : o->warm_requests;
+}
+
 /* One repetition of cowvm serve in mode on t, on procs worker processes
  * (memory measured only for this one's, procs <= 1). */
 static int sc_cowvm(const struct sc_opts *o, struct serve_template *t,
@@ -320,7 +329,7 @@ static int sc_cowvm(const struct sc_opts *o, struct serve_template *t,
 {
 	struct serve_batch b = {.mode = mode,
 				.concurrency = 1,
-				.n = o->requests,
+				.n = sc_requests(o, mode),
 				.processes = procs};
 	struct serve_stats s;
 	struct serve_mem mem;
@@ -332,7 +341,7 @@ static int sc_cowvm(const struct sc_opts *o, struct serve_template *t,
 
 	if (r)
 		return r;
-	sc_times(res, s.lat_us, o->requests, s.seconds);
+	sc_times(res, s.lat_us, b.n, s.seconds);
 	res->ok = s.ok;
 	res->bad = s.failed + s.mismatched;
 	free(s.lat_us);
@@ -399,6 +408,8 @@ static int sc_parse(int argc, char **argv, struct sc_opts *o)
 			o->state_mib = x;
 		else if (!strcmp(a, "--requests"))
 			o->requests = x;
+		else if (!strcmp(a, "--warm-requests"))
+			o->warm_requests = x;
 		else if (!strcmp(a, "--fresh-requests"))
 			o->fresh_requests = x;
 		else if (!strcmp(a, "--reps") && x <= SC_MAX_REPS)
@@ -413,6 +424,7 @@ static int sc_parse(int argc, char **argv, struct sc_opts *o)
 			fprintf(stderr,
 				"serve-compare: bad option %s %s (options: "
 				"--elf PATH --state-mib M --requests N "
+				"--warm-requests N "
 				"--fresh-requests N --reps R --live K "
 				"--fresh-live K --workers P)\n",
 				a, v);
@@ -439,7 +451,10 @@ static void sc_print(const struct sc_opts *o,
 	unsigned k[SC_CONFIGS];
 
 	for (int c = 0; c < SC_CONFIGS; c++) {
-		n[c] = c == SC_FRESH ? o->fresh_requests : o->requests;
+		n[c] = c == SC_FRESH			  ? o->fresh_requests
+		       : c == SC_CLONE || c == SC_CLONE_P ? o->requests
+		       : c == SC_FORK			  ? o->requests
+							  : o->warm_requests;
 		k[c] = c == SC_FRESH			    ? o->fresh_live
 		       : c >= SC_CLONE_P && c <= SC_RESET_P ? 0
 							    : o->live;
@@ -512,6 +527,7 @@ int main(int argc, char **argv)
 	struct sc_opts o = {.elf = BENCH_GUEST_ELF,
 			    .state_mib = 64,
 			    .requests = 1000,
+			    .warm_requests = 20000,
 			    .fresh_requests = 10,
 			    .reps = 5,
 			    .live = 16,

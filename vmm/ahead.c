@@ -146,7 +146,7 @@ static int ahead_set(struct cowvm_snapshot *snap, unsigned n)
 		err = ahead_start();
 	}
 	pthread_mutex_unlock(&ahead_lock);
-	vmm_snapshot_set_ahead(snap, n && !err);
+	vmm_snapshot_set_ahead(snap, err ? 0 : n);
 	vmm_snapshot_kick();
 	if (gone) {
 		cowvm_snapshot_put(gone->snap);

@@ -56,9 +56,10 @@ void vmm_snapshot_keep_min(struct cowvm_snapshot *snap, unsigned n);
 unsigned vmm_snapshot_nspares(struct cowvm_snapshot *snap);
 
 /* snapshot.c: the takes of spares of snapshots made ahead (ahead.c's
- * refill thread waits for them): mark snap as made ahead; announce a take
- * (or wake the waiter); the number so far; wait for more than seen. */
-void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, bool on);
+ * refill thread waits for them): announce takes that leave snap fewer
+ * than n spares; announce a take (or wake the waiter); the number so far;
+ * wait for more than seen. */
+void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, unsigned n);
 void vmm_snapshot_kick(void);
 unsigned long vmm_snapshot_takes(void);
 unsigned long vmm_snapshot_wait_take(unsigned long seen);

@@ -20,7 +20,8 @@ struct cowvm_snapshot {
 	pthread_mutex_t lock;	/* guards the spares */
 	struct cowvm *spares;	/* destroyed clones reset to it (pool_next) */
 	unsigned nspares, keep; /* held, and most to hold */
-	bool ahead;		/* made ahead: takes are announced */
+	unsigned ahead;		/* spares made ahead: takes leaving fewer are
+				 * announced */
 	bool r3_pending;	/* state read from a file: its ring-3 proof is
 				 * decided on the first clone's RAM */
 	struct vmm_verify *verify; /* the check of the file RAM is mapped
@@ -78,11 +79,11 @@ unsigned long vmm_snapshot_wait_take(unsigned long seen)
 	return n;
 }
 
-/* Mark snap as made ahead (its takes announced) or not. */
-void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, bool on)
+/* Announce takes that leave snap fewer than n spares (0: none). */
+void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, unsigned n)
 {
 	pthread_mutex_lock(&snap->lock);
-	snap->ahead = on;
+	snap->ahead = n;
 	pthread_mutex_unlock(&snap->lock);
 }
 
@@ -297,7 +298,7 @@ static struct cowvm *snap_take_spare(struct cowvm_snapshot *snap)
 		snap->spares = vm->pool_next;
 		snap->nspares--;
 	}
-	ahead = snap->ahead;
+	ahead = snap->nspares < snap->ahead;
 	pthread_mutex_unlock(&snap->lock);
 	if (ahead)
 		vmm_snapshot_kick();
