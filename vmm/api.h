@@ -45,7 +45,8 @@ struct cowvm_snapshot *vmm_snapshot_make(const struct cowvm_config *cfg,
 					 struct vmm_verify *verify);
 
 /* snapshot.c: a new VM in snap's state, not a spare and with no origin
- * (the part of cowvm_clone after the spares); NULL with errno. */
+ * (cowvm_clone's check, then its part after the spares); NULL with
+ * errno. */
 struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap);
 /* snapshot.c: add vm (from vmm_snapshot_realize(snap)) to snap's spares
  * when there is room (cowvm_snapshot_keep); false if not. */

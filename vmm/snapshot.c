@@ -420,34 +420,6 @@ void cowvm_destroy(struct cowvm *vm)
 	cowvm_snapshot_put(origin);
 }
 
-/* A new VM in snap's state: a spare of snap, else a VM from the pool when
- * it holds one, else one created now. A pool VM whose empty RAM region got
- * a foreign mapping (-EBUSY, untouched) is discarded for one created now.
- * While snap keeps spares, the clone holds a reference to it until
- * destroyed. */
-struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
-{
-	struct cowvm *vm;
-
-	if (snap_inherited(snap)) {
-		vmm_vm_set_error("this snapshot was taken before fork(): only "
-				 "the process that took it can use it");
-		errno = ECHILD;
-		return NULL;
-	}
-	if (snap_refused(snap))
-		return NULL;
-	vm = snap_take_spare(snap);
-	if (vm) {
-		vm->origin = cowvm_snapshot_get(snap);
-		return vm;
-	}
-	vm = vmm_snapshot_realize(snap);
-	if (vm)
-		vm->origin = snap_keeps(snap) ? cowvm_snapshot_get(snap) : NULL;
-	return vm;
-}
-
 /* Before vm, whose RAM was just realized from snap's image, gets snap's
  * state: decide the state's ring-3 proof on that RAM if no capture did
  * (a state read from a file), once; every clone passes the lock, so none
@@ -463,13 +435,11 @@ static void snap_r3_decide(struct cowvm_snapshot *snap, struct cowvm *vm)
 
 /* A new VM in snap's state made from a pool VM (or one created now): not
  * a spare, no origin. NULL with errno and the error. */
-struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap)
+static struct cowvm *snap_realize(struct cowvm_snapshot *snap)
 {
 	struct cowvm *vm;
 	int err;
 
-	if (snap_refused(snap))
-		return NULL;
 	vm = vmm_pool_take(&snap->cfg);
 	if (!vm)
 		return NULL;
@@ -497,6 +467,40 @@ struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap)
 	}
 	snap_set_verify(vm, snap->verify);
 	return vm;
+}
+
+/* A new VM in snap's state: a spare of snap, else a VM from the pool when
+ * it holds one, else one created now. A pool VM whose empty RAM region got
+ * a foreign mapping (-EBUSY, untouched) is discarded for one created now.
+ * While snap keeps spares, the clone holds a reference to it until
+ * destroyed. */
+struct cowvm *cowvm_clone(struct cowvm_snapshot *snap)
+{
+	struct cowvm *vm;
+
+	if (snap_inherited(snap)) {
+		vmm_vm_set_error("this snapshot was taken before fork(): only "
+				 "the process that took it can use it");
+		errno = ECHILD;
+		return NULL;
+	}
+	if (snap_refused(snap))
+		return NULL;
+	vm = snap_take_spare(snap);
+	if (vm) {
+		vm->origin = cowvm_snapshot_get(snap);
+		return vm;
+	}
+	vm = snap_realize(snap);
+	if (vm)
+		vm->origin = snap_keeps(snap) ? cowvm_snapshot_get(snap) : NULL;
+	return vm;
+}
+
+/* snap_realize for ahead.c, after the check cowvm_clone makes too. */
+struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap)
+{
+	return snap_refused(snap) ? NULL : snap_realize(snap);
 }
 
 /* A new VM identical to parent now: snapshot, clone, drop the snapshot. */
