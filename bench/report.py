@@ -105,8 +105,8 @@ RATIOS = [
      "BM_LinuxStart/lua/native", None, None),
     ("lua script: cowvm pool / native", "BM_LinuxStart/lua/cowvm_pool",
      "BM_LinuxStart/lua/native", None, None),
-    ("first run, 1 GiB read: new clone / respawned spare",
-     "BM_FirstRun1G/0", "BM_FirstRun1G/1", "<=", 1.2),
+    ("first run, 1 GiB read: clone made now / respawned spare",
+     "BM_FirstRun1G/0", "BM_FirstRun1G/1", None, None),
     ("first run, 1 GiB read: made ahead / respawned spare",
      "BM_FirstRun1G/2", "BM_FirstRun1G/1", "<=", 1.2),
     # bench-snapfile: time ratios, so dd / save >= 0.8 is the rate goal.

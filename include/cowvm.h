@@ -190,11 +190,18 @@ COWVM_API int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n);
  * first n realized now, and then a background thread of the library that
  * realizes new ones (from the VM pool) whenever a take leaves fewer than
  * n, so that while spares last cowvm_clone never creates or realizes a VM
- * on the calling thread. Where KVM offers
- * KVM_PRE_FAULT_MEMORY they are also pre-faulted (their RAM mapped in
- * KVM's page tables), so a first run that reads memory costs what a
- * reset spare's does. While n > 0 the library holds a reference to snap;
- * n = 0 stops making them and drops it (the spares stay, as
+ * on the calling thread. Once ahead was asked, the first destroyed clone
+ * of snap that ran has the pages it touched recorded, and every clone made
+ * ahead after that is warmed for them (their pages mapped into KVM's page
+ * tables, cowvm_mem_stats' pages_prefaulted), so that a first run that
+ * reads them costs what a respawned spare's does: by KVM_PRE_FAULT_MEMORY
+ * where KVM offers it, else (shadow paging) by a pass of code at CPL 3 in
+ * the clone that reads each page the guest maps at its own address with
+ * user access (the identity map of cowvm_abi.h), after which the clone is
+ * reset. A state not at CPL 3 in 64-bit mode is not warmed that way. The
+ * pass costs what that first run would, on the library's thread (or on
+ * the caller's for the first n). While n > 0 the library holds a reference to
+ * snap; n = 0 stops making them and drops it (the spares stay, as
  * cowvm_snapshot_keep says). 0 or -errno (the first failure making one). */
 COWVM_API int cowvm_snapshot_ahead(struct cowvm_snapshot *snap, unsigned n);
 
@@ -277,6 +284,9 @@ struct cowvm_mem_stats {
 			      * COWVM_MAPPINGS_MAX) */
 	uint64_t pages_lazy; /* pages realized lazily: copied, not shared,
 			      * when first touched (see COWVM_MAPPINGS_MAX) */
+	uint64_t pages_prefaulted; /* pages mapped into KVM's page tables
+				    * before it was handed out as a clone
+				    * made ahead (cowvm_snapshot_ahead) */
 };
 
 /* Most host mappings one VM's RAM takes, whatever its history of

@@ -1,8 +1,8 @@
 /* Clones made ahead: a background thread realizes clones of every snapshot
- * given to cowvm_snapshot_ahead into its spares (pre-faulted where KVM can)
- * and refills them as cowvm_clone takes them (snapshot.c announces each
- * take), so that no clone is made on the caller's thread while spares
- * last. */
+ * given to cowvm_snapshot_ahead into its spares (warmed for the pages an
+ * earlier clone touched: snapshot.c records them) and refills them as
+ * cowvm_clone takes them (snapshot.c announces each take), so that no clone is
+ * made on the caller's thread while spares last. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,15 +32,21 @@ static struct ahead **ahead_find(struct cowvm_snapshot *snap)
 	return link;
 }
 
-/* Realize one clone of snap into its spares (pre-faulted where KVM can);
- * 0 (also when there was no room) or -errno. */
+/* Realize one clone of snap into its spares, warmed for the pages an
+ * earlier clone touched; 0 (also when there was no room) or -errno. */
 static int ahead_make(struct cowvm_snapshot *snap)
 {
 	struct cowvm *vm = vmm_snapshot_realize(snap);
+	int err;
 
 	if (!vm)
 		return -errno;
-	(void)vmm_kvm_prefault(vm); /* best effort: most hosts lack it */
+	err = vmm_snapshot_warm(snap, vm);
+	if (err) {
+		vmm_vm_set_error(vm->err);
+		cowvm_destroy(vm);
+		return err;
+	}
 	if (!vmm_snapshot_add_spare(snap, vm))
 		cowvm_destroy(vm);
 	return 0;

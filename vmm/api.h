@@ -51,16 +51,21 @@ struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap);
 /* snapshot.c: add vm (from vmm_snapshot_realize(snap)) to snap's spares
  * when there is room (cowvm_snapshot_keep); false if not. */
 bool vmm_snapshot_add_spare(struct cowvm_snapshot *snap, struct cowvm *vm);
+/* snapshot.c: warm vm, just made by vmm_snapshot_realize(snap), for the
+ * pages snap's first destroyed clone that ran touched (vmm_state_warm),
+ * then put it back into snap's state; 0, or -errno if vm is unusable now
+ * (vm->err says why). */
+int vmm_snapshot_warm(struct cowvm_snapshot *snap, struct cowvm *vm);
 /* snapshot.c: raise snap's cowvm_snapshot_keep count to n if lower. */
 void vmm_snapshot_keep_min(struct cowvm_snapshot *snap, unsigned n);
 /* snapshot.c: the spares snap holds. */
 unsigned vmm_snapshot_nspares(struct cowvm_snapshot *snap);
 
-/* snapshot.c: the takes of spares of snapshots made ahead (ahead.c's
- * refill thread waits for them): announce takes that leave snap fewer
- * than n spares; announce a take (or wake the waiter); the number so far;
- * wait for more than seen. */
+/* snapshot.c: announce takes that leave snap fewer than n spares. */
 void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, unsigned n);
+/* takes.c: the takes of spares of snapshots made ahead (ahead.c's refill
+ * thread waits for them): announce a take (or wake the waiter); the number
+ * so far; wait for more than seen. */
 void vmm_snapshot_kick(void);
 unsigned long vmm_snapshot_takes(void);
 unsigned long vmm_snapshot_wait_take(unsigned long seen);

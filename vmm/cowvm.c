@@ -191,6 +191,7 @@ int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit)
 		memset(exit, 0, sizeof(*exit));
 		return vmm_fail_inherited(vm);
 	}
+	vm->ran = true;
 	err = vmm_vm_run(vm, exit);
 	if (!vm->verify)
 		return err;

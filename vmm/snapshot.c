@@ -26,64 +26,17 @@ struct cowvm_snapshot {
 				 * decided on the first clone's RAM */
 	struct vmm_verify *verify; /* the check of the file RAM is mapped
 				    * from (snapfile_check.c), or NULL */
+	bool record;	   /* once made ahead: record what a clone touched */
+	uint64_t *touched; /* the pages the first destroyed clone that ran
+			    * touched (vmm_mem_touched), set once */
 };
-
-/* Takes of spares of snapshots made ahead, announced to ahead.c. */
-static pthread_mutex_t snap_take_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t snap_take_cv = PTHREAD_COND_INITIALIZER;
-static unsigned long snap_takes;
-
-/* In a forked child: the announcements start afresh. */
-static void snap_take_fork_child(void)
-{
-	pthread_mutex_init(&snap_take_lock, NULL);
-	pthread_cond_init(&snap_take_cv, NULL);
-}
-
-/* Install snap_take_fork_child when the library is loaded. */
-__attribute__((constructor)) static void snap_take_install(void)
-{
-	(void)pthread_atfork(NULL, NULL, snap_take_fork_child);
-}
-
-/* Announce a take (or wake the waiter for another reason). */
-void vmm_snapshot_kick(void)
-{
-	pthread_mutex_lock(&snap_take_lock);
-	snap_takes++;
-	pthread_cond_broadcast(&snap_take_cv);
-	pthread_mutex_unlock(&snap_take_lock);
-}
-
-/* The announcements so far. */
-unsigned long vmm_snapshot_takes(void)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&snap_take_lock);
-	n = snap_takes;
-	pthread_mutex_unlock(&snap_take_lock);
-	return n;
-}
-
-/* Wait until there were more announcements than seen; their number. */
-unsigned long vmm_snapshot_wait_take(unsigned long seen)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&snap_take_lock);
-	while (snap_takes == seen)
-		pthread_cond_wait(&snap_take_cv, &snap_take_lock);
-	n = snap_takes;
-	pthread_mutex_unlock(&snap_take_lock);
-	return n;
-}
 
 /* Announce takes that leave snap fewer than n spares (0: none). */
 void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, unsigned n)
 {
 	pthread_mutex_lock(&snap->lock);
 	snap->ahead = n;
+	snap->record = snap->record || n;
 	pthread_mutex_unlock(&snap->lock);
 }
 
@@ -148,6 +101,7 @@ static void snap_free(struct cowvm_snapshot *snap)
 	vmm_mem_image_put(snap->mem);
 	vmm_state_free(snap->state);
 	vmm_verify_put(snap->verify);
+	free(snap->touched);
 	free(snap);
 }
 
@@ -322,6 +276,7 @@ static bool snap_keep_spare(struct cowvm_snapshot *snap, struct cowvm *vm)
 	pthread_mutex_lock(&snap->lock);
 	room = snap->nspares < snap->keep;
 	pthread_mutex_unlock(&snap->lock);
+	vm->prefaulted = 0;
 	if (!room || atomic_load(&snap->refs) < 2 ||
 	    (vm->state == VMM_STOPPED &&
 	     vm->stop_exit.reason == COWVM_EXIT_ERROR) ||
@@ -403,6 +358,46 @@ int cowvm_snapshot_guest_fpu(struct cowvm_snapshot *snap)
 	return 0;
 }
 
+/* Record the pages vm, a clone of snap that ran, touched, if snap records
+ * and has no record yet (once per snapshot: O(pages vm maps)). */
+static void snap_record(struct cowvm_snapshot *snap, struct cowvm *vm)
+{
+	uint64_t *bits = NULL;
+	bool want;
+
+	pthread_mutex_lock(&snap->lock);
+	want = snap->record && !snap->touched && vm->ran;
+	pthread_mutex_unlock(&snap->lock);
+	if (want)
+		bits = vmm_mem_touched(vm->mem);
+	pthread_mutex_lock(&snap->lock);
+	if (bits && !snap->touched) {
+		snap->touched = bits;
+		bits = NULL;
+	}
+	pthread_mutex_unlock(&snap->lock);
+	free(bits);
+}
+
+/* Warm vm, just made by vmm_snapshot_realize(snap), for the pages an
+ * earlier clone touched (if recorded), then put it back into snap's state;
+ * 0, or -errno if vm is unusable now (vm->err says why). */
+int vmm_snapshot_warm(struct cowvm_snapshot *snap, struct cowvm *vm)
+{
+	const uint64_t *bits;
+	int r;
+
+	pthread_mutex_lock(&snap->lock);
+	bits = snap->touched; /* immutable once set, freed with snap */
+	pthread_mutex_unlock(&snap->lock);
+	if (!bits)
+		return 0;
+	r = vmm_state_warm(vm, snap->state, bits, &vm->prefaulted);
+	if (r == 0 || r == -EOPNOTSUPP) /* the guest did not run */
+		return 0;
+	return snap_apply(vm, snap);
+}
+
 /* Destroy vm, or keep it as a spare of the snapshot it was cloned from;
  * either way drop its reference to that snapshot. */
 void cowvm_destroy(struct cowvm *vm)
@@ -413,6 +408,8 @@ void cowvm_destroy(struct cowvm *vm)
 		return; /* its frames are the parent's too: left alone */
 	origin = vm->origin;
 	vm->origin = NULL;
+	if (origin)
+		snap_record(origin, vm);
 	if (!origin || !snap_keep_spare(origin, vm)) {
 		snap_set_verify(vm, NULL);
 		vmm_vm_discard(vm);
@@ -571,7 +568,12 @@ void cowvm_snapshot_put(struct cowvm_snapshot *snap)
 /* Memory accounting of vm from its guest page table; 0 or -errno. */
 int cowvm_mem_stats(struct cowvm *vm, struct cowvm_mem_stats *st)
 {
+	int err;
+
 	if (vmm_inherited(vm))
 		return vmm_fail_inherited(vm);
-	return vmm_mem_stats(vm->mem, st);
+	err = vmm_mem_stats(vm->mem, st);
+	if (!err)
+		st->pages_prefaulted = vm->prefaulted;
+	return err;
 }

@@ -109,25 +109,23 @@ struct kvm_pre_fault_memory {
 #define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
 #endif
 
-/* Map vm's RAM into KVM's page tables before the guest touches it. */
-int vmm_kvm_prefault(struct cowvm *vm)
+/* Whether KVM can map RAM into vm's page tables ahead of the guest. */
+bool vmm_kvm_can_prefault(struct cowvm *vm)
 {
-	struct vmm_range r[VMM_MAX_RANGES];
-	unsigned n = vmm_mem_layout(vmm_mem_size(vm->mem), r);
+	return vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+			 KVM_CAP_PRE_FAULT_MEMORY) > 0;
+}
 
-	if (vmm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
-		      KVM_CAP_PRE_FAULT_MEMORY) <= 0)
-		return -EOPNOTSUPP;
-	for (unsigned i = 0; i < n; i++) {
-		struct kvm_pre_fault_memory pf = {.gpa = r[i].gpa,
-						  .size = r[i].size};
+/* Map guest-physical [gpa, gpa + size) of vm's RAM into KVM's page
+ * tables before the guest touches it; 0 or -errno. */
+int vmm_kvm_prefault(struct cowvm *vm, uint64_t gpa, uint64_t size)
+{
+	struct kvm_pre_fault_memory pf = {.gpa = gpa, .size = size};
 
-		/* KVM maps a part per call and says what is left. */
-		while (pf.size)
-			if (vmm_ioctl(vm->vcpu.fd, KVM_PRE_FAULT_MEMORY, &pf) <
-				    0 &&
-			    errno != EINTR && errno != EAGAIN)
-				return -errno;
-	}
+	/* KVM maps a part per call and says what is left. */
+	while (pf.size)
+		if (vmm_ioctl(vm->vcpu.fd, KVM_PRE_FAULT_MEMORY, &pf) < 0 &&
+		    errno != EINTR && errno != EAGAIN)
+			return -errno;
 	return 0;
 }

@@ -90,8 +90,11 @@ struct cowvm {
 			 * and 2 (-1: EOF, discarded); 0, 1, 2 in a new VM,
 			 * clone and fork, kept by a reset */
 	uint64_t r3_id; /* state_r3.c: the state vm provably still holds */
-	unsigned gen;	/* vmm_fork_gen when vm was made */
-	char err[256];	/* last failure, cowvm_error() */
+	bool ran;	/* cowvm_run was called on it since it was made */
+	uint64_t prefaulted; /* snapshot.c: pages warmed before it was handed
+			      * out as a clone made ahead (0: none) */
+	unsigned gen;	     /* vmm_fork_gen when vm was made */
+	char err[256];	     /* last failure, cowvm_error() */
 };
 
 /* Result of handling one KVM exit: keep running, or stop (exit filled). */
@@ -158,11 +161,12 @@ void vmm_vm_set_error(const char *msg);
 int vmm_kvm_open(struct cowvm *vm);
 /* kvm.c: create the VM with its irqchip, PIT and system regions. */
 int vmm_kvm_create_vm(struct cowvm *vm);
-/* kvm.c: map all of vm's RAM into KVM's page tables ahead of the guest
- * (KVM_PRE_FAULT_MEMORY, in vm's vCPU's current mode), as if it had read
- * every page; 0, -EOPNOTSUPP where KVM lacks it (shadow paging, kernels
- * before 6.10), or another -errno. */
-int vmm_kvm_prefault(struct cowvm *vm);
+/* kvm.c: whether KVM offers KVM_PRE_FAULT_MEMORY (not under shadow
+ * paging, nor before Linux 6.10); then map guest-physical [gpa, gpa +
+ * size) of vm's RAM into KVM's page tables ahead of the guest, in vm's
+ * vCPU's current mode, as if it had read every page: 0 or -errno. */
+bool vmm_kvm_can_prefault(struct cowvm *vm);
+int vmm_kvm_prefault(struct cowvm *vm, uint64_t gpa, uint64_t size);
 
 /* vcpu.c: create vCPU 0, map its kvm_run and set its CPUID. */
 int vcpu_create(struct cowvm *vm);

@@ -89,6 +89,12 @@ void *vmm_mem_gpa(const struct vmm_mem *mem, uint64_t gpa, uint64_t len);
  * unless it lies in one RAM range. */
 int vmm_mem_read(struct vmm_mem *mem, uint64_t gpa, void *buf, uint64_t len);
 
+/* The pages of mem's host mapping that are present now: those the guest
+ * (through KVM) or the host touched since they were last mapped, a
+ * respawned spare's earlier runs included. A new bitmap, one bit per RAM
+ * page in RAM order (low range, then high), to free(); NULL with errno. */
+uint64_t *vmm_mem_touched(struct vmm_mem *mem);
+
 /* Like vmm_mem_gpa, for host writes: the pages are recorded as written
  * (and, in UFFD mode, opened for writing without a fault). NULL if the
  * range is not RAM or mem is empty. */

@@ -31,20 +31,24 @@ struct pm_scan_arg {
 
 #define SCAN_VEC 256 /* regions fetched per ioctl */
 
-/* Anonymous pages (present, or swapped out) in the MAP_PRIVATE file
- * mapping are exactly the pages the kernel copied on write since they were
- * last mapped; collect them as runs. In UFFD mode only present ones: a
- * write-protect marker on a never-touched page reads as swapped too (and
- * asking for PAGE_IS_WRITTEN, which tells them apart, needs asynchronous
- * write-protection). Costs O(pages mapped in the region). */
-int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out)
+/* Words of a one-bit-per-page bitmap of mem. */
+static uint64_t bitmap_words(const struct vmm_mem *mem)
+{
+	return (mem->pages + 63) / 64;
+}
+
+/* Collect as runs the pages of mem's region that are present (or, in
+ * KERNEL mode, swapped out) and, with anon, not from a file. In UFFD mode
+ * only present ones: a write-protect marker on a never-touched page reads
+ * as swapped too (and asking for PAGE_IS_WRITTEN, which tells them apart,
+ * needs asynchronous write-protection). Costs O(pages mapped in the
+ * region). */
+static int scan_runs(struct vmm_mem *mem, bool anon, struct vmm_runs *out)
 {
 	struct page_region vec[SCAN_VEC];
 	uint64_t start = (uint64_t)(uintptr_t)mem->base;
 	uint64_t end = start + mem->size;
 
-	if (!mem->tree || mem->direct)
-		return 0;
 	while (start < end) {
 		struct pm_scan_arg a = {
 			.size = sizeof(a),
@@ -52,8 +56,8 @@ int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out)
 			.end = end,
 			.vec = (uint64_t)(uintptr_t)vec,
 			.vec_len = SCAN_VEC,
-			.category_inverted = PAGE_IS_FILE,
-			.category_mask = PAGE_IS_FILE,
+			.category_inverted = anon ? PAGE_IS_FILE : 0,
+			.category_mask = anon ? PAGE_IS_FILE : 0,
 			.category_anyof_mask =
 				mem->mode == COWVM_MEM_KERNEL
 					? PAGE_IS_PRESENT | PAGE_IS_SWAPPED
@@ -81,10 +85,35 @@ int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out)
 	return 0;
 }
 
-/* Words of a one-bit-per-page bitmap of mem. */
-static uint64_t bitmap_words(const struct vmm_mem *mem)
+/* Anonymous pages in the MAP_PRIVATE file mapping are exactly the pages
+ * the kernel copied on write since they were last mapped; collect them as
+ * runs. */
+int vmm_mem_anon_runs(struct vmm_mem *mem, struct vmm_runs *out)
 {
-	return (mem->pages + 63) / 64;
+	if (!mem->tree || mem->direct)
+		return 0;
+	return scan_runs(mem, true, out);
+}
+
+/* Every page of mem's host mapping that is present (vmm_mem_touched). */
+uint64_t *vmm_mem_touched(struct vmm_mem *mem)
+{
+	struct vmm_runs runs = {0};
+	uint64_t *bits = NULL;
+	int err = mem->hole || mem->broken ? -EINVAL : 0;
+
+	if (!err)
+		err = scan_runs(mem, false, &runs);
+	if (!err && !(bits = vmm_calloc(bitmap_words(mem), sizeof(*bits))))
+		err = -ENOMEM;
+	for (uint64_t i = 0; !err && i < runs.n; i++)
+		for (uint64_t p = runs.r[i].off;
+		     p < runs.r[i].off + runs.r[i].n; p++)
+			bits[p / 64] |= 1ull << (p % 64);
+	vmm_runs_free(&runs);
+	if (err)
+		errno = -err;
+	return err ? NULL : bits;
 }
 
 /* Allocate the record (and the dirty log buffer in KERNEL mode). */

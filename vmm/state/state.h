@@ -115,6 +115,29 @@ bool vmm_r3_holds(struct cowvm *vm, const struct vmm_state *st);
  * disarm the watch. */
 void vmm_r3_arm(struct cowvm *vm, const struct vmm_state *st, bool ok);
 
+/* walk.c: a guest-virtual address as the guest's page tables map it. */
+struct vmm_gva {
+	uint64_t gpa; /* where it lands */
+	uint64_t
+		size; /* bytes of the page that maps it (4 KiB, 2 MiB, 1 GiB) */
+	bool user;    /* every level allows CPL 3 */
+};
+/* walk.c: translate gva through the 4-level tables at cr3 in mem into
+ * *out; false if unmapped. */
+bool vmm_gva_walk(struct vmm_mem *mem, uint64_t cr3, uint64_t gva,
+		  struct vmm_gva *out);
+
+/* warm.c: map the pages of vm (just restored to st) set in bits (one per
+ * RAM page, vmm_mem_touched's order) into KVM's page tables before its
+ * first run: by KVM_PRE_FAULT_MEMORY where KVM has it (0), else by a pass
+ * of code at CPL 3 in vm that reads a byte of each such page the guest
+ * maps one to one with user access (1: vm ran, restore st again). Adds
+ * the pages done to *pages. -EOPNOTSUPP if st allows neither (not at CPL 3
+ * in 64-bit mode, or an event pending), another -errno on failure (then
+ * vm may have run too). */
+int vmm_state_warm(struct cowvm *vm, const struct vmm_state *st,
+		   const uint64_t *bits, uint64_t *pages);
+
 /* state_pack.c: st as bytes, in a new *buf of *len bytes (for snapshot
  * files); 0 or -ENOMEM. */
 int vmm_state_pack(const struct vmm_state *st, void **buf, size_t *len);

@@ -90,7 +90,7 @@ static bool r3_covers(uint64_t base, uint64_t size, uint64_t gpa)
 	return gpa >= base && gpa - base < size;
 }
 
-/* Watch table (at level, see r3_translate) and every table below it, and
+/* Watch table (at level, see vmm_gva_walk) and every table below it, and
  * check that no leaf reachable from CPL 3 (U/S on every level, user true
  * above) maps the LAPIC or IOAPIC page. */
 static void r3_walk_tables(struct r3_walk *wk, uint64_t table, int level,
@@ -122,30 +122,16 @@ static void r3_walk_tables(struct r3_walk *wk, uint64_t table, int level,
 	}
 }
 
-/* Translate gva through the 4-level tables of the state (which
- * r3_walk_tables watches); false if unmapped. Levels 3..0 index gva bits
- * 47:39 (PML4), 38:30 (PDPT, PS = 1 GiB page), 29:21 (PD, PS = 2 MiB
- * page), 20:12 (PT); entries hold the next table or page at bits 51:12. */
+/* Translate gva through the tables of the state (which r3_walk_tables
+ * watches); false if unmapped. */
 static bool r3_translate(struct r3_walk *wk, uint64_t gva, uint64_t *gpa)
 {
-	uint64_t table = wk->st->sregs.cr3 & R3_PTE_ADDR;
+	struct vmm_gva w;
 
-	for (int level = 3; level >= 0; level--) {
-		unsigned shift = 12 + 9 * (unsigned)level;
-		uint64_t slot = table + ((gva >> shift) & 511) * 8;
-		const uint64_t *e = vmm_mem_gpa(wk->vm->mem, slot, 8);
-		uint64_t mask = (1ull << shift) - 1;
-
-		if (!e || !(*e & R3_PTE_P))
-			return false;
-		if (level == 0 ||
-		    ((level == 1 || level == 2) && *e & R3_PTE_PS)) {
-			*gpa = (*e & R3_PTE_ADDR & ~mask) | (gva & mask);
-			return true;
-		}
-		table = *e & R3_PTE_ADDR;
-	}
-	return false;
+	if (!vmm_gva_walk(wk->vm->mem, wk->st->sregs.cr3, gva, &w))
+		return false;
+	*gpa = w.gpa;
+	return true;
 }
 
 /* Watch the bytes [gva, gva + len) page by page. */
@@ -200,7 +186,7 @@ static uint64_t r3_msr(const struct vmm_state *st, uint32_t index)
 }
 
 /* Whether st's own registers rule out entries to CPL 0 that push no
- * frame, and its paging is the 4-level kind r3_translate walks. */
+ * frame, and its paging is the 4-level kind vmm_gva_walk walks. */
 static bool r3_state_allows(const struct vmm_state *st)
 {
 	const struct kvm_sregs *s = &st->sregs;

@@ -1,0 +1,90 @@
+/* Clones made ahead after a clone ran are warmed for the pages it touched
+ * (cowvm_mem_stats' pages_prefaulted) and still come out of cowvm_clone in
+ * the snapshot's exact state: all of RAM equal to a clone made cold, the
+ * region as the model says, registers intact through the next round. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fork_util.h"
+
+#define MEM (64 * MIB)
+
+static struct ft f;
+static struct fnode parent;
+
+/* A clone of s, checked against the model; *warmed its pages_prefaulted. */
+static struct fnode clone_of(struct cowvm_snapshot *s, uint64_t *warmed)
+{
+	struct fnode c = ft_child(&parent, cowvm_clone(s));
+	struct cowvm_mem_stats ms;
+
+	TEST_OK(cowvm_mem_stats(c.vm, &ms));
+	*warmed = ms.pages_prefaulted;
+	ft_check_mem(&f, &c, "clone");
+	return c;
+}
+
+/* Compare all of a's RAM with b's, page by page. */
+static void same_ram(struct cowvm *a, struct cowvm *b)
+{
+	static uint8_t pa[4096], pb[4096];
+
+	for (uint64_t gpa = 0; gpa < MEM; gpa += sizeof(pa)) {
+		TEST_OK(cowvm_read(a, gpa, pa, sizeof(pa)));
+		TEST_OK(cowvm_read(b, gpa, pb, sizeof(pb)));
+		TEST_ASSERT(!memcmp(pa, pb, sizeof(pa)),
+			    "page 0x%" PRIx64 " of the warmed clone differs "
+			    "from a cold clone's",
+			    gpa);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct fnode first, warm, cold;
+	struct cowvm_snapshot *s;
+	uint64_t n, warmed, region = 8 * MIB / 4096;
+
+	ft_init(&f, argv[1], MEM, ft_args(argc, argv), 23, 8, 3, 16);
+	parent = ft_boot(&f);
+	s = cowvm_snapshot(parent.vm);
+	TEST_ASSERT(s, "cowvm_snapshot: %s", cowvm_error(parent.vm));
+
+	/* Nothing recorded yet: the first clone made ahead is cold. */
+	TEST_OK(cowvm_snapshot_ahead(s, 1));
+	first = clone_of(s, &n);
+	TEST_ASSERT_EQ(n, 0, "a clone made ahead before any clone ran");
+	ft_advance(&f, &first, 7); /* reads its 8 MiB region */
+	TEST_OK(cowvm_snapshot_ahead(s, 0));
+	TEST_OK(cowvm_snapshot_keep(s, 0));
+	cowvm_destroy(first.vm); /* records what it touched */
+
+	/* The next one is warmed for those pages, then reset. */
+	TEST_OK(cowvm_snapshot_ahead(s, 1));
+	warm = clone_of(s, &n);
+	TEST_ASSERT_GE(n, region, "pages warmed: the region it read");
+	TEST_ASSERT_LE(n, MEM / 4096, "pages warmed: more than RAM");
+	warmed = n;
+	TEST_OK(cowvm_snapshot_ahead(s, 0));
+	TEST_OK(cowvm_snapshot_keep(s, 0));
+	cold = clone_of(s, &n);
+	TEST_ASSERT_EQ(n, 0, "a clone made on the calling thread");
+	same_ram(warm.vm, cold.vm);
+
+	/* Both run their rounds to the end as the model says. */
+	for (uint64_t r = 0; r < f.rounds; r++) {
+		ft_advance(&f, &warm, 100 + r);
+		ft_advance(&f, &cold, 100 + r);
+		ft_check_mem(&f, &warm, "warmed clone after a round");
+	}
+	TEST_ASSERT(warm.exited && cold.exited, "forktest did not finish");
+	cowvm_destroy(warm.vm);
+	cowvm_destroy(cold.vm);
+	cowvm_snapshot_put(s);
+	cowvm_destroy(parent.vm);
+	ft_fini(&f);
+	printf("warm: a clone made ahead warmed for %" PRIu64
+	       " pages, equal to a cold one\n",
+	       warmed);
+	return 0;
+}
