@@ -190,11 +190,12 @@ COWVM_API int cowvm_snapshot_keep(struct cowvm_snapshot *snap, unsigned n);
  * first n realized now, and then a background thread of the library that
  * realizes new ones (from the VM pool) whenever a take leaves fewer than
  * n, so that while spares last cowvm_clone never creates or realizes a VM
- * on the calling thread. Once ahead was asked, the first destroyed clone
- * of snap that ran has the pages it touched recorded, and every clone made
- * ahead after that is warmed for them (their pages mapped into KVM's page
- * tables, cowvm_mem_stats' pages_prefaulted), so that a first run that
- * reads them costs what a respawned spare's does: by KVM_PRE_FAULT_MEMORY
+ * on the calling thread. Each clone made ahead is warmed for the pages
+ * snap holds (every page not known to be zero) and, once the first
+ * destroyed clone of snap that ran had them recorded, the pages that
+ * clone touched: they are mapped into KVM's page tables
+ * (cowvm_mem_stats' pages_prefaulted), so that a first run that reads
+ * them costs what a respawned spare's does: by KVM_PRE_FAULT_MEMORY
  * where KVM offers it, else (shadow paging) by a pass of code at CPL 3 in
  * the clone that reads each page the guest maps at its own address with
  * user access (the identity map of cowvm_abi.h), after which the clone is

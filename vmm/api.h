@@ -52,8 +52,8 @@ struct cowvm *vmm_snapshot_realize(struct cowvm_snapshot *snap);
  * when there is room (cowvm_snapshot_keep); false if not. */
 bool vmm_snapshot_add_spare(struct cowvm_snapshot *snap, struct cowvm *vm);
 /* snapshot.c: warm vm, just made by vmm_snapshot_realize(snap), for the
- * pages snap's first destroyed clone that ran touched (vmm_state_warm),
- * then put it back into snap's state; 0, or -errno if vm is unusable now
+ * pages snap holds and those its first destroyed clone that ran touched
+ * (vmm_state_warm), then put it back into snap's state; 0, or -errno if vm is unusable now
  * (vm->err says why). */
 int vmm_snapshot_warm(struct cowvm_snapshot *snap, struct cowvm *vm);
 /* snapshot.c: raise snap's cowvm_snapshot_keep count to n if lower. */

@@ -26,9 +26,12 @@ struct cowvm_snapshot {
 				 * decided on the first clone's RAM */
 	struct vmm_verify *verify; /* the check of the file RAM is mapped
 				    * from (snapfile_check.c), or NULL */
-	bool record;	   /* once made ahead: record what a clone touched */
-	uint64_t *touched; /* the pages the first destroyed clone that ran
-			    * touched (vmm_mem_touched), set once */
+	bool record;	    /* once made ahead: record what a clone touched */
+	bool recorded;	    /* a destroyed clone's pages were recorded */
+	uint64_t *warm;	    /* the pages clones made ahead are warmed for: those
+			     * it holds, with those its first destroyed clone
+			     * that ran touched once recorded; immutable */
+	uint64_t *warm_old; /* what warm replaced (a pass may still read it) */
 };
 
 /* Announce takes that leave snap fewer than n spares (0: none). */
@@ -101,7 +104,8 @@ static void snap_free(struct cowvm_snapshot *snap)
 	vmm_mem_image_put(snap->mem);
 	vmm_state_free(snap->state);
 	vmm_verify_put(snap->verify);
-	free(snap->touched);
+	free(snap->warm);
+	free(snap->warm_old);
 	free(snap);
 }
 
@@ -133,7 +137,8 @@ struct cowvm_snapshot *vmm_snapshot_make(const struct cowvm_config *cfg,
 /* Freeze vm (loaded, not stopped) into a new snapshot holding one ref. */
 struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 {
-	struct cowvm_snapshot *snap;
+	struct vmm_mem_image *img = NULL;
+	struct vmm_state *st = NULL;
 	int err;
 
 	if (vmm_inherited(vm)) {
@@ -147,30 +152,20 @@ struct cowvm_snapshot *cowvm_snapshot(struct cowvm *vm)
 		errno = EINVAL;
 		return NULL;
 	}
-	snap = vmm_calloc(1, sizeof(*snap));
-	if (!snap) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	atomic_init(&snap->refs, 1);
-	snap->gen = vmm_fork_gen;
-	pthread_mutex_init(&snap->lock, NULL);
-	snap->cfg = vm->cfg;
-	snap->verify = vmm_verify_get(vm->verify);
-	err = vmm_state_save(vm, &snap->state);
+	err = vmm_state_save(vm, &st);
 	if (!err) {
-		err = vmm_mem_image_take(vm->mem, &snap->mem);
+		err = vmm_mem_image_take(vm->mem, &img);
 		if (err)
 			snap_mem_fail(vm, err, "snapshot");
 		if (err && vmm_mem_broken(vm->mem))
 			snap_stop(vm, err);
 	}
 	if (err) {
-		snap_free(snap);
+		vmm_state_free(st);
 		errno = -err;
 		return NULL;
 	}
-	return snap;
+	return vmm_snapshot_make(&vm->cfg, st, img, vm->verify);
 }
 
 /* Make vm's RAM and state those of snap; 0 or -errno with vm->err. A
@@ -358,38 +353,63 @@ int cowvm_snapshot_guest_fpu(struct cowvm_snapshot *snap)
 	return 0;
 }
 
-/* Record the pages vm, a clone of snap that ran, touched, if snap records
- * and has no record yet (once per snapshot: O(pages vm maps)). */
+/* The pages clones of snap made ahead are warmed for (computed the first
+ * time: O(pages)); NULL if out of memory. */
+static const uint64_t *snap_warm_set(struct cowvm_snapshot *snap)
+{
+	uint64_t *held = NULL;
+	const uint64_t *w;
+
+	pthread_mutex_lock(&snap->lock);
+	w = snap->warm;
+	pthread_mutex_unlock(&snap->lock);
+	if (w)
+		return w;
+	held = vmm_mem_image_held(snap->mem);
+	pthread_mutex_lock(&snap->lock);
+	if (!snap->warm) {
+		snap->warm = held;
+		held = NULL;
+	}
+	w = snap->warm;
+	pthread_mutex_unlock(&snap->lock);
+	free(held);
+	return w;
+}
+
+/* Add the pages vm, a clone of snap that ran, touched to snap's warm set,
+ * if snap records and has no record yet (once per snapshot: O(pages vm
+ * maps)). */
 static void snap_record(struct cowvm_snapshot *snap, struct cowvm *vm)
 {
-	uint64_t *bits = NULL;
+	const uint64_t *held;
+	uint64_t *bits;
 	bool want;
 
 	pthread_mutex_lock(&snap->lock);
-	want = snap->record && !snap->touched && vm->ran;
+	want = snap->record && !snap->recorded && vm->ran;
+	snap->recorded = snap->recorded || want;
 	pthread_mutex_unlock(&snap->lock);
-	if (want)
-		bits = vmm_mem_touched(vm->mem);
+	if (!want || !(bits = vmm_mem_touched(vm->mem)))
+		return;
+	held = snap_warm_set(snap);
+	for (uint64_t i = 0; held && i < (snap->cfg.mem_size / 4096 + 63) / 64;
+	     i++)
+		bits[i] |= held[i];
 	pthread_mutex_lock(&snap->lock);
-	if (bits && !snap->touched) {
-		snap->touched = bits;
-		bits = NULL;
-	}
+	snap->warm_old = snap->warm;
+	snap->warm = bits;
 	pthread_mutex_unlock(&snap->lock);
-	free(bits);
 }
 
-/* Warm vm, just made by vmm_snapshot_realize(snap), for the pages an
- * earlier clone touched (if recorded), then put it back into snap's state;
- * 0, or -errno if vm is unusable now (vm->err says why). */
+/* Warm vm, just made by vmm_snapshot_realize(snap), for snap's warm set,
+ * then put it back into snap's state; 0, or -errno if vm is unusable now
+ * (vm->err says why). */
 int vmm_snapshot_warm(struct cowvm_snapshot *snap, struct cowvm *vm)
 {
-	const uint64_t *bits;
+	const uint64_t *bits = snap_warm_set(snap);
 	int r;
 
-	pthread_mutex_lock(&snap->lock);
-	bits = snap->touched; /* immutable once set, freed with snap */
-	pthread_mutex_unlock(&snap->lock);
 	if (!bits)
 		return 0;
 	r = vmm_state_warm(vm, snap->state, bits, &vm->prefaulted);

@@ -223,6 +223,78 @@ bool vmm_mem_image_same(const struct vmm_mem_image *img,
 	return a == b || (a < 0 && b < 0);
 }
 
+/* Where the last data or hole lookup of image_held landed: [lo, hi) of fd
+ * is data (or a hole). */
+struct held_cursor {
+	int fd;
+	bool data;
+	uint64_t lo, hi;
+};
+
+/* Whether byte off of fd lies in data (not in a hole: a page of a memfd
+ * never touched, or of a file never written). */
+static bool held_data(struct held_cursor *c, int fd, uint64_t off)
+{
+	off_t d, h;
+
+	if (c->fd == fd && off >= c->lo && off < c->hi)
+		return c->data;
+	d = lseek(fd, (off_t)off, SEEK_DATA);
+	c->fd = fd;
+	if (d < 0 || (uint64_t)d > off) { /* a hole up to d (or the end) */
+		c->data = false;
+		c->lo = off;
+		c->hi = d < 0 ? UINT64_MAX : (uint64_t)d;
+		return false;
+	}
+	h = lseek(fd, (off_t)off, SEEK_HOLE);
+	c->data = true;
+	c->lo = off;
+	c->hi = h < 0 ? off + VMM_PAGE : (uint64_t)h;
+	return true;
+}
+
+/* Set in bits the page at RAM offset off if img maps gpa to a frame that
+ * holds data; under the store lock. */
+static void image_held_page(const struct vmm_mem_image *img, uint64_t gpa,
+			    uint64_t off, struct held_cursor *c, uint64_t *bits)
+{
+	int64_t f = cow_tree_translate(img->tree, gpa);
+	uint64_t at;
+	int fd;
+
+	if (f < 0)
+		return;
+	cow_frame_source(vmm_store(), (uint32_t)f, &fd, &at);
+	if (held_data(c, fd, at))
+		bits[off / 64] |= 1ull << (off % 64);
+}
+
+/* The pages img holds (vmm_mem.h). */
+uint64_t *vmm_mem_image_held(const struct vmm_mem_image *img)
+{
+	struct vmm_range r[VMM_MAX_RANGES];
+	unsigned n = vmm_mem_layout(img->size, r);
+	uint64_t pages = img->size / VMM_PAGE, off = 0;
+	uint64_t *bits = vmm_calloc((pages + 63) / 64, sizeof(*bits));
+	struct held_cursor c = {.fd = -1};
+
+	if (!bits) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (unsigned i = 0; i < n; i++)
+		for (uint64_t p = 0; p < r[i].size / VMM_PAGE;) {
+			pthread_mutex_lock(&vmm_store_lock); /* 512 at a time */
+			do
+				image_held_page(img, r[i].gpa + p * VMM_PAGE,
+						off++, &c, bits);
+			while (++p < r[i].size / VMM_PAGE && p % 512);
+			pthread_mutex_unlock(&vmm_store_lock);
+		}
+	return bits;
+}
+
 /* Translate, then record the pages (in UFFD mode also open them for
  * writing, so that the write does not fault). */
 void *vmm_mem_gpa_write(struct vmm_mem *mem, uint64_t gpa, uint64_t len)

@@ -153,6 +153,12 @@ void vmm_mem_image_read(const struct vmm_mem_image *img, uint64_t gpa,
 bool vmm_mem_image_same(const struct vmm_mem_image *img,
 			const struct vmm_mem_image *other, uint64_t gpa);
 
+/* The pages img holds: those mapped to a frame that is data in its file
+ * (a frame of the store's memfd that was touched, a page a snapshot file
+ * stores), so not the pages the VM never touched. A new bitmap, one bit
+ * per RAM page in RAM order, to free(); NULL with errno. O(pages). */
+uint64_t *vmm_mem_image_held(const struct vmm_mem_image *img);
+
 /* Take one more reference on img. */
 void vmm_mem_image_get(struct vmm_mem_image *img);
 

@@ -152,9 +152,10 @@ void serve_model_handler(const struct serve_model *m, struct serve_handler *h);
 enum serve_mode {
 	SERVE_CLONE, /* a new clone of the template per request, destroyed */
 	SERVE_RESET, /* one clone per worker, reset to the template after
-		      * each request */
+		      * each request; made ahead and warmed before the first */
 	SERVE_SPARE, /* as SERVE_CLONE, with the template keeping a destroyed
-		      * clone per worker as a spare (cowvm_snapshot_keep) */
+		      * clone per worker as a spare (cowvm_snapshot_keep),
+		      * the first ones made ahead and warmed */
 	SERVE_AHEAD, /* as SERVE_SPARE, with a clone per worker made ahead
 		      * and refilled in the background (cowvm_snapshot_ahead),
 		      * room for as many in flight */

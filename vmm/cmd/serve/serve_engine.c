@@ -469,19 +469,25 @@ int serve_batch_run(struct serve_template *t, const struct serve_model *m,
 }
 
 /* Set t's spares up for mode on c threads (c = 0: drop them); 0 or
- * -errno. */
+ * -errno. The modes that reuse clones start with c clones made ahead,
+ * warmed for the pages the template holds, so that no thread begins cold;
+ * only ahead mode goes on making them. */
 static int serve_spares(struct serve_template *t, enum serve_mode mode,
 			unsigned c)
 {
-	/* c made ahead, room for c more in flight: takes rarely go below c. */
-	if (mode == SERVE_AHEAD && c) {
-		int r = cowvm_snapshot_keep(t->snap, 2 * c);
+	int r;
 
-		return r ? r : cowvm_snapshot_ahead(t->snap, c);
-	}
-	if (!c)
+	if (!c || mode == SERVE_CLONE) {
 		cowvm_snapshot_ahead(t->snap, 0);
-	return cowvm_snapshot_keep(t->snap, mode == SERVE_SPARE ? c : 0);
+		return cowvm_snapshot_keep(t->snap, 0);
+	}
+	/* ahead: room for c more in flight, so takes rarely go below c */
+	r = cowvm_snapshot_keep(t->snap, mode == SERVE_AHEAD ? 2 * c : c);
+	if (!r)
+		r = cowvm_snapshot_ahead(t->snap, c);
+	if (mode != SERVE_AHEAD)
+		cowvm_snapshot_ahead(t->snap, 0);
+	return r;
 }
 
 /* Serve batch b of h's requests on threads of this process. */
