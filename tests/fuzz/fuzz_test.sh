@@ -106,6 +106,34 @@ errors)
 		[ "$(wc -l <"$f")" -eq 1 ] || fail "more than one line: $(cat "$f")"
 	done
 	;;
+snapfile)
+	# A target saved at its harness snapshot fuzzes from the file as the
+	# booted one does: the same queue for a seed, the bug found, the crash
+	# reproduced; bad files and options give one line.
+	expect 0 fuzz --seed 7 --runs 10000 -q -o "$tmp/a" \
+		--save-snapshot "$tmp/tlv.snap" "$tlv"
+	expect 0 fuzz --seed 7 --runs 10000 -q -o "$tmp/b" --from "$tmp/tlv.snap"
+	diff -r "$tmp/a/queue" "$tmp/b/queue" || fail "queues differ"
+	[ "$(ls "$tmp/a/queue" | wc -l)" -gt 3 ] || fail "queue did not grow"
+	expect 1 fuzz --seed 1 --runs 40000 --stop-on-crash -q -o "$tmp/c" \
+		--from "$tmp/tlv.snap"
+	grep -q "vector=0 #DE" "$tmp/c/crashes/id:000000.txt" || fail "no #DE"
+	expect 1 fuzz --reproduce "$tmp/c/crashes/id:000000" --from "$tmp/tlv.snap"
+	grep -q "vector=0 #DE" "$tmp/out" || fail "reproduce: $(cat "$tmp/out")"
+	expect 0 fuzz -j 2 --runs 2000 -q -o "$tmp/j" --from "$tmp/tlv.snap"
+	expect 120 fuzz --from "$tmp/tlv.snap" --save-snapshot "$tmp/x.snap"
+	expect 120 fuzz --from "$tmp/tlv.snap" --mem 8M
+	expect 121 fuzz --runs 10 --from "$tmp/missing.snap"
+	head -c 4096 "$tmp/tlv.snap" >"$tmp/trunc.snap"
+	expect 121 fuzz --runs 10 --from "$tmp/trunc.snap"
+	grep -q "truncated" "$tmp/err" || fail "$(cat "$tmp/err")"
+	printf 'get 1\n' | "$cowvm" serve --save-snapshot "$tmp/serve.snap" \
+		"$guest" >/dev/null 2>&1 || fail "cannot save a serve template"
+	expect 121 fuzz --runs 10 --from "$tmp/serve.snap"
+	grep -q "not a snapshot of a cowvm fuzz target" "$tmp/err" ||
+		fail "$(cat "$tmp/err")"
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "more than one line"
+	;;
 timeouts)
 	mkdir "$tmp/in"
 	printf 'H' >"$tmp/in/hang"

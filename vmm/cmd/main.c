@@ -42,6 +42,7 @@ static const char usage_text[] =
 	"       cowvm serve --exec [SERVE OPTIONS] PROGRAM [ARGS...]\n"
 	"       cowvm fuzz [FUZZ OPTIONS] TARGET.elf\n"
 	"       cowvm fuzz --reproduce FILE [--mem SIZE] TARGET.elf\n"
+	"       cowvm fuzz [FUZZ OPTIONS] --from FILE [CORPUS_DIR...]\n"
 	"       cowvm bench [BENCH OPTIONS] GUEST.elf [-- GUEST_CMDLINE...]\n"
 	"       cowvm bench --exec [BENCH OPTIONS] PROGRAM [ARGS...]\n"
 	"       cowvm --help | --version\n"

@@ -211,6 +211,13 @@ static int fuzz_read_ctl(struct fuzz *f, const struct fuzz_opts *o,
 	if (f->ctl_gpa && !cowvm_read(f->vm, f->ctl_gpa, ctl, sizeof(*ctl)) &&
 	    ctl_usable(f, ctl))
 		return 0;
+	if (o->from) {
+		snprintf(err, errlen,
+			 "%s: not a snapshot of a cowvm fuzz target of version "
+			 "%u (save one with cowvm fuzz --save-snapshot)",
+			 o->from, COWVM_FUZZ_VERSION);
+		return -1;
+	}
 	snprintf(err, errlen,
 		 "%s: no fuzz harness of version %u at 0x%llx (rebuild it "
 		 "with %s)",
@@ -254,6 +261,39 @@ static int fuzz_boot(struct fuzz *f, const struct fuzz_opts *o,
 	return 0;
 }
 
+/* Open the snapshot file o->from into f->snap and a clone of it into f->vm
+ * and read the harness's control block into *ctl; 0, or -1 with err and
+ * *why. */
+static int fuzz_from(struct fuzz *f, const struct fuzz_opts *o,
+		     struct cowvm_fuzz_ctl *ctl, char *err, size_t errlen,
+		     enum fuzz_open_error *why)
+{
+	struct cowvm_config cfg;
+
+	cowvm_config_init(&cfg);
+	cfg.mem_size = 0; /* the file's */
+	cfg.console_fd = -1;
+	*why = FUZZ_ERR_LOAD;
+	f->snap = cowvm_snapshot_open(o->from, &cfg);
+	if (!f->snap) {
+		snprintf(err, errlen, "%s", cowvm_error(NULL));
+		return -1;
+	}
+	*why = FUZZ_ERR_VMM;
+	f->vm = cowvm_clone(f->snap);
+	if (!f->vm) {
+		snprintf(err, errlen, "cannot clone %s: %s", o->from,
+			 cowvm_error(NULL));
+		return -1;
+	}
+	f->ctl_gpa = COWVM_FUZZ_CTL;
+	*why = FUZZ_ERR_LOAD;
+	if (fuzz_read_ctl(f, o, ctl, err, errlen))
+		return -1;
+	*why = FUZZ_ERR_VMM;
+	return 0;
+}
+
 /* Take the harness's areas from ctl, load the target's symbols, drop a
  * Linux target's output, snapshot the booted target at its harness point
  * (unless f->snap is set: a worker cloned from it), set the per-input
@@ -269,7 +309,7 @@ static int fuzz_arm(struct fuzz *f, const struct cowvm_fuzz_ctl *ctl, char *err,
 	f->map_gpa = ctl->map;
 	f->input_gpa = ctl->input;
 	f->cmp_gpa = ctl->cmp;
-	f->sym = fuzz_sym_load(f->o.elf, 0);
+	f->sym = f->o.elf ? fuzz_sym_load(f->o.elf, 0) : NULL;
 	/* a Linux target's output is dropped while fuzzing */
 	if (f->o.linux && cowvm_set_stdio(f->vm, -1, f->o.show_output ? 1 : -1,
 					  f->o.show_output ? 2 : -1)) {
@@ -353,7 +393,8 @@ struct fuzz *fuzz_open_clone(struct fuzz *parent, const struct fuzz_opts *o,
 	return f;
 }
 
-/* Boot, run to the harness snapshot and take it. */
+/* Boot, run to the harness snapshot and take it (or open it from
+ * o->from); then save it to o->save if asked. */
 struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
 		       enum fuzz_open_error *why)
 {
@@ -362,8 +403,16 @@ struct fuzz *fuzz_open(const struct fuzz_opts *o, char *err, size_t errlen,
 
 	if (!f)
 		return NULL;
-	if (fuzz_boot(f, o, &ctl, err, errlen, why) ||
+	if ((o->from ? fuzz_from(f, o, &ctl, err, errlen, why)
+		     : fuzz_boot(f, o, &ctl, err, errlen, why)) ||
 	    fuzz_arm(f, &ctl, err, errlen)) {
+		fuzz_close(f);
+		return NULL;
+	}
+	if (o->save && cowvm_snapshot_save(f->snap, o->save)) {
+		snprintf(err, errlen, "cannot save the snapshot: %s",
+			 cowvm_error(NULL));
+		*why = FUZZ_ERR_DIR;
 		fuzz_close(f);
 		return NULL;
 	}

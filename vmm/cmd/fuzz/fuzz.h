@@ -63,7 +63,10 @@ struct fuzz_prof {
 };
 
 struct fuzz_opts {
-	const char *elf;
+	const char *elf; /* NULL with from */
+	/* from: fuzz the harness snapshot saved in this snapshot file instead
+	 * of booting elf; save: save the booted harness snapshot there. */
+	const char *from, *save;
 	const char *in_dir; /* NULL: the built-in seed */
 	/* libFuzzer's corpus folders (NULL-terminated, or NULL): seeds too,
 	 * and the first gets every new entry as HASH; artifact_prefix: each

@@ -70,7 +70,8 @@ static int takes_value(const char *a)
 					     "--mem",	  "--reproduce",
 					     "-x",	  "-M",
 					     "-S",	  "--sync-seconds",
-					     "-j",	  "--artifact-prefix"};
+					     "-j",	  "--artifact-prefix",
+					     "--from",	  "--save-snapshot"};
 
 	for (size_t i = 0; i < sizeof(valued) / sizeof(*valued); i++)
 		if (!strcmp(a, valued[i]))
@@ -131,12 +132,17 @@ static int value_option(struct fuzz_cli *c, const char *a, const char *v)
 	uint64_t n;
 	char *end;
 
+	c->mem_given = c->mem_given || !strcmp(a, "--mem");
 	if (!strcmp(a, "-i"))
 		c->o.in_dir = v;
 	else if (!strcmp(a, "-o"))
 		c->o.out_dir = v;
 	else if (!strcmp(a, "--reproduce"))
 		c->reproduce = v;
+	else if (!strcmp(a, "--from"))
+		c->o.from = v;
+	else if (!strcmp(a, "--save-snapshot"))
+		c->o.save = v;
 	else if (!strcmp(a, "-x"))
 		return add_dict(c, v);
 	else if (!strcmp(a, "--artifact-prefix"))
@@ -208,6 +214,32 @@ static int flag_option(struct fuzz_cli *c, const char *a)
 	return 0;
 }
 
+/* With --from, every word after the options is a corpus folder (the
+ * target comes from the file); --save-snapshot and --mem do not go with
+ * it. 0 or FZ_USAGE after one line. */
+static int from_layout(struct fuzz_cli *c)
+{
+	if (!c->o.from)
+		return 0;
+	if (c->o.save)
+		return usage("%s", "--from and --save-snapshot do not go "
+				   "together");
+	if (c->mem_given)
+		return usage("--mem does not go with --from %s (the file "
+			     "sets the RAM)",
+			     c->o.from);
+	if (!c->o.elf)
+		return 0;
+	if (c->ncorpus == FZ_DICTS_MAX)
+		return usage("more than 16 corpus folders ('%s')", c->o.elf);
+	memmove(&c->corpus[1], &c->corpus[0], c->ncorpus * sizeof(*c->corpus));
+	c->corpus[0] = c->o.elf;
+	c->ncorpus++;
+	c->o.corpus_dirs = c->corpus;
+	c->o.elf = NULL;
+	return 0;
+}
+
 /* Parse the command line into *c (see fuzz_cli.h). */
 int fuzz_cli_parse(int argc, char **argv, struct fuzz_cli *c)
 {
@@ -238,7 +270,9 @@ int fuzz_cli_parse(int argc, char **argv, struct fuzz_cli *c)
 			r = flag_option(c, a);
 		}
 	}
-	if (!r && !c->o.elf)
+	if (!r)
+		r = from_layout(c);
+	if (!r && !c->o.elf && !c->o.from)
 		r = usage("%s", "missing TARGET");
 	return r ? r : sync_layout(c);
 }
@@ -249,8 +283,12 @@ int fuzz_cli_linux(struct fuzz_cli *c)
 	static const char *const no_env[] = {NULL};
 	const char *kernel = exec_prog_kernel(&c->prog);
 
-	if (!exec_is_linux_elf(c->o.elf))
+	if (!c->o.elf || !exec_is_linux_elf(c->o.elf))
 		return 0;
+	if (c->o.save)
+		return usage("--save-snapshot %s: a Linux target's host-side "
+			     "state is not kept in snapshot files",
+			     c->o.save);
 	if (exec_precheck("cowvm fuzz", kernel, c->o.elf) >= 0)
 		return FZ_LOAD;
 	c->lx_argv[0] = c->o.elf;

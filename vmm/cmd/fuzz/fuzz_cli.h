@@ -37,6 +37,7 @@ struct fuzz_cli {
 	const char *corpus[FZ_DICTS_MAX + 1]; /* CORPUS_DIR..., NULL-ended */
 	unsigned ncorpus;
 	unsigned jobs; /* -j: workers (0 or 1: this thread only) */
+	int mem_given; /* --mem was on the command line */
 };
 
 /* Check o's -i and create its -o with queue/, crashes/, hangs/ (and the

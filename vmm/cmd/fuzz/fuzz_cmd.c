@@ -68,6 +68,12 @@ const char fuzz_help_text[] =
 	"  --profile          print where the time per run goes\n"
 	"  -q, --quiet        no status line every second\n"
 	"  --reproduce FILE   run FILE once and print what it did\n"
+	"  --save-snapshot FILE  save the booted target's snapshot (after its\n"
+	"                     init) to FILE, a cowvm snapshot file, then fuzz\n"
+	"                     (cowvm guest targets)\n"
+	"  --from FILE        fuzz the target whose snapshot FILE holds\n"
+	"                     instead of booting one: no TARGET (words after\n"
+	"                     the options are corpus folders) and no --mem\n"
 	"libFuzzer's spellings of these are accepted too: -runs=N,\n"
 	"-max_total_time=S (--seconds), -seed=N, -timeout=S (seconds),\n"
 	"-dict=FILE (-x) and -artifact_prefix=P, and corpus folders after\n"
@@ -335,7 +341,8 @@ static int fuzz_cli_run(struct fuzz_cli *c)
 		fuzz_close(f);
 		return r;
 	}
-	fuzz_afl_init(&c->afl, c->o.out_dir, c->o.elf, c->o.timeout_ms);
+	fuzz_afl_init(&c->afl, c->o.out_dir, c->o.elf ? c->o.elf : c->o.from,
+		      c->o.timeout_ms);
 	r = fuzz_loop(f, tick, c, err, sizeof(err), &why);
 	st = fuzz_stats(f);
 	afl_files(c, st);

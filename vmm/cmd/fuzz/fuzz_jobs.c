@@ -52,7 +52,8 @@ static void *worker_main(void *arg)
 	struct fuzz_jobs *j = w->jobs;
 	enum fuzz_open_error why;
 
-	fuzz_afl_init(&w->afl, w->o.out_dir, w->o.elf, w->o.timeout_ms);
+	fuzz_afl_init(&w->afl, w->o.out_dir, w->o.elf ? w->o.elf : w->o.from,
+		      w->o.timeout_ms);
 	w->r = fuzz_loop(w->f, worker_tick, w, w->err, sizeof(w->err), &why);
 	worker_tick(fuzz_stats(w->f), w);
 	atomic_fetch_sub(&j->running, 1);
