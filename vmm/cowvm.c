@@ -208,3 +208,16 @@ int cowvm_run(struct cowvm *vm, struct cowvm_exit *exit)
 	vm->stop_exit = *exit;
 	return err;
 }
+
+/* Memory accounting of vm from its guest page table; 0 or -errno. */
+int cowvm_mem_stats(struct cowvm *vm, struct cowvm_mem_stats *st)
+{
+	int err;
+
+	if (vmm_inherited(vm))
+		return vmm_fail_inherited(vm);
+	err = vmm_mem_stats(vm->mem, st);
+	if (!err)
+		st->pages_prefaulted = vm->prefaulted;
+	return err;
+}

@@ -26,8 +26,11 @@ struct cowvm_snapshot {
 				 * decided on the first clone's RAM */
 	struct vmm_verify *verify; /* the check of the file RAM is mapped
 				    * from (snapfile_check.c), or NULL */
-	bool record;	    /* once made ahead: record what a clone touched */
-	bool recorded;	    /* a destroyed clone's pages were recorded */
+	atomic_bool record;	   /* made ahead, nothing recorded: the next
+				    * destroyed clone that ran records what it
+				    * touched (a flag read without the lock on every
+				    * destroy) */
+	bool recorded;		   /* under lock: a record was taken */
 	uint64_t *warm;	    /* the pages clones made ahead are warmed for: those
 			     * it holds, with those its first destroyed clone
 			     * that ran touched once recorded; immutable */
@@ -39,7 +42,8 @@ void vmm_snapshot_set_ahead(struct cowvm_snapshot *snap, unsigned n)
 {
 	pthread_mutex_lock(&snap->lock);
 	snap->ahead = n;
-	snap->record = snap->record || n;
+	if (n && !snap->recorded)
+		atomic_store(&snap->record, true);
 	pthread_mutex_unlock(&snap->lock);
 }
 
@@ -124,6 +128,7 @@ struct cowvm_snapshot *vmm_snapshot_make(const struct cowvm_config *cfg,
 		return NULL;
 	}
 	atomic_init(&snap->refs, 1);
+	atomic_init(&snap->record, false);
 	snap->gen = vmm_fork_gen;
 	pthread_mutex_init(&snap->lock, NULL);
 	snap->cfg = *cfg;
@@ -386,14 +391,19 @@ static void snap_record(struct cowvm_snapshot *snap, struct cowvm *vm)
 	uint64_t *bits;
 	bool want;
 
+	if (!vm->ran ||
+	    !atomic_load_explicit(&snap->record, memory_order_relaxed))
+		return;
 	pthread_mutex_lock(&snap->lock);
-	want = snap->record && !snap->recorded && vm->ran;
-	snap->recorded = snap->recorded || want;
+	want = !snap->recorded;
+	snap->recorded = true;
+	atomic_store(&snap->record, false);
 	pthread_mutex_unlock(&snap->lock);
 	if (!want || !(bits = vmm_mem_touched(vm->mem)))
 		return;
 	held = snap_warm_set(snap);
-	for (uint64_t i = 0; held && i < (snap->cfg.mem_size / 4096 + 63) / 64;
+	for (uint64_t i = 0;
+	     held && i < vmm_bitmap_words(vmm_mem_image_size(snap->mem) / 4096);
 	     i++)
 		bits[i] |= held[i];
 	pthread_mutex_lock(&snap->lock);
@@ -583,17 +593,4 @@ void cowvm_snapshot_put(struct cowvm_snapshot *snap)
 		return; /* its frames are the parent's too: left alone */
 	if (atomic_fetch_sub(&snap->refs, 1) == 1)
 		snap_free(snap);
-}
-
-/* Memory accounting of vm from its guest page table; 0 or -errno. */
-int cowvm_mem_stats(struct cowvm *vm, struct cowvm_mem_stats *st)
-{
-	int err;
-
-	if (vmm_inherited(vm))
-		return vmm_fail_inherited(vm);
-	err = vmm_mem_stats(vm->mem, st);
-	if (!err)
-		st->pages_prefaulted = vm->prefaulted;
-	return err;
 }

@@ -21,8 +21,8 @@ bool vmm_mem_keep_room(const struct vmm_mem *mem, uint64_t n)
 int vmm_mem_keep(struct vmm_mem *mem, uint64_t off, uint64_t n)
 {
 	if (!mem->kept) {
-		mem->kept =
-			vmm_calloc((mem->pages + 63) / 64, sizeof(uint64_t));
+		mem->kept = vmm_calloc(vmm_bitmap_words(mem->pages),
+				       sizeof(uint64_t));
 		if (!mem->kept)
 			return -ENOMEM;
 	}
@@ -61,7 +61,8 @@ int vmm_mem_hot_add(struct vmm_mem *mem, uint64_t off)
 		return 0;
 	if (!mem->hot) {
 		/* the idle counts: one byte a page, touched only where hot */
-		mem->hot = vmm_calloc((mem->pages + 63) / 64, sizeof(uint64_t));
+		mem->hot = vmm_calloc(vmm_bitmap_words(mem->pages),
+				      sizeof(uint64_t));
 		mem->hot_idle = vmm_calloc(mem->pages, 1);
 		if (!mem->hot || !mem->hot_idle) {
 			free(mem->hot);

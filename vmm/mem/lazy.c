@@ -164,7 +164,8 @@ int vmm_lazy_add(struct vmm_mem *mem)
 
 	if (err || mem->lazy)
 		return err;
-	mem->filled = calloc((mem->pages + 63) / 64, sizeof(*mem->filled));
+	mem->filled =
+		calloc(vmm_bitmap_words(mem->pages), sizeof(*mem->filled));
 	if (!mem->filled)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&lazy_lock);

@@ -276,7 +276,7 @@ uint64_t *vmm_mem_image_held(const struct vmm_mem_image *img)
 	struct vmm_range r[VMM_MAX_RANGES];
 	unsigned n = vmm_mem_layout(img->size, r);
 	uint64_t pages = img->size / VMM_PAGE, off = 0;
-	uint64_t *bits = vmm_calloc((pages + 63) / 64, sizeof(*bits));
+	uint64_t *bits = vmm_calloc(vmm_bitmap_words(pages), sizeof(*bits));
 	struct held_cursor c = {.fd = -1};
 
 	if (!bits) {

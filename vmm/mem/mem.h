@@ -36,6 +36,12 @@ static inline unsigned vmm_mem_layout(uint64_t mem,
 	return 2;
 }
 
+/* Words of a bitmap of one bit per page for pages pages. */
+static inline uint64_t vmm_bitmap_words(uint64_t pages)
+{
+	return (pages + 63) / 64;
+}
+
 /* One past the highest guest-physical RAM address for mem bytes of RAM. */
 static inline uint64_t vmm_mem_top(uint64_t mem)
 {

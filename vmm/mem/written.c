@@ -31,12 +31,6 @@ struct pm_scan_arg {
 
 #define SCAN_VEC 256 /* regions fetched per ioctl */
 
-/* Words of a one-bit-per-page bitmap of mem. */
-static uint64_t bitmap_words(const struct vmm_mem *mem)
-{
-	return (mem->pages + 63) / 64;
-}
-
 /* Collect as runs the pages of mem's region that are present (or, in
  * KERNEL mode, swapped out) and, with anon, not from a file. In UFFD mode
  * only present ones: a write-protect marker on a never-touched page reads
@@ -104,7 +98,8 @@ uint64_t *vmm_mem_touched(struct vmm_mem *mem)
 
 	if (!err)
 		err = scan_runs(mem, false, &runs);
-	if (!err && !(bits = vmm_calloc(bitmap_words(mem), sizeof(*bits))))
+	if (!err &&
+	    !(bits = vmm_calloc(vmm_bitmap_words(mem->pages), sizeof(*bits))))
 		err = -ENOMEM;
 	for (uint64_t i = 0; !err && i < runs.n; i++)
 		for (uint64_t p = runs.r[i].off;
@@ -121,11 +116,12 @@ int vmm_mem_record_init(struct vmm_mem *mem)
 {
 	struct vmm_mem_record *r = &mem->rec;
 
-	r->bits = vmm_calloc(bitmap_words(mem), sizeof(*r->bits));
+	r->bits = vmm_calloc(vmm_bitmap_words(mem->pages), sizeof(*r->bits));
 	if (!r->bits)
 		return -ENOMEM;
 	if (mem->mode == COWVM_MEM_KERNEL) {
-		mem->dirty = vmm_calloc(bitmap_words(mem), sizeof(*mem->dirty));
+		mem->dirty = vmm_calloc(vmm_bitmap_words(mem->pages),
+					sizeof(*mem->dirty));
 		if (!mem->dirty)
 			return -ENOMEM;
 	}
@@ -353,12 +349,13 @@ int vmm_mem_written_clear(struct vmm_mem *mem, bool log)
 	pthread_mutex_lock(&r->lock);
 	for (unsigned i = 0; !err && mem->manual && i < mem->nr; i++)
 		err = record_rearm_slot(mem, i);
-	if (r->nlist < bitmap_words(mem))
+	if (r->nlist < vmm_bitmap_words(mem->pages))
 		for (uint64_t i = 0; i < r->nlist; i++)
 			r->bits[r->list[i] / 64] &=
 				~(1ull << (r->list[i] % 64));
 	else
-		memset(r->bits, 0, bitmap_words(mem) * sizeof(*r->bits));
+		memset(r->bits, 0,
+		       vmm_bitmap_words(mem->pages) * sizeof(*r->bits));
 	r->nlist = 0;
 	r->err = 0;
 	pthread_mutex_unlock(&r->lock);
